@@ -1,0 +1,27 @@
+# Two commands on a fresh Debian 12 / Ubuntu 24.04 machine: `make demo` and `make test`.
+# Every target that runs circuitsim first runs scripts/setup.sh (idempotent, silent when done).
+
+VENV := .venv
+PY   := $(VENV)/bin/python
+
+.PHONY: setup demo test lint golden clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/circuitsim demo
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+golden: setup
+	$(VENV)/bin/circuitsim golden --update
+
+clean:
+	find . -path ./$(VENV) -prune -o -path ./.git -prune -o \
+		-name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist

@@ -1,0 +1,52 @@
+"""Assemble a deck (title, header, model cards, body, analyses) into byte-stable text."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from circuitsim.errors import NetlistError
+from circuitsim.netlist.fmt import name
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+#: Model libraries shipped in ``models/`` (see models/README.md for provenance).
+MODEL_FILES = {"ptm45hp": "ptm45hp.lib"}
+
+#: Options written into every deck: the KLU sparse solver (ngspice >= 42 built with KLU).
+OPTIONS = ".options klu"
+
+
+@functools.cache
+def model_library(key: str) -> str:
+    """Text of a model library from ``models/`` (read once; it is a constant of the package)."""
+    if key not in MODEL_FILES:
+        raise NetlistError(f"unknown model library {key!r} (known: {', '.join(MODEL_FILES)})")
+    path = MODELS_DIR / MODEL_FILES[key]
+    try:
+        return path.read_text().rstrip("\n")
+    except OSError as exc:
+        raise NetlistError(f"model library {path} not readable: {exc}") from exc
+
+
+def render(title: str, header: Sequence[str], body: Iterable[str],
+           models: Sequence[str] = (), control: Sequence[str] = ()) -> str:
+    """Render a complete deck.
+
+    ``title`` and ``header`` are generated text (spec summary); ``models`` are keys of
+    :data:`MODEL_FILES` whose cards are inlined so the deck runs on its own; ``control`` holds
+    dot-lines such as ``.tran``/``.meas``/``.save`` (never a ``.control`` block).
+    """
+    for line in (title, *header):
+        if "\n" in line:
+            raise NetlistError("deck title/header lines must be single lines")
+    parts = [f"* {title}", *(f"* {h}" for h in header), OPTIONS, ""]
+    for key in models:
+        parts += [f"* ---- model library {name(key, 'model library')} (models/{MODEL_FILES[key]})",
+                  model_library(key), ""]
+    parts += list(body)
+    if control:
+        parts += ["", *control]
+    parts.append(".end")
+    return "\n".join(parts) + "\n"

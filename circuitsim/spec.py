@@ -1,0 +1,223 @@
+"""Helpers shared by every frozen spec dataclass.
+
+A spec is ``@dataclass(frozen=True, slots=True)`` whose fields are declared with :func:`param`
+(default, meaning, SI unit). Specs are built from plain mappings (TOML/JSON files, ``--set
+key=value`` overrides) by :func:`from_mapping`, which converts and checks every value against
+the field's declared type and names the field and value in any error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from circuitsim.errors import SpecError
+
+
+def param(default: Any, doc: str, unit: str = "") -> Any:
+    """Declare a spec field with its default, its meaning and its SI unit."""
+    return dataclasses.field(default=default, metadata={"doc": doc, "unit": unit})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """One documented spec field, as listed by ``circuitsim netlist --list``."""
+
+    name: str
+    type: Any
+    default: Any
+    doc: str
+    unit: str
+
+
+def fields_of(cls: type) -> list[FieldInfo]:
+    hints = typing.get_type_hints(cls)
+    return [
+        FieldInfo(f.name, hints[f.name], f.default, f.metadata.get("doc", ""),
+                  f.metadata.get("unit", ""))
+        for f in dataclasses.fields(cls)
+    ]
+
+
+def type_label(tp: Any) -> str:
+    if tp in (int, float, bool, str):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+# ---------------------------------------------------------------- value coercion
+
+def _coerce(value: Any, tp: Any, field: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, field)
+            except SpecError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if typing.get_origin(tp) is typing.Literal:
+        if value not in typing.get_args(tp):
+            allowed = ", ".join(repr(a) for a in typing.get_args(tp))
+            raise SpecError(f"{field}: {value!r} is not one of {allowed}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise SpecError(f"{field}: expected a table of {tp.__name__} fields, got {value!r}")
+        return from_mapping(tp, value, where=field)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise SpecError(f"{field}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(f"{field}: expected an integer, got {value!r}")
+        if isinstance(value, float) and not value.is_integer():
+            raise SpecError(f"{field}: expected an integer, got {value!r}")
+        return int(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(f"{field}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise SpecError(f"{field}: expected a finite number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise SpecError(f"{field}: expected a string, got {value!r}")
+        return value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise SpecError(f"{field}: expected a list, got {value!r}")
+        items = list(value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{field}[{i}]") for i, v in enumerate(items))
+        if len(items) != len(args):
+            raise SpecError(f"{field}: expected {len(args)} items, got {value!r}")
+        return tuple(_coerce(v, a, f"{field}[{i}]") for i, (v, a) in enumerate(zip(items, args)))
+    raise SpecError(f"{field}: unsupported field type {tp!r}")
+
+
+def parse_text(text: str, tp: Any, field: str) -> Any:
+    """Parse a ``--set`` value given as text into the field's type."""
+    raw = text.strip()
+    if raw.lower() in ("none", "null"):
+        return _coerce(None, tp, field)
+    if raw.lower() in ("true", "false"):
+        return _coerce(raw.lower() == "true", tp, field)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    if tp is str or (isinstance(value, str) and _accepts_str(tp)):
+        return _coerce(raw if not isinstance(value, str) else value, tp, field)
+    try:
+        return _coerce(value, tp, field)
+    except SpecError:
+        raise SpecError(f"{field}: cannot parse {text!r} as {type_label(tp)}") from None
+
+
+def _accepts_str(tp: Any) -> bool:
+    if tp is str:
+        return True
+    if typing.get_origin(tp) is typing.Literal:
+        return all(isinstance(a, str) for a in typing.get_args(tp))
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_accepts_str(a) for a in typing.get_args(tp))
+    return False
+
+
+# ---------------------------------------------------------------- building specs
+
+def from_mapping(cls: type, mapping: Mapping[str, Any], where: str | None = None) -> Any:
+    """Build ``cls`` from a mapping; unknown keys and bad values raise :class:`SpecError`."""
+    label = where or cls.__name__
+    infos = {f.name: f for f in fields_of(cls)}
+    kwargs = {}
+    for key, value in mapping.items():
+        if key not in infos:
+            raise SpecError(f"{label}: unknown key {key!r} (known: {', '.join(infos)})")
+        kwargs[key] = _coerce(value, infos[key].type, key)
+    return cls(**kwargs)
+
+
+def build(cls: type, mapping: Mapping[str, Any] | None = None,
+          assignments: Iterable[str] = ()) -> Any:
+    """Build ``cls`` from a (nested) mapping plus ``key=value`` overrides.
+
+    Dotted keys reach nested specs: ``crossbar.rows=8`` sets ``rows`` of the ``crossbar`` field.
+    """
+    merged: dict[str, Any] = _deep_copy(mapping or {})
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SpecError(f"--set: expected key=value, got {item!r}")
+        target, tp = merged, cls
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            infos = {f.name: f for f in fields_of(tp)} if dataclasses.is_dataclass(tp) else {}
+            if part not in infos:
+                where = ".".join(parts[:i]) or cls.__name__
+                known = ", ".join(infos) or "none"
+                raise SpecError(f"{where}: unknown key {part!r} (known: {known})")
+            tp = infos[part].type
+            if i < len(parts) - 1:
+                sub = target.get(part)
+                if not isinstance(sub, dict):
+                    sub = {} if sub is None else to_mapping(sub)
+                    target[part] = sub
+                target = sub
+            else:
+                target[part] = parse_text(text, tp, key)
+    return from_mapping(cls, merged)
+
+
+def _deep_copy(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in mapping.items()}
+
+
+def to_mapping(spec: Any) -> dict[str, Any]:
+    """Plain JSON-able dict of a spec (tuples become lists)."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return to_mapping(v)
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return {f.name: plain(getattr(spec, f.name)) for f in dataclasses.fields(spec)}
+
+
+# ---------------------------------------------------------------- validation helpers
+
+def require(condition: bool, field: str, value: Any, why: str) -> None:
+    """Raise ``SpecError("field=value: why")`` unless ``condition``."""
+    if not condition:
+        raise SpecError(f"{field}={value!r}: {why}")
+
+
+def positive(spec: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(spec, n)
+        require(v > 0, n, v, "must be > 0")
+
+
+def non_negative(spec: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(spec, n)
+        require(v >= 0, n, v, "must be >= 0")

@@ -1,0 +1,141 @@
+"""Find and check ngspice, and run a deck with ``ngspice -b`` (batch mode, binary raw file).
+
+This is the only module with simulator side effects in this issue's scope. Every run gets its
+own directory (removed on success, kept on failure and named in the :class:`SimError`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from circuitsim.errors import SetupError, SimError
+from circuitsim.spice.rawfile import read_raw
+from circuitsim.spice.result import TranResult
+
+MIN_VERSION = 42
+FIX_HINT = (
+    "install ngspice >= 42 built with KLU: on Debian 12 'apt-get install -t bookworm-backports "
+    "ngspice libngspice0-dev' (make setup does this), on Ubuntu >= 24.04 'apt-get install ngspice'"
+)
+
+
+def ngspice_executable() -> str:
+    exe = os.environ.get("CIRCUITSIM_NGSPICE") or shutil.which("ngspice")
+    if not exe:
+        raise SetupError(f"ngspice not found on PATH; {FIX_HINT}")
+    return exe
+
+
+@functools.cache
+def ngspice_version() -> str:
+    """The version string (e.g. ``"46"``) of a usable ngspice, or :class:`SetupError`."""
+    exe = ngspice_executable()
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30,
+                             stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SetupError(f"cannot run {exe} --version: {exc}; {FIX_HINT}") from exc
+    match = re.search(r"ngspice-(\d+)(\.\d+)?", out)
+    if not match:
+        raise SetupError(f"cannot read the ngspice version from {exe} --version; {FIX_HINT}")
+    version = match.group(1) + (match.group(2) or "")
+    if int(match.group(1)) < MIN_VERSION:
+        raise SetupError(f"ngspice {version} at {exe} is too old (need >= {MIN_VERSION}); "
+                         f"{FIX_HINT}")
+    if "KLU" not in out:
+        raise SetupError(f"ngspice {version} at {exe} was built without KLU; {FIX_HINT}")
+    return version
+
+
+#: The control block the runner appends to a deck (fixed text, never user input): run the
+#: deck's analyses (its ``.meas`` lines are evaluated) and write the saved vectors as binary raw.
+CONTROL = (".control", "set filetype=binary", "run", "write out.raw", "quit", ".endc")
+
+_MEAS_RE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*([-+0-9.eE]+|failed)\b", re.I)
+_ERROR_RE = re.compile(
+    r"^(error(?!: (measure|no such vector))[: ].*|.*\btimestep too small\b.*|.*\bsingular matrix\b.*|.*no convergence.*|"
+    r".*\bunknown (subckt|model|device)\b.*|.*could not find a valid modelname.*)$",
+    re.I | re.M,
+)
+
+
+def parse_meas(log: str, names: set[str] | None = None) -> dict[str, float]:
+    """``.meas`` results printed by ngspice (``name = value``); failed ones become NaN."""
+    out: dict[str, float] = {}
+    for line in log.splitlines():
+        failed = re.match(r"^\s*\.meas(?:ure)?\s+\w+\s+(\w+)\b.*\bfailed!", line, re.I)
+        if failed:
+            out.setdefault(failed.group(1).lower(), float("nan"))
+            continue
+        m = _MEAS_RE.match(line)
+        if not m:
+            continue
+        key = m.group(1).lower()
+        if names is not None and key not in names:
+            continue
+        out[key] = float("nan") if m.group(2).lower() == "failed" else float(m.group(2))
+    return out
+
+
+def meas_names(deck: str) -> set[str]:
+    """Names declared by ``.meas``/``.measure`` lines of a deck."""
+    found = re.findall(r"^\.meas(?:ure)?\s+\w+\s+([A-Za-z_]\w*)", deck, re.I | re.M)
+    return {n.lower() for n in found}
+
+
+def runnable(deck: str) -> str:
+    """The deck as run: its own lines up to ``.end`` plus :data:`CONTROL`."""
+    if re.search(r"^\s*\.control\b", deck, re.I | re.M):
+        raise SimError("deck has a .control block; circuitsim runs only plain decks "
+                       "(run control scripts with ngspice directly)", deck=deck)
+    lines = deck.rstrip().splitlines()
+    if not lines or lines[-1].strip().lower() != ".end":
+        raise SimError("deck does not end with .end", deck=deck)
+    return "\n".join([*lines[:-1], *CONTROL, ".end"]) + "\n"
+
+
+def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> TranResult:
+    """Run ``deck`` with ``ngspice -b`` and return its waveforms and ``.meas`` values."""
+    exe = ngspice_executable()
+    version = ngspice_version()
+    run_dir = Path(tempfile.mkdtemp(prefix="circuitsim-run-"))
+    deck_path, raw_path, log_path = run_dir / "deck.cir", run_dir / "out.raw", run_dir / "ngspice.log"
+    deck_path.write_text(runnable(deck))
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [exe, "-b", str(deck_path)],
+            cwd=run_dir, capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        log = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        log_path.write_text(log)
+        raise SimError(f"ngspice exceeded its {timeout:g} s timeout (run dir kept: {run_dir})",
+                       deck=deck, log=log, run_dir=run_dir) from None
+    wall = time.perf_counter() - start
+    log = proc.stdout + proc.stderr
+    log_path.write_text(log)
+    errors = _ERROR_RE.findall(log)
+    if proc.returncode != 0 or errors or not raw_path.exists():
+        first = next((e[0] if isinstance(e, tuple) else e for e in errors), "")
+        reason = first.strip() or f"exit code {proc.returncode}"
+        raise SimError(f"ngspice failed: {reason} (run dir kept: {run_dir})",
+                       deck=deck, log=log, run_dir=run_dir)
+    plots = read_raw(raw_path)
+    vectors = plots[-1].vectors
+    t = vectors.pop("time", np.zeros(0))
+    signals = {k: np.real(v) for k, v in vectors.items()}
+    result = TranResult(np.real(t), signals, parse_meas(log, meas_names(deck)), version, wall, log)
+    if not keep_dir:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return result
