@@ -221,3 +221,24 @@ def non_negative(spec: Any, *names: str) -> None:
     for n in names:
         v = getattr(spec, n)
         require(v >= 0, n, v, "must be >= 0")
+
+
+def load_file(path: str) -> dict[str, Any]:
+    """Read a spec mapping from a ``.toml`` or ``.json`` file (error names the file)."""
+    import tomllib
+    from pathlib import Path
+
+    p = Path(path)
+    if p.suffix.lower() not in (".toml", ".json"):
+        raise SpecError(f"--spec: {path!r} must be a .toml or .json file")
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise SpecError(f"--spec: cannot read {path!r}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise SpecError(f"--spec: {path!r} is not valid {p.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"--spec: {path!r} must hold a table of spec fields")
+    return data

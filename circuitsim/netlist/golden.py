@@ -1,0 +1,46 @@
+"""Golden decks: every registered block × its example specs, kept in ``netlists/``.
+
+``circuitsim golden`` checks them byte for byte; ``circuitsim golden --update`` (or
+``make golden``) regenerates them after an intended change, to be reviewed with ``git diff``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from circuitsim import spec as specs
+from circuitsim.netlist.registry import blocks
+
+GOLDEN_DIR = Path(__file__).resolve().parents[2] / "netlists"
+
+
+def examples() -> Iterator[tuple[str, str]]:
+    """(file name, deck text) for every block example, in registry order."""
+    for block in blocks().values():
+        for example, overrides in block.examples.items():
+            deck = block.generate(specs.from_mapping(block.spec, overrides))
+            yield f"{block.name}__{example}.cir", deck
+
+
+def compare(directory: Path = GOLDEN_DIR) -> list[str]:
+    """Names of golden files that are missing, differ, or are no longer generated."""
+    expected = dict(examples())
+    problems = [n for n, text in expected.items()
+                if not (directory / n).exists() or (directory / n).read_text() != text]
+    problems += sorted(p.name for p in directory.glob("*.cir") if p.name not in expected)
+    return problems
+
+
+def update(directory: Path = GOLDEN_DIR) -> list[str]:
+    """Rewrite the golden decks; returns the names written. Stale ``*.cir`` files are removed."""
+    from circuitsim.io import write_atomic
+
+    directory.mkdir(parents=True, exist_ok=True)
+    expected = dict(examples())
+    for n, text in expected.items():
+        write_atomic(directory / n, text)
+    for stale in directory.glob("*.cir"):
+        if stale.name not in expected:
+            stale.unlink()
+    return list(expected)
