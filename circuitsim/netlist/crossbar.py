@@ -51,7 +51,7 @@ class CrossbarSpec:
         "uniform", "how drawn conductances are distributed within [g_min, g_max]")
     g_seed: int = param(0, "seed of the drawn conductance matrix")
     iv: Literal["linear", "sinh"] = param("linear", "device read I-V: linear, or I=G*V0*sinh(V/V0)")
-    iv_v0: float = param(0.25, "characteristic voltage V0 of the sinh read model", "V")
+    iv_v0: float = param(0.5, "characteristic voltage V0 of the sinh read model", "V")
     access_w: float = param(1e-6, "1T1R access NMOS channel width (PTM 45 nm HP)", "m")
     access_l: float = param(45e-9, "1T1R access NMOS channel length", "m")
 

@@ -180,7 +180,7 @@ def _sense(spec: MacTestbenchSpec, k: int, port: str) -> list[str]:
 def _measurements(spec: MacTestbenchSpec, n_sensed: int) -> list[str]:
     ts, tstop = num(spec.sample_time), num(spec.stop_time)
     t_out = spec.sample_time if spec.sensing == "tia" else spec.stop_time
-    lines = [f".tran {num(spec.t_read / 20)} {tstop}",
+    lines = [f".tran {num(spec.t_read / 5)} {tstop}",
              el.wrap([".save", *(f"i(VS{k})" for k in range(n_sensed)),
                       *(f"v(out{k})" for k in range(n_sensed))])]
     for k in range(n_sensed):

@@ -1,0 +1,171 @@
+"""Transistor-level comparator of the ramp ADC, and reading the count from its waveform.
+
+The ramp ADC [Yang et al. 2025; circuit ours] is the ramp column (:mod:`circuitsim.netlist.ramp`)
+plus this comparator plus a counter. The counter is :func:`code_from_waveform`: the comparator
+output is sampled at the end of every ramp step ``k = 1 .. 2^B - 1`` (:func:`sample_times`,
+after the read window, once settled) and the code is the number of samples at which the
+comparator says ``ramp < input`` (output high). As the ramp rises monotonically this equals
+the step at which the output flips, minus one.
+
+Comparator [ours], PTM 45 nm HP BSIM4 (``ptm45n``/``ptm45p``), supply ``vdd`` = 1.2 V: the
+inputs sit low (ramp and MAC voltages are 0.06 .. 0.4 V over read voltages 0.15 .. 0.25 V),
+so the first stage is a PMOS differential pair (n-well tied to the tail, no body effect) with
+an NMOS current-mirror load and a PMOS tail source. Its input range reaches from below 0 V to
+about ``vdd - 0.65`` V; 1.2 V rather than 1.0 V keeps 0.4 V inputs well inside it.
+Stage 2 is an NMOS common-source amplifier with a PMOS current-source load, stage 3 a CMOS
+inverter buffer. ``inp`` drives the pair side mirrored by the diode, so the output is high
+when ``v(inp) > v(inn)``; in the ADC ``inp`` is the MAC voltage and ``inn`` the ramp.
+
+Bias: a shared ``cmp_bias`` subcircuit (a diode-connected PMOS of width ``w_bias`` fed by
+``i_bias``) sets ``vbp`` for the tail (width ``w_tail``) and the stage-2 load (``w_cs_load``)
+of every comparator. The stage-2 NMOS width is derived, not a field:
+``w_cs = 2 * w_load * w_cs_load / w_tail`` (length ``l_load``), so at balance its gate-source
+voltage equals the mirror's and the systematic offset vanishes to first order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.elements import comment, mosfet, subckt, wrap
+from circuitsim.netlist.fmt import name, num
+from circuitsim.netlist.ramp import RampSpec
+from circuitsim.netlist.registry import Block
+from circuitsim.spec import param, positive, require
+
+COMPARATOR = "comparator"
+BIAS = "cmp_bias"
+MODEL_LIB = "ptm45hp"
+NMOS, PMOS = "ptm45n", "ptm45p"
+
+
+@dataclass(frozen=True, slots=True)
+class ComparatorSpec:
+    """Three-stage comparator (PMOS pair, CS stage, inverter): supply, bias and device sizes."""
+
+    vdd: float = param(1.2, "comparator supply", "V")
+    i_bias: float = param(20e-6, "reference current into the bias diode (tail current = "
+                          "i_bias * w_tail / w_bias)", "A")
+    w_bias: float = param(2e-6, "width of the diode-connected PMOS bias device", "m")
+    w_tail: float = param(4e-6, "width of the PMOS tail current source", "m")
+    l_tail: float = param(0.36e-6, "length of bias, tail and stage-2 load PMOS", "m")
+    w_in: float = param(4e-6, "width of each PMOS input-pair device", "m")
+    l_in: float = param(0.18e-6, "length of the input-pair devices", "m")
+    w_load: float = param(2e-6, "width of each NMOS mirror-load device", "m")
+    l_load: float = param(0.36e-6, "length of the mirror-load and stage-2 NMOS", "m")
+    w_cs_load: float = param(2e-6, "width of the stage-2 PMOS current-source load", "m")
+    w_inv_n: float = param(0.5e-6, "width of the output inverter NMOS", "m")
+    w_inv_p: float = param(1e-6, "width of the output inverter PMOS", "m")
+    l_inv: float = param(0.09e-6, "length of the output inverter devices", "m")
+
+    def __post_init__(self) -> None:
+        positive(self, "vdd", "i_bias", "w_bias", "w_tail", "l_tail", "w_in", "l_in", "w_load",
+                 "l_load", "w_cs_load", "w_inv_n", "w_inv_p", "l_inv")
+        require(self.vdd <= 1.5, "vdd", self.vdd, "PTM 45 nm devices are rated for about "
+                "1.0 V; keep the comparator supply <= 1.5 V")
+        for field in ("l_tail", "l_in", "l_load", "l_inv"):
+            require(getattr(self, field) >= 45e-9, field, getattr(self, field),
+                    "must be >= 45 nm (the PTM 45 nm drawn length)")
+
+    @property
+    def w_cs(self) -> float:
+        """Derived stage-2 NMOS width (m) for zero systematic offset."""
+        return 2.0 * self.w_load * self.w_cs_load / self.w_tail
+
+    @property
+    def threshold(self) -> float:
+        """Logic threshold used to read the output (V): half the supply."""
+        return 0.5 * self.vdd
+
+
+def _isource(el: str, a: str, b: str, amps: float) -> str:
+    """DC current source: ``amps`` flow from node ``a`` through the source into node ``b``."""
+    if not name(el, "element name").upper().startswith("I"):
+        raise ValueError(f"element {el!r} must start with 'I'")
+    return wrap([el, name(a, "node name"), name(b, "node name"), "dc", num(amps)])
+
+
+def subckt_lines(spec: ComparatorSpec) -> list[str]:
+    """``.subckt cmp_bias vdd vss vbp`` and ``.subckt comparator inp inn out vdd vss vbp``."""
+    bias = [
+        mosfet("Mb", "vbp", "vbp", "vdd", "vdd", PMOS, spec.w_bias, spec.l_tail),
+        _isource("Ib", "vbp", "vss", spec.i_bias),
+    ]
+    body = [
+        comment("stage 1: PMOS pair (well tied to the tail), NMOS mirror load, PMOS tail"),
+        mosfet("M5", "tail", "vbp", "vdd", "vdd", PMOS, spec.w_tail, spec.l_tail),
+        mosfet("M1", "d1", "inp", "tail", "tail", PMOS, spec.w_in, spec.l_in),
+        mosfet("M2", "d2", "inn", "tail", "tail", PMOS, spec.w_in, spec.l_in),
+        mosfet("M3", "d1", "d1", "vss", "vss", NMOS, spec.w_load, spec.l_load),
+        mosfet("M4", "d2", "d1", "vss", "vss", NMOS, spec.w_load, spec.l_load),
+        comment("stage 2: NMOS common source, PMOS current-source load"),
+        mosfet("M6", "o2", "d2", "vss", "vss", NMOS, spec.w_cs, spec.l_load),
+        mosfet("M7", "o2", "vbp", "vdd", "vdd", PMOS, spec.w_cs_load, spec.l_tail),
+        comment("stage 3: inverter buffer"),
+        mosfet("M8", "out", "o2", "vss", "vss", NMOS, spec.w_inv_n, spec.l_inv),
+        mosfet("M9", "out", "o2", "vdd", "vdd", PMOS, spec.w_inv_p, spec.l_inv),
+    ]
+    return [
+        *subckt(BIAS, ["vdd", "vss", "vbp"], bias,
+                f"comparator bias: PMOS diode fed by {num(spec.i_bias)} A"),
+        "",
+        *subckt(COMPARATOR, ["inp", "inn", "out", "vdd", "vss", "vbp"], body,
+                "comparator: out high when v(inp) > v(inn)"),
+    ]
+
+
+def header(spec: ComparatorSpec) -> list[str]:
+    """Header comment lines with supply, bias and sizes."""
+    def um(x: float) -> str:
+        return num(x * 1e6)
+
+    return [
+        f"comparator supply {num(spec.vdd)} V, bias {num(spec.i_bias)} A, tail "
+        f"{num(spec.i_bias * spec.w_tail / spec.w_bias)} A (PTM 45 nm HP, models {NMOS}/{PMOS})",
+        f"W/L in um: pair {um(spec.w_in)}/{um(spec.l_in)}, load {um(spec.w_load)}/"
+        f"{um(spec.l_load)}, tail {um(spec.w_tail)}/{um(spec.l_tail)}, stage 2 "
+        f"{um(spec.w_cs)}/{um(spec.l_load)} with load {um(spec.w_cs_load)}/{um(spec.l_tail)}",
+        f"inverter n {um(spec.w_inv_n)}/{um(spec.l_inv)}, p {um(spec.w_inv_p)}/{um(spec.l_inv)}",
+    ]
+
+
+def deck(spec: ComparatorSpec) -> str:
+    """Library deck: the PTM 45 nm model cards and the bias and comparator subcircuits."""
+    return deckmod.render("circuitsim ramp-ADC comparator library", header(spec),
+                          subckt_lines(spec), models=[MODEL_LIB])
+
+
+# ---------------------------------------------------------------- the counter
+
+def sample_times(spec: RampSpec) -> np.ndarray:
+    """Instants (s) at which the counter samples the comparator: the end of each ramp step
+    ``k = 1 .. 2^B - 1``, i.e. ``t_start + (k + 1) * period``; shape ``(2^B - 1,)``.
+
+    Accepts a :class:`RampSpec` or any spec with a ``ramp`` field holding one.
+    """
+    ramp = getattr(spec, "ramp", spec)
+    k = np.arange(1, ramp.steps)
+    return ramp.t_start + (k + 1) * ramp.period
+
+
+def code_from_waveform(time: np.ndarray, v_out: np.ndarray, sample_times: np.ndarray,
+                       threshold: float) -> int:
+    """The count: at how many ``sample_times`` the comparator output exceeds ``threshold``
+    (says ramp < input). ``time``/``v_out`` are a simulated waveform (s, V), interpolated
+    linearly at the sample instants, which must lie within the simulated time."""
+    time = np.asarray(time, dtype=float)
+    ts = np.asarray(sample_times, dtype=float)
+    if ts.size and (ts.min() < time[0] or ts.max() > time[-1]):
+        raise ValueError(f"sample times {ts.min():g} .. {ts.max():g} s lie outside the "
+                         f"waveform {time[0]:g} .. {time[-1]:g} s")
+    return int(np.count_nonzero(np.interp(ts, time, np.asarray(v_out, dtype=float)) > threshold))
+
+
+BLOCKS = [
+    Block(name="comparator", spec=ComparatorSpec, generate=deck,
+          summary="transistor-level ramp-ADC comparator (PMOS pair, CS stage, inverter)",
+          kind="block", examples={"default": {}}),
+]

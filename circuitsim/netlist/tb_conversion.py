@@ -1,0 +1,137 @@
+"""Ramp-conversion testbench: MAC integrators, one shared ramp column, one comparator each.
+
+Architecture [ours, after Yang et al. 2025]: one ramp column serves every array column. Each
+input value ``x_i`` stands for one column's MAC result: an input memristor of conductance
+``G_x = c_int * V_in(x) / (v_read * t_int)`` is read at the applied read voltage for ``t_int``
+(a trapezoid of area ``v_read * t_int`` starting at ``t_reset + t_edge``) onto its own
+integrator, identical to the ramp's, so the MAC node holds ``V_in(x)`` (times
+``v_read_applied / v_read``) through the conversion. ``G_x`` stands for a whole column's
+summed conductance and may lie outside the device window ``[g_min, g_max]`` (it is not
+checked against it). Then the ramp runs (steps 0 .. 2^B - 1) and comparator ``i`` compares
+MAC ``i`` (``inp``) with the ramp (``inn``); its output is high while ramp < input.
+
+Timeline: reset 0 .. ``t_reset``; MAC read ``t_reset + t_edge`` .. ``+ t_int + t_edge``
+(must end by ``ramp.t_start``); ramp steps from ``ramp.t_start``; the run stops one
+``t_edge`` after the last sample, ``ramp.t_end``.
+
+Saved: ``v(ramp)``, ``v(mac<i>)``, ``v(out<i>)``. Measured: ``vmac<i>`` (MAC voltage at
+``ramp.t_start``) and ``tflip<i>`` (first fall of ``out<i>`` through ``vdd / 2`` after
+``ramp.t_start``; NaN if the input lies above the last threshold). The code is read from the
+waveform by :func:`circuitsim.netlist.adc.code_from_waveform` at
+:func:`circuitsim.netlist.adc.sample_times`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from circuitsim.netlist import adc, ramp
+from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.elements import comment, instance, resistor, vdc, vpwl, wrap
+from circuitsim.netlist.fmt import name, num
+from circuitsim.netlist.registry import Block
+from circuitsim.spec import param, positive, require
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionTestbenchSpec:
+    """Conversion of one or more MAC inputs by the shared ramp column and per-input comparators."""
+
+    ramp: ramp.RampSpec = param(ramp.RampSpec(), "ramp column (activation, bits, timing)")
+    comparator: adc.ComparatorSpec = param(adc.ComparatorSpec(), "comparator sizes and bias")
+    x: tuple[float, ...] = param((0.37,), "input values (pre-activation), one MAC integrator "
+                                 "and comparator each, sharing the ramp")
+    t_int: float = param(20e-9, "MAC read (integration) window", "s")
+    t_step: float = param(1e-9, "transient print step and maximum time step", "s")
+
+    def __post_init__(self) -> None:
+        positive(self, "t_int", "t_step")
+        require(1 <= len(self.x) <= 256, "x", self.x, "needs 1 .. 256 input values")
+        r = self.ramp
+        mac_end = r.t_reset + r.t_edge + self.t_int + r.t_edge
+        require(mac_end <= r.t_start, "t_int", self.t_int,
+                f"the MAC read must end ({mac_end:g} s) by ramp.t_start = {r.t_start:g} s")
+        require(self.t_step <= r.period / 10, "t_step", self.t_step,
+                "must be <= ramp.period / 10 to resolve the clock steps")
+        v = self.design().v_in(np.asarray(self.x))
+        for i, (x, vi) in enumerate(zip(self.x, v)):
+            require(vi > 0, f"x[{i}]", x, "maps to V_in <= 0 V; it lies too far below x_min")
+
+    def design(self) -> ramp.RampDesign:
+        return ramp.ramp_design(self.ramp)
+
+    def g_x(self) -> np.ndarray:
+        """Input (MAC) conductances in S, shape ``(len(x),)``."""
+        r = self.ramp
+        v_in = self.design().v_in(np.asarray(self.x))
+        return r.c_int * v_in / (r.v_read * self.t_int)
+
+
+def _tran(step: float, stop: float) -> str:
+    return wrap([".tran", num(step), num(stop), "0", num(step)])
+
+
+def _save(vectors: list[str]) -> str:
+    return wrap([".save", *(f"v({name(v, 'node name')})" for v in vectors)])
+
+
+def _meas_find(label: str, node: str, at: float) -> str:
+    return wrap([".meas", "tran", name(label, "measure name"), "find",
+                 f"v({name(node, 'node name')})", f"at={num(at)}"])
+
+
+def _meas_fall(label: str, node: str, level: float, after: float) -> str:
+    return wrap([".meas", "tran", name(label, "measure name"), "when",
+                 f"v({name(node, 'node name')})={num(level)}", f"td={num(after)}", "fall=1"])
+
+
+def header(spec: ConversionTestbenchSpec) -> list[str]:
+    r = spec.ramp
+    return [
+        *ramp.header(r),
+        *adc.header(spec.comparator),
+        f"{len(spec.x)} MAC input(s) x = {', '.join(num(x) for x in spec.x[:8])}"
+        f"{' ...' if len(spec.x) > 8 else ''}; read for t_int {num(spec.t_int)} s from "
+        f"{num(r.t_reset + r.t_edge)} s",
+        f"samples at t_start + (k + 1) * {num(r.period)} s for k = 1 .. {r.steps - 1}; "
+        f"code = samples with v(out) > {num(spec.comparator.threshold)} V",
+    ]
+
+
+def deck(spec: ConversionTestbenchSpec) -> str:
+    """The runnable conversion testbench deck."""
+    r, c = spec.ramp, spec.comparator
+    t_mac = r.t_reset + r.t_edge
+    body = [*ramp.subckt_lines(r), "", *adc.subckt_lines(c), "",
+            vdc("Vdd", "vdd", ramp.GND, c.vdd),
+            vpwl("Vrst", "rst", ramp.GND, [(0.0, 1.0), (r.t_reset, 1.0), (r.t_reset + r.t_edge, 0.0)]),
+            instance("Xbias", ["vdd", ramp.GND, "vbp"], adc.BIAS),
+            instance("Xramp", ["ramp", "rst"], ramp.RAMP_COLUMN)]
+    for i, g in enumerate(spec.g_x()):
+        body += [
+            comment(f"input {i}: x = {num(spec.x[i])}, G_x = {num(g)} S"),
+            ramp.read_pulse(f"Vx{i}", f"xrow{i}", r.v_applied, t_mac, spec.t_int, r.t_edge),
+            resistor(f"Rx{i}", f"xrow{i}", f"xsum{i}", 1.0 / g),
+            instance(f"Xmac{i}", [f"xsum{i}", f"mac{i}", "rst"], ramp.INTEGRATOR),
+            instance(f"Xcmp{i}", [f"mac{i}", "ramp", f"out{i}", "vdd", ramp.GND, "vbp"],
+                     adc.COMPARATOR),
+        ]
+    n = len(spec.x)
+    control = [_tran(spec.t_step, r.t_end + r.t_edge),
+               _save(["ramp", *(f"mac{i}" for i in range(n)), *(f"out{i}" for i in range(n))])]
+    for i in range(n):
+        control += [_meas_find(f"vmac{i}", f"mac{i}", r.t_start),
+                    _meas_fall(f"tflip{i}", f"out{i}", c.threshold, r.t_start)]
+    title = f"circuitsim ramp conversion testbench ({r.activation}, {r.bits} bits, {n} input(s))"
+    return deckmod.render(title, header(spec), body, models=[adc.MODEL_LIB], control=control)
+
+
+BLOCKS = [
+    Block(name="tb_conversion", spec=ConversionTestbenchSpec, generate=deck,
+          summary="ramp ADC conversion: MAC integrators, shared ramp column, comparators",
+          kind="testbench",
+          examples={"default": {"ramp": {"bits": 3}},
+                    "tanh4": {"ramp": {"activation": "tanh", "bits": 4}, "x": [0.35]}}),
+]
