@@ -126,7 +126,7 @@ class Activation:
                 out.append(float(b))
                 continue
             tol = 1e-13 * (self.x_max - self.x_min)
-            out.append(float(brentq(lambda t: float(self(t)) - level, a, b, xtol=tol)))
+            out.append(float(brentq(lambda t, y=level: float(self(t)) - y, a, b, xtol=tol)))
         return np.asarray(out)
 
 
@@ -168,6 +168,17 @@ def get_activation(name: str) -> Activation:
     if name not in BUILTINS:
         raise SpecError(f"activation={name!r}: unknown (known: {', '.join(BUILTINS)})")
     return BUILTINS[name]
+
+
+def tabulated(xs: tuple[float, ...], fs: tuple[float, ...]) -> Activation:
+    """A piecewise-linear activation through the points ``(xs[i], fs[i])`` (e.g. a measured
+    curve), on the input range ``[xs[0], xs[-1]]``. Monotonicity is checked where it is used."""
+    x, y = np.asarray(xs, dtype=float), np.asarray(fs, dtype=float)
+    if len(x) < 2 or len(x) != len(y):
+        raise SpecError(f"table_x={xs!r}: needs >= 2 points and as many as table_f ({len(y)})")
+    if not np.all(np.diff(x) > 0):
+        raise SpecError(f"table_x={xs!r}: must be strictly increasing")
+    return Activation("table", lambda v: np.interp(v, x, y), float(x[0]), float(x[-1]))
 
 
 def as_activation(f: Activation | str | Callable, x_min: float | None = None,

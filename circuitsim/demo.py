@@ -20,7 +20,8 @@ from tqdm import tqdm  # noqa: E402
 from circuitsim.io import write_atomic  # noqa: E402
 from circuitsim.netlist import golden, tb_update  # noqa: E402
 from circuitsim.netlist.crossbar import CrossbarSpec  # noqa: E402
-from circuitsim.netlist.tb_mac import MacTestbenchSpec, deck as mac_deck, ideal_currents  # noqa: E402
+from circuitsim.netlist.tb_mac import MacTestbenchSpec, ideal_currents  # noqa: E402
+from circuitsim.netlist.tb_mac import deck as mac_deck
 from circuitsim.spice.ngspice import ngspice_version, run_batch  # noqa: E402
 
 
@@ -66,10 +67,12 @@ def _update_step(out: Path) -> list[str]:
     vc = np.array([res.meas[f"vc_{k}"] for k in range(n + 1)])
     g = np.array([res.meas[f"g_{k}"] for k in range(n + 1)])
     steps = np.diff(vc)
-    up, down = steps[np.array(list(spec.pulses)) == "U"], steps[np.array(list(spec.pulses)) == "D"]
+    kinds = np.array(list(spec.pulses))
+    up, down = steps[kinds == "U"], steps[kinds == "D"]
     lines = [
-        f"3T1C: up step {1e3 * up.mean():.1f} mV (range {1e3 * up.min():.1f}..{1e3 * up.max():.1f}),"
-        f" down step {1e3 * down.mean():.1f} mV; g {1e6 * g.min():.1f}..{1e6 * g.max():.1f} uS",
+        f"3T1C: up step {1e3 * up.mean():.1f} mV (range {1e3 * up.min():.1f}.."
+        f"{1e3 * up.max():.1f}), down step {1e3 * down.mean():.1f} mV; "
+        f"g {1e6 * g.min():.1f}..{1e6 * g.max():.1f} uS",
         f"3T1C hold {spec.t_hold * 1e3:g} ms: V_C {vc[-1]:.4f} -> {res.meas['vc_hold']:.4f} V "
         f"(leakage of the BSIM4 devices)",
     ]

@@ -107,7 +107,8 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
             return tuple(_coerce(v, args[0], f"{field}[{i}]") for i, v in enumerate(items))
         if len(items) != len(args):
             raise SpecError(f"{field}: expected {len(args)} items, got {value!r}")
-        return tuple(_coerce(v, a, f"{field}[{i}]") for i, (v, a) in enumerate(zip(items, args)))
+        pairs = enumerate(zip(items, args, strict=True))
+        return tuple(_coerce(v, a, f"{field}[{i}]") for i, (v, a) in pairs)
     raise SpecError(f"{field}: unsupported field type {tp!r}")
 
 

@@ -53,6 +53,10 @@ def test_netlist_to_file_then_inspect_and_simulate(tmp_path, capsys):
     (["netlist", "tb_mac", "--set", "crossbar.cols=0"], "cols=0"),
     (["netlist", "tb_update", "--set", "pulses=UU;shell"], "UU;shell"),
     (["netlist", "crossbar", "--spec", "/nonexistent/spec.toml"], "spec.toml"),
+    (["netlist", "ramp", "--set", "activation=table", "--set", "table_x=[-1, 0, 1]",
+      "--set", "table_f=[0, 1, 0.5]"], "decreases between"),
+    (["netlist", "ramp", "--set", "activation=softsign"], "softsign"),
+    (["netlist", "tb_conversion", "--set", "ramp.bits=5", "--set", "ramp.g_max=2e-5"], "g_"),
 ])
 def test_bad_input_one_line_exit_2_no_output(tmp_path, capsys, argv, needle):
     out_file = tmp_path / "deck.cir"
@@ -61,6 +65,12 @@ def test_bad_input_one_line_exit_2_no_output(tmp_path, capsys, argv, needle):
     assert err.count("\n") == 1 and err.startswith("circuitsim: error:")
     assert needle in err
     assert not out_file.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_tabulated_monotonic_activation_is_accepted(capsys):
+    code, out, _ = run(capsys, "netlist", "ramp", "--set", "activation=table",
+                       "--set", "table_x=[-2, 0, 2]", "--set", "table_f=[0, 0.2, 1]")
+    assert code == 0 and ".subckt ramp_column" in out
 
 
 def test_malformed_spec_file(tmp_path, capsys):

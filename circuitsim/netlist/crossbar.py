@@ -164,9 +164,9 @@ def models(spec: CrossbarSpec) -> list[str]:
 
 
 def header(spec: CrossbarSpec) -> list[str]:
+    pairs = f" (differential pairs: {spec.phys_cols} physical columns)" if spec.differential else ""
     return [
-        f"array: {spec.rows} rows x {spec.cols} columns"
-        f"{' (differential pairs: ' + str(spec.phys_cols) + ' physical columns)' if spec.differential else ''}",
+        f"array: {spec.rows} rows x {spec.cols} columns{pairs}",
         f"cell {spec.cell}, read model {spec.iv}"
         + (f" (V0 = {num(spec.iv_v0)} V)" if spec.iv == "sinh" else ""),
         f"wires: r_row {num(spec.r_row)} Ohm, r_col {num(spec.r_col)} Ohm, "

@@ -79,7 +79,7 @@ def bcurrent(el: str, a: str, b: str, expression: str) -> str:
     return wrap([*_el("B", el, (a, b)), f"i={{{expression}}}"])
 
 
-def mosfet(el: str, d: str, g: str, s: str, b: str, model: str, w: float, l: float,
+def mosfet(el: str, d: str, g: str, s: str, b: str, model: str, w: float, l: float,  # noqa: E741
            **instance: float) -> str:
     extra = [f"{name(k, 'instance parameter')}={num(v)}" for k, v in instance.items() if v]
     return wrap([*_el("M", el, (d, g, s, b)), name(model, "model name"),
@@ -101,3 +101,54 @@ def comment(text: str) -> str:
     if "\n" in text or "\r" in text:
         raise ValueError("comment text must be one line")
     return f"* {text}"
+
+
+def idc(el: str, a: str, b: str, amps: float) -> str:
+    """DC current source: ``amps`` flow from node ``a`` through the source into node ``b``."""
+    return wrap([*_el("I", el, (a, b)), "dc", num(amps)])
+
+
+def bvoltage(el: str, a: str, b: str, expression: str) -> str:
+    """Behavioural voltage source (expression built by this package, as for :func:`bcurrent`)."""
+    return wrap([*_el("B", el, (a, b)), f"v={{{expression}}}"])
+
+
+def switch(el: str, a: str, b: str, ctrl_p: str, ctrl_n: str, model: str) -> str:
+    """Voltage-controlled switch (ngspice ``sw`` model), closed while v(ctrl_p, ctrl_n) > vt."""
+    return wrap([*_el("S", el, (a, b, ctrl_p, ctrl_n)), name(model, "model name")])
+
+
+def switch_model(model: str, vt: float, ron: float, roff: float) -> str:
+    return wrap([".model", name(model, "model name"), "sw", f"vt={num(vt)}", "vh=0",
+                 f"ron={num(ron)}", f"roff={num(roff)}"])
+
+
+# ---------------------------------------------------------------- analysis and output lines
+
+def tran(step: float, stop: float, max_step: float | None = None) -> str:
+    extra = [] if max_step is None else ["0", num(max_step)]
+    return wrap([".tran", num(step), num(stop), *extra])
+
+
+def save(vectors: Iterable[str]) -> str:
+    """``.save`` of node voltages (``v(node)``) or source currents (``i(Vname)``)."""
+    out = []
+    for v in vectors:
+        kind, _, rest = v.partition("(")
+        if kind.lower() not in ("v", "i") or not rest.endswith(")"):
+            raise ValueError(f"cannot save {v!r}: use v(node) or i(Vsource)")
+        out.append(f"{kind}({node(rest[:-1])})")
+    return wrap([".save", *out])
+
+
+def meas_find(label: str, vector: str, at: float) -> str:
+    """``.meas tran label FIND vector AT=t`` (``vector`` as accepted by :func:`save`)."""
+    target = save([vector]).split(" ", 1)[1]
+    return wrap([".meas", "tran", name(label, "measure name"), "FIND", target, f"AT={num(at)}"])
+
+
+def meas_fall(label: str, vector: str, level: float, after: float) -> str:
+    """``.meas tran label WHEN vector=level TD=after FALL=1``: first falling crossing."""
+    target = save([vector]).split(" ", 1)[1]
+    return wrap([".meas", "tran", name(label, "measure name"), "WHEN", f"{target}={num(level)}",
+                 f"TD={num(after)}", "FALL=1"])

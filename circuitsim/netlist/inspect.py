@@ -16,8 +16,9 @@ NODE_COUNT = {"R": 2, "C": 2, "L": 2, "V": 2, "I": 2, "B": 2, "D": 2, "F": 2, "H
 
 KIND = {"R": "resistor", "C": "capacitor", "L": "inductor", "V": "voltage source",
         "I": "current source", "B": "behavioural source", "D": "diode", "E": "VCVS", "F": "CCCS",
-        "G": "VCCS", "H": "CCVS", "M": "MOSFET", "Q": "BJT", "J": "JFET", "X": "subcircuit instance",
-        "S": "switch", "W": "current switch", "K": "coupling", "T": "transmission line",
+        "G": "VCCS", "H": "CCVS", "M": "MOSFET", "Q": "BJT", "J": "JFET",
+        "X": "subcircuit instance", "S": "switch", "W": "current switch", "K": "coupling",
+        "T": "transmission line",
         "A": "XSPICE model"}
 
 

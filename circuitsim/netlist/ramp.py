@@ -11,8 +11,8 @@ summing node and the output, and a reset switch across ``c_int`` that is closed 
 
 The finite gain leaves the column at ``-V_out / opamp_gain``, so the idle rows (at 0 V) leak
 charge back: the integrator decays with time constant ``opamp_gain * c_int / sum(G)``
-(1.5 ms at gain 1e5 for the 5-bit sigmoid, a 0.2 mV ramp error by the last step, a tenth of
-the smallest step; 15 ms and 0.02 mV at the default 1e6).
+(0.74 ms at gain 1e5 for the 5-bit sigmoid, a 0.4 mV ramp error by the last step, a fifth
+of the smallest step; 7.4 ms and 0.04 mV, 0.07 mV for relu, at the default 1e6).
 
 Timing, clock period ``T = period``: step 0 starts at ``t_start``; in step 0 all calibration
 rows are read together and set the ramp base ``V_lo``; in step ``k`` (1 .. 2^B - 1), starting
@@ -28,6 +28,11 @@ The ramp and a MAC output read through the same kind of integrator both scale wi
 voltage (Yang's ratiometric claim). ``v_read`` is the design read voltage from which the
 conductances are computed; ``v_read_applied`` (default: the same) is what the row drivers
 actually apply, which models read-voltage drift.
+
+Default timing: T = 50 ns with a short read window t_read = 10 ns (and c_int = 1.25 pF, which
+gives the same conductances as 20 ns with 2.5 pF) leaves the comparator 39.8 ns to settle
+before the end-of-step sample; a small overdrive takes it that long (see
+:mod:`circuitsim.netlist.adc`).
 
 Defaults: the device window [1 uS, 100 uS] holds the designs of sigmoid, tanh, relu and
 identity at 3, 4 and 5 bits (conductances 1.38 .. 80.4 uS; each calibration device 10 uS).
@@ -46,13 +51,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuitsim.activations import Activation, as_activation, get_activation
-from circuitsim.errors import SpecError
+from circuitsim.activations import Activation, as_activation, get_activation, tabulated
 from circuitsim.netlist import deck as deckmod
-from circuitsim.netlist.elements import capacitor, comment, instance, resistor, subckt, vcvs, vpwl
-from circuitsim.netlist.elements import wrap as _wrap
-from circuitsim.netlist.fmt import name as _name
-from circuitsim.netlist.fmt import node as _node
+from circuitsim.netlist.elements import (
+    capacitor,
+    comment,
+    instance,
+    resistor,
+    subckt,
+    switch,
+    switch_model,
+    vcvs,
+    vpwl,
+)
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
 from circuitsim.spec import param, positive, require
@@ -181,8 +192,12 @@ def fit_c_int(activation: Activation | str | Callable, bits: int, **design: floa
 class RampSpec:
     """Ramp column of the activation ADC: activation, resolution, electrical design, timing."""
 
-    activation: str = param("sigmoid", "built-in activation realised by the ramp "
-                            "(sigmoid, tanh, relu, identity)")
+    activation: str = param("sigmoid", "activation realised by the ramp: sigmoid, tanh, "
+                            "relu, identity, or table (piecewise linear through table_x/table_f)")
+    table_x: tuple[float, ...] = param((), "inputs of a tabulated activation (strictly "
+                                       "increasing; used when activation = table)")
+    table_f: tuple[float, ...] = param((), "outputs of a tabulated activation (monotonic "
+                                       "non-decreasing; used when activation = table)")
     bits: int = param(5, "ADC resolution B; the ramp has 2^B - 1 ramp memristors")
     x_min: float | None = param(None, "lower end of the input range (None: the "
                                 "activation's default)")
@@ -211,7 +226,7 @@ class RampSpec:
                                             "replacing the design (0 = stuck OFF)", "S")
 
     def __post_init__(self) -> None:
-        get_activation(self.activation)
+        self.activation_fn()
         require(1 <= self.bits <= 10, "bits", self.bits, "must be 1 .. 10")
         require(self.n_cal >= 1, "n_cal", self.n_cal, "must be >= 1")
         positive(self, "v_read", "period", "t_read", "t_edge", "t_reset", "c_int",
@@ -239,6 +254,14 @@ class RampSpec:
         check_window(design, self.g_min, self.g_max, ramp=self.g_ramp is None,
                      cal=self.g_cal is None)
 
+    def activation_fn(self) -> Activation:
+        """The activation named by ``activation`` (a built-in, or the table)."""
+        if self.activation == "table":
+            return tabulated(self.table_x, self.table_f)
+        require(not self.table_x and not self.table_f, "table_x", self.table_x,
+                "is only used with activation = table")
+        return get_activation(self.activation)
+
     @property
     def v_applied(self) -> float:
         """The read voltage the rows are actually driven with (V)."""
@@ -256,7 +279,7 @@ class RampSpec:
 
     def designed(self) -> RampDesign:
         """The design from the spec's fields, without the explicit overrides or window check."""
-        return design_ramp(get_activation(self.activation), self.bits, x_min=self.x_min,
+        return design_ramp(self.activation_fn(), self.bits, x_min=self.x_min,
                            x_max=self.x_max, v_read=self.v_read, t_read=self.t_read,
                            c_int=self.c_int, v_lo=self.v_lo, v_span=self.v_span,
                            n_cal=self.n_cal, g_min=None, g_max=None)
@@ -272,19 +295,6 @@ def ramp_design(spec: RampSpec) -> RampDesign:
 
 
 # ---------------------------------------------------------------- private element helpers
-
-def _switch(el: str, a: str, b: str, ctrl_p: str, ctrl_n: str, model: str) -> str:
-    """Voltage-controlled switch ``S`` (ngspice ``sw`` model)."""
-    if not _name(el, "element name").upper().startswith("S"):
-        raise ValueError(f"element {el!r} must start with 'S'")
-    nodes = [_node(n) for n in (a, b, ctrl_p, ctrl_n)]
-    return _wrap([el, *nodes, _name(model, "model name")])
-
-
-def _switch_model(model: str, vt: float, ron: float, roff: float) -> str:
-    return _wrap([".model", _name(model, "model name"), "sw", f"vt={num(vt)}", "vh=0",
-                  f"ron={num(ron)}", f"roff={num(roff)}"])
-
 
 def read_pulse(el: str, row: str, v_read: float, start: float, t_read: float,
                t_edge: float) -> str:
@@ -308,8 +318,8 @@ def integrator_lines(spec: RampSpec) -> list[str]:
     body = [
         vcvs("Eamp", "out", GND, GND, "sum", spec.opamp_gain),
         capacitor("Cint", "sum", "out", spec.c_int),
-        _switch("Srst", "sum", "out", "rst", GND, "swrst"),
-        _switch_model("swrst", 0.5, R_ON, R_OFF),
+        switch("Srst", "sum", "out", "rst", GND, "swrst"),
+        switch_model("swrst", 0.5, R_ON, R_OFF),
     ]
     doc = (f"ideal integrator: gain {num(spec.opamp_gain)}, C_int {num(spec.c_int)} F, "
            "reset while v(rst) > 0.5 V")
@@ -346,8 +356,9 @@ def header(spec: RampSpec) -> list[str]:
         f"{num(spec.t_start)} s",
         f"integrator C_int {num(spec.c_int)} F, op-amp gain {num(spec.opamp_gain)}, reset "
         f"0 .. {num(spec.t_reset)} s",
-        f"G_ramp {num(min(d.g_ramp))} .. {num(max(d.g_ramp))} S, G_cal {spec.n_cal} x "
-        f"{num(d.g_cal[0])} S, window [{num(spec.g_min)}, {num(spec.g_max)}] S",
+        f"G_ramp {min(d.g_ramp):.4g} .. {max(d.g_ramp):.4g} S, G_cal {min(d.g_cal):.4g} .. "
+        f"{max(d.g_cal):.4g} S ({spec.n_cal} devices), window [{num(spec.g_min)}, "
+        f"{num(spec.g_max)}] S",
     ]
 
 
@@ -361,5 +372,5 @@ BLOCKS = [
     Block(name="ramp", spec=RampSpec, generate=deck,
           summary="memristor-column ramp generator (integrator + calibration and ramp rows)",
           kind="block",
-          examples={"default": {"bits": 3}, "tanh4": {"activation": "tanh", "bits": 4}}),
+          examples={"default": {}, "tanh4": {"activation": "tanh", "bits": 4}}),
 ]

@@ -29,8 +29,18 @@ import numpy as np
 
 from circuitsim.netlist import adc, ramp
 from circuitsim.netlist import deck as deckmod
-from circuitsim.netlist.elements import comment, instance, resistor, vdc, vpwl, wrap
-from circuitsim.netlist.fmt import name, num
+from circuitsim.netlist.elements import (
+    comment,
+    instance,
+    meas_fall,
+    meas_find,
+    resistor,
+    save,
+    tran,
+    vdc,
+    vpwl,
+)
+from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
 from circuitsim.spec import param, positive, require
 
@@ -56,7 +66,7 @@ class ConversionTestbenchSpec:
         require(self.t_step <= r.period / 10, "t_step", self.t_step,
                 "must be <= ramp.period / 10 to resolve the clock steps")
         v = self.design().v_in(np.asarray(self.x))
-        for i, (x, vi) in enumerate(zip(self.x, v)):
+        for i, (x, vi) in enumerate(zip(self.x, v, strict=True)):
             require(vi > 0, f"x[{i}]", x, "maps to V_in <= 0 V; it lies too far below x_min")
 
     def design(self) -> ramp.RampDesign:
@@ -67,24 +77,6 @@ class ConversionTestbenchSpec:
         r = self.ramp
         v_in = self.design().v_in(np.asarray(self.x))
         return r.c_int * v_in / (r.v_read * self.t_int)
-
-
-def _tran(step: float, stop: float) -> str:
-    return wrap([".tran", num(step), num(stop), "0", num(step)])
-
-
-def _save(vectors: list[str]) -> str:
-    return wrap([".save", *(f"v({name(v, 'node name')})" for v in vectors)])
-
-
-def _meas_find(label: str, node: str, at: float) -> str:
-    return wrap([".meas", "tran", name(label, "measure name"), "find",
-                 f"v({name(node, 'node name')})", f"at={num(at)}"])
-
-
-def _meas_fall(label: str, node: str, level: float, after: float) -> str:
-    return wrap([".meas", "tran", name(label, "measure name"), "when",
-                 f"v({name(node, 'node name')})={num(level)}", f"td={num(after)}", "fall=1"])
 
 
 def header(spec: ConversionTestbenchSpec) -> list[str]:
@@ -104,14 +96,15 @@ def deck(spec: ConversionTestbenchSpec) -> str:
     """The runnable conversion testbench deck."""
     r, c = spec.ramp, spec.comparator
     t_mac = r.t_reset + r.t_edge
+    reset = [(0.0, 1.0), (r.t_reset, 1.0), (r.t_reset + r.t_edge, 0.0)]
     body = [*ramp.subckt_lines(r), "", *adc.subckt_lines(c), "",
             vdc("Vdd", "vdd", ramp.GND, c.vdd),
-            vpwl("Vrst", "rst", ramp.GND, [(0.0, 1.0), (r.t_reset, 1.0), (r.t_reset + r.t_edge, 0.0)]),
+            vpwl("Vrst", "rst", ramp.GND, reset),
             instance("Xbias", ["vdd", ramp.GND, "vbp"], adc.BIAS),
             instance("Xramp", ["ramp", "rst"], ramp.RAMP_COLUMN)]
     for i, g in enumerate(spec.g_x()):
         body += [
-            comment(f"input {i}: x = {num(spec.x[i])}, G_x = {num(g)} S"),
+            comment(f"input {i}: x = {num(spec.x[i])}, G_x = {g:.6g} S"),
             ramp.read_pulse(f"Vx{i}", f"xrow{i}", r.v_applied, t_mac, spec.t_int, r.t_edge),
             resistor(f"Rx{i}", f"xrow{i}", f"xsum{i}", 1.0 / g),
             instance(f"Xmac{i}", [f"xsum{i}", f"mac{i}", "rst"], ramp.INTEGRATOR),
@@ -119,11 +112,12 @@ def deck(spec: ConversionTestbenchSpec) -> str:
                      adc.COMPARATOR),
         ]
     n = len(spec.x)
-    control = [_tran(spec.t_step, r.t_end + r.t_edge),
-               _save(["ramp", *(f"mac{i}" for i in range(n)), *(f"out{i}" for i in range(n))])]
+    control = [tran(spec.t_step, r.t_end + r.t_edge, spec.t_step),
+               save(["v(ramp)", *(f"v(mac{i})" for i in range(n)),
+                     *(f"v(out{i})" for i in range(n))])]
     for i in range(n):
-        control += [_meas_find(f"vmac{i}", f"mac{i}", r.t_start),
-                    _meas_fall(f"tflip{i}", f"out{i}", c.threshold, r.t_start)]
+        control += [meas_find(f"vmac{i}", f"v(mac{i})", r.t_start),
+                    meas_fall(f"tflip{i}", f"v(out{i})", c.threshold, r.t_start)]
     title = f"circuitsim ramp conversion testbench ({r.activation}, {r.bits} bits, {n} input(s))"
     return deckmod.render(title, header(spec), body, models=[adc.MODEL_LIB], control=control)
 
@@ -132,6 +126,6 @@ BLOCKS = [
     Block(name="tb_conversion", spec=ConversionTestbenchSpec, generate=deck,
           summary="ramp ADC conversion: MAC integrators, shared ramp column, comparators",
           kind="testbench",
-          examples={"default": {"ramp": {"bits": 3}},
+          examples={"default": {}, "sigmoid3": {"ramp": {"bits": 3}},
                     "tanh4": {"ramp": {"activation": "tanh", "bits": 4}, "x": [0.35]}}),
 ]

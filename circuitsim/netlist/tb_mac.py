@@ -152,8 +152,8 @@ def _drivers(spec: MacTestbenchSpec, driven: list[str]) -> list[str]:
         if width == 0.0 or level == 0.0:
             lines.append(el.vdc(f"VIN{k}", port, "0", 0.0))
         else:
-            lines.append(el.vpwl(f"VIN{k}", port, "0",
-                                 [(0.0, 0.0), (e, level), (e + width, level), (2 * e + width, 0.0)]))
+            points = [(0.0, 0.0), (e, level), (e + width, level), (2 * e + width, 0.0)]
+            lines.append(el.vpwl(f"VIN{k}", port, "0", points))
     if spec.crossbar.cell == "1T1R":
         lines.append(el.comment("word lines (access transistors on)"))
         lines += [el.vdc(f"VWL{i}", f"wl_{i}", "0", spec.v_wordline)
@@ -210,7 +210,8 @@ def deck(spec: MacTestbenchSpec) -> str:
             f"{spec.direction} read, {spec.encoding} inputs, v_read {num(spec.v_read)} V, "
             f"t_read {num(spec.t_read)} s",
             f"sensing: {spec.sensing} ({amp}), "
-            + (f"r_f {num(spec.r_f)} Ohm" if spec.sensing == "tia" else f"c_int {num(spec.c_int)} F"),
+            + (f"r_f {num(spec.r_f)} Ohm" if spec.sensing == "tia"
+               else f"c_int {num(spec.c_int)} F"),
             _inputs_line(spec)]
     body = [*xb.subckt_lines(xs), "",
             el.instance("Xarray", xb.ports(xs), "crossbar"), "",

@@ -21,8 +21,8 @@ import numpy as np
 from circuitsim.netlist import cell3t1c
 from circuitsim.netlist import deck as deck_mod
 from circuitsim.netlist.cell3t1c import GND, Cell3T1CSpec
-from circuitsim.netlist.elements import comment, instance, vdc, vpwl, wrap
-from circuitsim.netlist.fmt import name, num
+from circuitsim.netlist.elements import bvoltage, comment, instance, vdc, vpwl
+from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
 from circuitsim.spec import param, positive, require
 
@@ -78,14 +78,6 @@ def _gate_points(spec: UpdateTestbenchSpec, kind: str, idle: float,
     return points
 
 
-def _bvoltage_g(el: str, node: str, vsense: str, v_read: float) -> str:
-    """B source whose voltage is the read conductance ``-i(vsense) / v_read`` (S)."""
-    if not name(el, "element name").upper().startswith("B"):
-        raise ValueError(f"element {el!r} must start with 'B'")
-    return wrap([el, name(node, "node name"), GND,
-                 f"v={{-i({name(vsense, 'source name')})/{num(v_read)}}}"])
-
-
 def deck(spec: UpdateTestbenchSpec) -> str:
     c = spec.cell
     n = len(spec.pulses)
@@ -111,8 +103,8 @@ def deck(spec: UpdateTestbenchSpec) -> str:
         instance("Xcell", ("vdd", "upb", "dn", "rd", GND, "vc"), "cell3t1c"),
         instance("Xref", ("vdd", "vdd", GND, "rdref", GND, "vcref"), "cell3t1c"),
         comment("helper nodes: v(g) = g, v(gs) = g_shared, in siemens"),
-        _bvoltage_g("Bg", "g", "Vrd", c.v_read),
-        _bvoltage_g("Bgs", "gs", "Vrdref", c.v_read),
+        bvoltage("Bg", "g", GND, f"-i(Vrd)/{num(c.v_read)}"),
+        bvoltage("Bgs", "gs", GND, f"-i(Vrdref)/{num(c.v_read)}"),
     ]
     control = [
         f".ic v(vc)={num(c.vc0)} v(vcref)={num(c.vc0)}",

@@ -62,7 +62,8 @@ CONTROL = (".control", "set filetype=binary", "run", "write out.raw", "quit", ".
 
 _MEAS_RE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*([-+0-9.eE]+|failed)\b", re.I)
 _ERROR_RE = re.compile(
-    r"^(error(?!: (measure|no such vector))[: ].*|.*\btimestep too small\b.*|.*\bsingular matrix\b.*|.*no convergence.*|"
+    r"^(error(?!: (measure|no such vector))[: ].*|.*\btimestep too small\b.*|"
+    r".*\bsingular matrix\b.*|.*no convergence.*|"
     r".*\bunknown (subckt|model|device)\b.*|.*could not find a valid modelname.*)$",
     re.I | re.M,
 )
@@ -108,7 +109,8 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> Tran
     exe = ngspice_executable()
     version = ngspice_version()
     run_dir = Path(tempfile.mkdtemp(prefix="circuitsim-run-"))
-    deck_path, raw_path, log_path = run_dir / "deck.cir", run_dir / "out.raw", run_dir / "ngspice.log"
+    deck_path, raw_path = run_dir / "deck.cir", run_dir / "out.raw"
+    log_path = run_dir / "ngspice.log"
     deck_path.write_text(runnable(deck))
     start = time.perf_counter()
     try:
@@ -118,7 +120,8 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> Tran
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
-        log = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        out = exc.stdout or b""
+        log = out.decode(errors="replace") if isinstance(out, bytes) else out
         log_path.write_text(log)
         raise SimError(f"ngspice exceeded its {timeout:g} s timeout (run dir kept: {run_dir})",
                        deck=deck, log=log, run_dir=run_dir) from None
