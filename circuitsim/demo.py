@@ -17,8 +17,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from circuitsim.activations import get_activation  # noqa: E402
 from circuitsim.io import write_atomic  # noqa: E402
-from circuitsim.netlist import golden, tb_update  # noqa: E402
+from circuitsim.netlist import adc, golden, tb_conversion, tb_update  # noqa: E402
+from circuitsim.netlist.ramp import RampSpec  # noqa: E402
 from circuitsim.netlist.crossbar import CrossbarSpec  # noqa: E402
 from circuitsim.netlist.tb_mac import MacTestbenchSpec, ideal_currents  # noqa: E402
 from circuitsim.netlist.tb_mac import deck as mac_deck
@@ -92,6 +94,37 @@ def _update_step(out: Path) -> list[str]:
     return lines
 
 
+def _conversion_step(out: Path) -> list[str]:
+    lines = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, fname in zip(axes, ("sigmoid", "tanh"), strict=True):
+        act = get_activation(fname)
+        # 40 inputs across the range, offset from any regular grid, sharing one ramp column
+        x = np.linspace(act.x_min, act.x_max, 41)[:-1] + 0.37 * (act.x_max - act.x_min) / 40
+        spec = tb_conversion.ConversionTestbenchSpec(ramp=RampSpec(activation=fname, bits=5),
+                                                     x=tuple(float(v) for v in x))
+        text = tb_conversion.deck(spec)
+        write_atomic(out / f"conversion_{fname}_5bit.cir", text)
+        res = run_batch(text)
+        ts = adc.sample_times(spec)
+        codes = np.array([adc.code_from_waveform(res.time, res[f"v(out{i})"], ts,
+                                                 spec.comparator.threshold)
+                          for i in range(len(x))])
+        ideal = act.code(x, 5)
+        lines.append(f"ramp ADC {fname} 5 bit, {len(x)} inputs on one ramp: "
+                     f"{100 * np.mean(codes == ideal):.0f} % codes equal round(31 f(x)), "
+                     f"max error {np.abs(codes - ideal).max()} LSB, ngspice {res.wall_time:.1f} s")
+        fine = np.linspace(act.x_min, act.x_max, 2000)
+        ax.plot(fine, act.code(fine, 5), "k-", lw=1, label="ideal code")
+        ax.plot(x, codes, "o", ms=4, label="ngspice (comparator waveform)")
+        ax.set(xlabel="input x", ylabel="code", title=f"5-bit ramp ADC: {fname}")
+        ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(out / "conversion.png", dpi=120)
+    plt.close(fig)
+    return lines
+
+
 def _decks_step(out: Path) -> list[str]:
     decks = dict(golden.examples())
     (out / "decks").mkdir(exist_ok=True)
@@ -104,6 +137,7 @@ STEPS: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("decks", _decks_step),
     ("MAC read", _mac_step),
     ("3T1C update", _update_step),
+    ("ramp ADC conversion", _conversion_step),
 ]
 
 
