@@ -10,26 +10,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from circuitsim.activations import get_activation  # noqa: E402
-from circuitsim.io import write_atomic  # noqa: E402
-from circuitsim.netlist import adc, golden, tb_conversion, tb_update  # noqa: E402
-from circuitsim.netlist.ramp import RampSpec  # noqa: E402
-from circuitsim.netlist.crossbar import CrossbarSpec  # noqa: E402
-from circuitsim.netlist.tb_mac import MacTestbenchSpec, ideal_currents  # noqa: E402
+from circuitsim.activations import get_activation
+from circuitsim.io import write_atomic
+from circuitsim.netlist import adc, golden, tb_conversion, tb_update
+from circuitsim.netlist.crossbar import CrossbarSpec
+from circuitsim.netlist.ramp import RampSpec
+from circuitsim.netlist.tb_mac import MacTestbenchSpec, ideal_currents
 from circuitsim.netlist.tb_mac import deck as mac_deck
-from circuitsim.spice.ngspice import ngspice_version, run_batch  # noqa: E402
+from circuitsim.spice.ngspice import ngspice_version, run_batch
 
 
 def _mac_step(out: Path) -> list[str]:
     lines = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig = Figure(figsize=(10, 4.2))
+    axes = fig.subplots(1, 2)
     for ax, direction in zip(axes, ("forward", "backward"), strict=True):
         spec = MacTestbenchSpec(crossbar=CrossbarSpec(rows=32, cols=32, r_row=2.5, r_col=2.5,
                                                       c_row=1e-16, c_col=1e-16),
@@ -50,7 +48,6 @@ def _mac_step(out: Path) -> list[str]:
         ax.legend()
     fig.tight_layout()
     fig.savefig(out / "mac.png", dpi=120)
-    plt.close(fig)
     for n in (64, 128):
         spec = MacTestbenchSpec(crossbar=CrossbarSpec(rows=n, cols=n, r_row=2.5, r_col=2.5,
                                                       c_row=1e-16, c_col=1e-16))
@@ -78,7 +75,8 @@ def _update_step(out: Path) -> list[str]:
         f"3T1C hold {spec.t_hold * 1e3:g} ms: V_C {vc[-1]:.4f} -> {res.meas['vc_hold']:.4f} V "
         f"(leakage of the BSIM4 devices)",
     ]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig = Figure(figsize=(10, 4.2))
+    a1, a2 = fig.subplots(1, 2)
     k = np.arange(n + 1)
     a1.step(k, vc, where="post", color="C0")
     a1.set(xlabel="pulse index", ylabel="V_C [V]", title=f"3T1C update: {spec.pulses}")
@@ -90,13 +88,13 @@ def _update_step(out: Path) -> list[str]:
     a2.set(xlabel="hold time [ms]", ylabel="V_C [V]", title="hold: leakage drift")
     fig.tight_layout()
     fig.savefig(out / "update.png", dpi=120)
-    plt.close(fig)
     return lines
 
 
 def _conversion_step(out: Path) -> list[str]:
     lines = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig = Figure(figsize=(10, 4.2))
+    axes = fig.subplots(1, 2)
     for ax, fname in zip(axes, ("sigmoid", "tanh"), strict=True):
         act = get_activation(fname)
         # 40 inputs across the range, offset from any regular grid, sharing one ramp column
@@ -121,7 +119,6 @@ def _conversion_step(out: Path) -> list[str]:
         ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(out / "conversion.png", dpi=120)
-    plt.close(fig)
     return lines
 
 

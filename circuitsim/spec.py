@@ -18,6 +18,9 @@ from typing import Any
 
 from circuitsim.errors import SpecError
 
+#: Smallest non-zero conductance a deck may carry (S): its resistor is at most 1 PΩ.
+G_FLOOR = 1e-15
+
 
 def param(default: Any, doc: str, unit: str = "") -> Any:
     """Declare a spec field with its default, its meaning and its SI unit."""

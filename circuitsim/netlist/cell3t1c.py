@@ -35,7 +35,7 @@ from circuitsim.netlist import deck as deck_mod
 from circuitsim.netlist.elements import capacitor, comment, mosfet, resistor, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import non_negative, param, positive, require
+from circuitsim.spec import G_FLOOR, param, positive, require
 
 #: Ground node used inside generated decks (ngspice treats ``gnd`` as node 0).
 GND = "gnd"
@@ -88,7 +88,8 @@ class Cell3T1CSpec:
     def __post_init__(self) -> None:
         positive(self, "c", "w_read", "l_read", "w_up", "l_up", "w_down", "l_down", "vdd",
                  "t_pulse", "t_edge", "v_read")
-        non_negative(self, "g_leak")
+        require(self.g_leak == 0 or self.g_leak >= G_FLOOR, "g_leak", self.g_leak,
+                f"must be 0 (none) or >= {G_FLOOR:g} S")
         require(0 <= self.v_up_gate < self.vdd, "v_up_gate", self.v_up_gate,
                 f"must be in [0, vdd={self.vdd!r}) so an up pulse turns the PMOS on")
         require(0 < self.v_down_gate <= self.vdd, "v_down_gate", self.v_down_gate,

@@ -26,7 +26,7 @@ from circuitsim.netlist import elements as el
 from circuitsim.netlist.deck import render
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import param, positive, require
+from circuitsim.spec import G_FLOOR, param, positive, require
 
 ACCESS_MODEL = "ptm45n"
 
@@ -56,7 +56,8 @@ class CrossbarSpec:
     access_l: float = param(45e-9, "1T1R access NMOS channel length", "m")
 
     def __post_init__(self) -> None:
-        positive(self, "rows", "cols", "g_min", "g_max", "iv_v0", "access_w", "access_l")
+        positive(self, "rows", "cols", "g_max", "iv_v0", "access_w", "access_l")
+        require(self.g_min >= G_FLOOR, "g_min", self.g_min, f"must be >= {G_FLOOR:g} S")
         for f in ("r_row", "r_col", "c_row", "c_col"):
             require(getattr(self, f) >= 0, f, getattr(self, f), "must be >= 0")
         require(self.g_min < self.g_max, "g_min", self.g_min, f"must be < g_max={self.g_max!r}")
@@ -68,8 +69,8 @@ class CrossbarSpec:
                     f"{shape[0]} rows of lengths {sorted(shape[1])}",
                     f"must be {self.rows} rows x {self.phys_cols} columns")
             flat = [g for r in self.conductances for g in r]
-            bad = next((g for g in flat if not g > 0), None)
-            require(bad is None, "conductances", bad, "every conductance must be > 0")
+            bad = next((g for g in flat if not g >= G_FLOOR), None)
+            require(bad is None, "conductances", bad, f"every conductance must be >= {G_FLOOR:g} S")
 
     @property
     def phys_cols(self) -> int:

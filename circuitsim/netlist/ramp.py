@@ -66,7 +66,7 @@ from circuitsim.netlist.elements import (
 )
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import param, positive, require
+from circuitsim.spec import G_FLOOR, param, positive, require
 
 #: Defaults shared by :class:`RampSpec` and :func:`design_ramp`.
 V_READ = 0.2
@@ -243,11 +243,13 @@ class RampSpec:
         if self.g_ramp is not None:
             require(len(self.g_ramp) == n, "g_ramp", self.g_ramp,
                     f"needs 2^bits - 1 = {n} conductances")
-            require(all(g >= 0 for g in self.g_ramp), "g_ramp", self.g_ramp, "must be >= 0")
+            require(all(g == 0 or g >= G_FLOOR for g in self.g_ramp), "g_ramp", self.g_ramp,
+                    f"each must be 0 (stuck OFF) or >= {G_FLOOR:g} S")
         if self.g_cal is not None:
             require(len(self.g_cal) == self.n_cal, "g_cal", self.g_cal,
                     f"needs n_cal = {self.n_cal} conductances")
-            require(all(g >= 0 for g in self.g_cal), "g_cal", self.g_cal, "must be >= 0")
+            require(all(g == 0 or g >= G_FLOOR for g in self.g_cal), "g_cal", self.g_cal,
+                    f"each must be 0 (stuck OFF) or >= {G_FLOOR:g} S")
         if self.x_min is not None and self.x_max is not None:
             require(self.x_max > self.x_min, "x_max", self.x_max, "must be > x_min")
         design = self.designed()
