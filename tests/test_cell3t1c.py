@@ -291,7 +291,7 @@ cells = st.builds(
     c=st.floats(1e-15, 1e-12), w_read=st.floats(45e-9, 1e-6), l_read=st.floats(45e-9, 1e-6),
     v_up_gate=st.floats(0.0, 0.99), v_down_gate=st.floats(0.01, 1.0),
     t_pulse=st.floats(1e-10, 1e-7), t_edge=st.floats(1e-11, 1e-8), vc0=st.floats(0.0, 1.0),
-    dvt_read=small, dvt_up=small, dvt_down=small, g_leak=st.floats(0.0, 1e-9),
+    dvt_read=small, dvt_up=small, dvt_down=small, g_leak=st.just(0.0) | st.floats(1e-15, 1e-9),
 )
 
 
