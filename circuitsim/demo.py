@@ -36,7 +36,7 @@ def _mac_step(out: Path) -> list[str]:
         write_atomic(out / f"mac_32x32_{direction}.cir", text)
         res = run_batch(text)
         got = np.array([res.meas[f"i{k}"] for k in range(32)])
-        ideal = ideal_currents(spec)
+        ideal = ideal_currents(spec)[0]
         err = np.abs(got - ideal).max() / np.abs(ideal).max()
         lines.append(f"MAC 32x32 {direction}, 2.5 Ohm/segment wires: max |I - G^T V| = "
                      f"{100 * err:.2f} % of full scale (IR drop), ngspice {res.wall_time:.2f} s")

@@ -16,6 +16,11 @@ from circuitsim.netlist.tb_mac import (
     drive_voltages,
     ideal_charges,
     ideal_currents,
+    input_matrix,
+    output_times,
+    sample_times,
+    stop_time,
+    window_starts,
 )
 from circuitsim.spice.ngspice import run_batch
 
@@ -23,29 +28,35 @@ pytestmark = pytest.mark.spice
 
 
 def sensed(spec: MacTestbenchSpec, what: str = "i") -> np.ndarray:
-    """Per sensed line: current at the sample time (``i``), charge (``q``) or output (``out``),
-    read from the full-precision raw waveforms."""
+    """Per window and sensed line ``(B, lines)``: current at the sample time (``i``), charge
+    over the window (``q``) or sensing output (``out``), from the full-precision waveforms."""
     res = run_batch(deck(spec))
-    n = len(ideal_currents(spec))
+    n, t = spec.n_sensed, res.time
     if what == "q":
-        return np.array([np.trapezoid(res[f"i(vs{k})"], res.time) for k in range(n)])
-    name = "i(vs{})" if what == "i" else "v(out{})"
-    t = spec.sample_time if (what == "i" or spec.sensing == "tia") else spec.stop_time
-    return np.array([np.interp(t, res.time, res[name.format(k)]) for k in range(n)])
+        edges = np.append(window_starts(spec), stop_time(spec))
+        out = []
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            inside = (t >= a) & (t <= b)
+            out.append([np.trapezoid(res[f"i(vs{k})"][inside], t[inside]) for k in range(n)])
+        return np.array(out)
+    name, times = (("i(vs{})", sample_times(spec)) if what == "i"
+                   else ("v(out{})", output_times(spec)))
+    return np.array([np.interp(times, t, res[name.format(k)]) for k in range(n)]).T
 
 
 def test_zero_wire_forward_currents_equal_gt_v():
-    spec = MacTestbenchSpec(crossbar=CrossbarSpec(rows=12, cols=9, g_seed=3), input_seed=4)
+    spec = MacTestbenchSpec(crossbar=CrossbarSpec(rows=12, cols=9, g_seed=3), input_seed=4,
+                            n_vectors=3)
     g = conductance_matrix(spec.crossbar)
-    expected = g.T @ drive_voltages(spec)
+    expected = (g.T @ (0.2 * input_matrix(spec)).T).T
     np.testing.assert_allclose(sensed(spec), expected, rtol=1e-6, atol=0)
 
 
 def test_zero_wire_backward_differential_rows_equal_w_x():
     xs = CrossbarSpec(rows=7, cols=5, differential=True, g_seed=5)
     spec = MacTestbenchSpec(crossbar=xs, direction="backward", input_seed=6)
-    x = np.random.default_rng(6).uniform(-1, 1, 5)
-    expected = weight_matrix(xs) @ (x * spec.v_read)
+    x = np.random.default_rng(6).uniform(-1, 1, (1, 5))
+    expected = (weight_matrix(xs) @ (x[0] * spec.v_read))[None, :]
     np.testing.assert_allclose(sensed(spec), expected, rtol=1e-6, atol=1e-15)
 
 
@@ -56,7 +67,7 @@ def test_tia_output_is_minus_rf_times_current():
 
 def test_pulse_width_integrator_charge_matches_sum_of_g_v_t():
     spec = MacTestbenchSpec(crossbar=CrossbarSpec(rows=6, cols=4, g_seed=9), sensing="integrator",
-                            encoding="pulse_width", input_seed=10, c_int=5e-12)
+                            encoding="pulse_width", input_seed=10, c_int=5e-12, n_vectors=3)
     q = ideal_charges(spec)
     np.testing.assert_allclose(sensed(spec, "q"), q, rtol=1e-6, atol=1e-20)
     # the capacitor voltage carries ngspice's time-integration error (first-order steps right
@@ -68,8 +79,8 @@ def test_pulse_width_integrator_charge_matches_sum_of_g_v_t():
 def test_wire_resistance_matches_independent_nodal_solve(direction):
     xs = CrossbarSpec(rows=16, cols=8, r_row=3.0, r_col=5.0, g_seed=11)
     spec = MacTestbenchSpec(crossbar=xs, direction=direction, input_seed=12)
-    expected = crossbar_currents(conductance_matrix(xs), drive_voltages(spec), 3.0, 5.0,
-                                 backward=direction == "backward")
+    expected = crossbar_currents(conductance_matrix(xs), drive_voltages(spec)[0], 3.0, 5.0,
+                                 backward=direction == "backward")[None, :]
     got = sensed(spec)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
     # the wires matter at this size: more than 0.1 % away from the ideal G^T V
@@ -78,7 +89,7 @@ def test_wire_resistance_matches_independent_nodal_solve(direction):
 
 def test_column_currents_fall_monotonically_with_wire_resistance():
     base = CrossbarSpec(rows=16, cols=6, g_min=2e-5, g_max=1e-4, g_seed=13)
-    x = tuple(np.random.default_rng(14).uniform(0.2, 1.0, 16))
+    x = (tuple(np.random.default_rng(14).uniform(0.2, 1.0, 16)),)
     currents = []
     for r in (0.0, 1.0, 5.0, 20.0, 80.0):
         xs = dataclasses.replace(base, r_row=r, r_col=r)
@@ -90,14 +101,14 @@ def test_column_currents_fall_monotonically_with_wire_resistance():
 def test_sinh_read_model_follows_its_iv():
     g0, v0, v_read = 5e-5, 0.25, 0.4
     xs = CrossbarSpec(rows=1, cols=1, iv="sinh", iv_v0=v0, conductances=((g0,),))
-    spec = MacTestbenchSpec(crossbar=xs, inputs=(1.0,), v_read=v_read)
-    np.testing.assert_allclose(sensed(spec), [g0 * v0 * np.sinh(v_read / v0)], rtol=1e-6)
+    spec = MacTestbenchSpec(crossbar=xs, inputs=((1.0,),), v_read=v_read)
+    np.testing.assert_allclose(sensed(spec), [[g0 * v0 * np.sinh(v_read / v0)]], rtol=1e-6)
 
 
 def test_finite_gain_opamp_and_1t1r_reduce_current_physically():
     xs = CrossbarSpec(rows=4, cols=2, g_seed=2)
-    ideal = ideal_currents(MacTestbenchSpec(crossbar=xs, inputs=(1, 1, 1, 1)))
-    finite = sensed(MacTestbenchSpec(crossbar=xs, inputs=(1, 1, 1, 1), opamp_gain=100.0,
+    ideal = ideal_currents(MacTestbenchSpec(crossbar=xs, inputs=((1, 1, 1, 1),)))
+    finite = sensed(MacTestbenchSpec(crossbar=xs, inputs=((1, 1, 1, 1),), opamp_gain=100.0,
                                      r_f=1e4))
     # out = -A*vg and I = (vg - out)/r_f give vg = r_f*I/(1 + A); with I = sum G*(V - vg):
     # I = G^T V / (1 + G_col*r_f/(1 + A))
@@ -105,7 +116,7 @@ def test_finite_gain_opamp_and_1t1r_reduce_current_physically():
     expected = ideal / (1 + g_col * 1e4 / 101.0)
     np.testing.assert_allclose(finite, expected, rtol=1e-6)
     one_t = sensed(MacTestbenchSpec(crossbar=dataclasses.replace(xs, cell="1T1R"),
-                                    inputs=(1, 1, 1, 1)))
+                                    inputs=((1, 1, 1, 1),)))
     assert np.all(one_t < ideal) and np.all(one_t > 0.5 * ideal)
 
 
@@ -120,4 +131,6 @@ def test_crossbar_spec_errors_name_the_field(bad, field):
 
 def test_mac_inputs_out_of_range_rejected():
     with pytest.raises(SpecError, match="inputs"):
-        MacTestbenchSpec(crossbar=CrossbarSpec(rows=2, cols=2), inputs=(0.5, 1.5))
+        MacTestbenchSpec(crossbar=CrossbarSpec(rows=2, cols=2), inputs=((0.5, 1.5),))
+    with pytest.raises(SpecError, match="inputs"):
+        MacTestbenchSpec(crossbar=CrossbarSpec(rows=2, cols=2), inputs=((0.5,),))

@@ -29,7 +29,7 @@ def test_crossbar_spec_round_trip(rows, cols, g_min, ratio, r, cell, diff):
        enc=st.sampled_from(["amplitude", "pulse_width"]),
        gain=st.none() | st.floats(10, 1e9))
 def test_nested_testbench_round_trip(x, enc, gain):
-    s = MacTestbenchSpec(crossbar=CrossbarSpec(rows=3, cols=2), inputs=tuple(x), encoding=enc,
+    s = MacTestbenchSpec(crossbar=CrossbarSpec(rows=3, cols=2), inputs=(tuple(x),), encoding=enc,
                          opamp_gain=gain)
     assert specs.from_mapping(MacTestbenchSpec, specs.to_mapping(s)) == s
 
@@ -59,9 +59,9 @@ def test_bad_node_names_rejected(bad):
 
 def test_build_with_dotted_overrides_and_types():
     s = specs.build(MacTestbenchSpec, {"crossbar": {"rows": 2}},
-                    ["crossbar.cols=3", "opamp_gain=1e4", "inputs=[0.5, -0.25]", "v_read=0.1"])
+                    ["crossbar.cols=3", "opamp_gain=1e4", "inputs=[[0.5, -0.25]]", "v_read=0.1"])
     assert s.crossbar.rows == 2 and s.crossbar.cols == 3
-    assert s.opamp_gain == 1e4 and s.inputs == (0.5, -0.25) and s.v_read == 0.1
+    assert s.opamp_gain == 1e4 and s.inputs == ((0.5, -0.25),) and s.v_read == 0.1
     assert specs.build(MacTestbenchSpec, {}, ["opamp_gain=none"]).opamp_gain is None
 
 
