@@ -46,6 +46,8 @@ def cmd_netlist(args: argparse.Namespace) -> int:
         out = Path(args.output)
         if not out.parent.is_dir():
             raise SpecError(f"-o: directory {str(out.parent)!r} does not exist")
+        if out.is_dir():
+            raise SpecError(f"-o: {str(out)!r} is a directory")
         write_atomic(out, deck)
         print(f"wrote {out} ({len(deck.splitlines())} lines)")
     else:
@@ -105,8 +107,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line error format (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"circuitsim: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="circuitsim", description=__doc__.splitlines()[0])
+    p = _Parser(prog="circuitsim", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     n = sub.add_parser("netlist", help="generate a block or testbench deck")
@@ -124,7 +143,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("simulate", help="run a deck in ngspice and print its .meas results")
     s.add_argument("file")
-    s.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    s.add_argument("--timeout", type=_positive_seconds, default=600.0,
+                   help="seconds (default 600)")
     s.set_defaults(func=cmd_simulate)
 
     g = sub.add_parser("golden", help="check (or --update) the golden decks in netlists/")

@@ -12,6 +12,7 @@ def write_atomic(path: Path | str, data: str | bytes) -> None:
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make every written deck private
         with os.fdopen(fd, mode) as fh:
             fh.write(data)
         os.replace(tmp, path)

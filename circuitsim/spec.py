@@ -9,6 +9,7 @@ the field's declared type and names the field and value in any error.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -38,6 +39,7 @@ class FieldInfo:
     unit: str
 
 
+@functools.cache
 def fields_of(cls: type) -> list[FieldInfo]:
     hints = typing.get_type_hints(cls)
     return [
@@ -80,7 +82,11 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
             return value
         if not isinstance(value, Mapping):
             raise SpecError(f"{field}: expected a table of {tp.__name__} fields, got {value!r}")
-        return from_mapping(tp, value, where=field)
+        try:
+            return from_mapping(tp, value, where=field)
+        except SpecError as exc:
+            text = str(exc)
+            raise SpecError(text if text.startswith(f"{field}") else f"{field}.{text}") from None
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -124,7 +130,7 @@ def parse_text(text: str, tp: Any, field: str) -> Any:
         return _coerce(raw.lower() == "true", tp, field)
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except ValueError:  # JSONDecodeError, or a number too long to convert
         value = raw
     if tp is str or (isinstance(value, str) and _accepts_str(tp)):
         return _coerce(raw if not isinstance(value, str) else value, tp, field)
@@ -181,9 +187,13 @@ def build(cls: type, mapping: Mapping[str, Any] | None = None,
             tp = infos[part].type
             if i < len(parts) - 1:
                 sub = target.get(part)
-                if not isinstance(sub, dict):
-                    sub = {} if sub is None else to_mapping(sub)
-                    target[part] = sub
+                if sub is None:
+                    sub = {}
+                elif dataclasses.is_dataclass(sub):
+                    sub = to_mapping(sub)
+                elif not isinstance(sub, dict):
+                    raise SpecError(f"{'.'.join(parts[:i + 1])}: expected a table, got {sub!r}")
+                target[part] = sub
                 target = sub
             else:
                 target[part] = parse_text(text, tp, key)
@@ -208,6 +218,13 @@ def to_mapping(spec: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- validation helpers
+
+def check_types(spec: Any) -> None:
+    """Check every field of a spec against its declared type (``Literal`` choices included),
+    so a spec built directly in Python is as strict as one read from a file."""
+    for info in fields_of(type(spec)):
+        _coerce(getattr(spec, info.name), info.type, info.name)
+
 
 def require(condition: bool, field: str, value: Any, why: str) -> None:
     """Raise ``SpecError("field=value: why")`` unless ``condition``."""
@@ -236,9 +253,11 @@ def load_file(path: str) -> dict[str, Any]:
     if p.suffix.lower() not in (".toml", ".json"):
         raise SpecError(f"--spec: {path!r} must be a .toml or .json file")
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"--spec: cannot read {path!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"--spec: {path!r} is not UTF-8 text") from None
     try:
         data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:

@@ -229,7 +229,8 @@ def test_row_offsets_shift_steps_and_g(tmp_path: Path):
     ic = " ".join(f"v({n})={c.vc0}" for n in ("vc0", "vc1", "vc2", "vcref"))
     control = [f".ic {ic}", ".tran 1e-9 40e-9", ".save v(vc0) v(vc1) v(vc2) v(vcref) "
                "i(vrd0) i(vrd1) i(vrd2) i(vrdref)"]
-    res = run_batch(deck_mod.render("row test", [], body, control=control))
+    # a hand-written testbench (as a user would write one) that .includes the library deck
+    res = run_batch("\n".join(["* row test", *body, *control, ".end"]) + "\n")
     step = np.array([res[f"v(vc{i})"][-1] - c.vc0 for i in range(3)])
     g0 = np.array([-res[f"i(vrd{i})"][0] / c.v_read for i in range(3)])
     assert step[1] < step[0] < step[2]

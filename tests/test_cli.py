@@ -56,7 +56,11 @@ def test_netlist_to_file_then_inspect_and_simulate(tmp_path, capsys):
     (["netlist", "ramp", "--set", "activation=table", "--set", "table_x=[-1, 0, 1]",
       "--set", "table_f=[0, 1, 0.5]"], "decreases between"),
     (["netlist", "ramp", "--set", "activation=softsign"], "softsign"),
-    (["netlist", "tb_conversion", "--set", "ramp.bits=5", "--set", "ramp.g_max=2e-5"], "g_"),
+    (["netlist", "tb_conversion", "--set", "ramp.bits=5", "--set", "ramp.g_max=2e-5"],
+     "ramp.g_max=2e-05"),
+    (["netlist", "crossbar", "--set", "g_seed=-1"], "g_seed=-1"),
+    (["netlist", "tb_mac", "--set", "crossbar.rows=0"], "crossbar.rows=0"),
+    (["netlist", "crossbar", "--set", "rows=" + "9" * 5000], "rows"),
 ])
 def test_bad_input_one_line_exit_2_no_output(tmp_path, capsys, argv, needle):
     out_file = tmp_path / "deck.cir"
@@ -71,6 +75,30 @@ def test_tabulated_monotonic_activation_is_accepted(capsys):
     code, out, _ = run(capsys, "netlist", "ramp", "--set", "activation=table",
                        "--set", "table_x=[-2, 0, 2]", "--set", "table_f=[0, 0.2, 1]")
     assert code == 0 and ".subckt ramp_column" in out
+
+
+def test_output_path_is_a_directory(tmp_path, capsys):
+    code, _, err = run(capsys, "netlist", "crossbar", "-o", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+
+
+def test_argparse_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "x.cir", "--timeout", "nan"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "--timeout" in err
+
+
+def test_non_utf8_and_non_table_spec_files(tmp_path, capsys):
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"rows = \xff\xfe\n")
+    code, _, err = run(capsys, "netlist", "crossbar", "--spec", str(binary))
+    assert code == 2 and "UTF-8" in err
+    scalar = tmp_path / "scalar.toml"
+    scalar.write_text("crossbar = 5\n")
+    code, _, err = run(capsys, "netlist", "tb_mac", "--spec", str(scalar),
+                       "--set", "crossbar.rows=2")
+    assert code == 2 and "crossbar" in err
 
 
 def test_malformed_spec_file(tmp_path, capsys):

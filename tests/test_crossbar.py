@@ -134,3 +134,19 @@ def test_mac_inputs_out_of_range_rejected():
         MacTestbenchSpec(crossbar=CrossbarSpec(rows=2, cols=2), inputs=((0.5, 1.5),))
     with pytest.raises(SpecError, match="inputs"):
         MacTestbenchSpec(crossbar=CrossbarSpec(rows=2, cols=2), inputs=((0.5,),))
+
+
+def test_meas_statements_report_the_physics():
+    """The deck's own .meas figures (printed with 6 digits) against the ideal read."""
+    xs = CrossbarSpec(rows=5, cols=2, differential=True, g_seed=21)
+    spec = MacTestbenchSpec(crossbar=xs, n_vectors=2, input_seed=22)
+    meas = run_batch(deck(spec)).meas
+    i_ideal, q_ideal = ideal_currents(spec), ideal_charges(spec)
+    for w in range(2):
+        for k in range(4):
+            assert meas[f"i{k}_{w}"] == pytest.approx(i_ideal[w, k], rel=2e-5)
+            assert meas[f"q{k}_{w}"] == pytest.approx(q_ideal[w, k], rel=2e-5)
+            assert meas[f"out{k}_{w}"] == pytest.approx(-spec.r_f * i_ideal[w, k], rel=2e-5)
+        for j in range(2):
+            diff = i_ideal[w, 2 * j] - i_ideal[w, 2 * j + 1]
+            assert meas[f"id{j}_{w}"] == pytest.approx(diff, rel=1e-4, abs=1e-10)

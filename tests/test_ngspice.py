@@ -100,3 +100,21 @@ def test_missing_ngspice(monkeypatch):
     monkeypatch.setenv("PATH", os.devnull)
     with pytest.raises(SetupError, match="not found"):
         ngspice.ngspice_executable()
+
+
+@pytest.mark.spice
+def test_ascii_raw_file_reads_like_the_binary_one(tmp_path):
+    """ngspice writes the same run as an ASCII raw file; both readers agree."""
+    import subprocess
+
+    from circuitsim.spice.rawfile import read_raw
+
+    body = RC.replace(".end\n", "")
+    (tmp_path / "a.cir").write_text(body + ".control\nset filetype=ascii\nrun\n"
+                                    "write a.raw\nquit\n.endc\n.end\n")
+    subprocess.run([ngspice.ngspice_executable(), "-b", "a.cir"], cwd=tmp_path,
+                   capture_output=True, check=True, stdin=subprocess.DEVNULL)
+    ascii_plot = read_raw(tmp_path / "a.raw")[-1].vectors
+    binary = run_batch(RC)
+    np.testing.assert_allclose(ascii_plot["time"], binary.time, rtol=1e-6)
+    np.testing.assert_allclose(ascii_plot["v(b)"], binary["v(b)"], rtol=1e-6, atol=1e-12)

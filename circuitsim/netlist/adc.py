@@ -39,16 +39,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, PMOS
 from circuitsim.netlist.elements import comment, idc, mosfet, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.ramp import RampSpec
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import param, positive, require
+from circuitsim.spec import check_types, param, positive, require
 
 COMPARATOR = "comparator"
 BIAS = "cmp_bias"
-MODEL_LIB = "ptm45hp"
-NMOS, PMOS = "ptm45n", "ptm45p"
+MODEL_LIB = MOS_LIBRARY
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,7 @@ class ComparatorSpec:
     l_inv: float = param(0.09e-6, "length of the output inverter devices", "m")
 
     def __post_init__(self) -> None:
+        check_types(self)
         positive(self, "vdd", "i_bias", "w_bias", "w_tail", "l_tail", "w_in", "l_in", "w_load",
                  "l_load", "w_cs_load", "w_inv_n", "w_inv_p", "l_inv")
         require(self.vdd <= 1.5, "vdd", self.vdd, "PTM 45 nm devices are rated for about "

@@ -9,8 +9,7 @@ The pull devices run near threshold and in saturation, so each pulse moves a nea
 charge ``I_pull * t_pulse`` (state dependent through DIBL and, near the rails, through V_DS).
 
 Devices are the PTM 45 nm HP BSIM4 cards (``models/ptm45hp.lib``, ``ptm45n``/``ptm45p``) with
-their gate tunnelling and subthreshold leakage, which set the hold drift of ``vc``. Ground is
-the global node ``gnd`` (ngspice's alias of node 0).
+their gate tunnelling and subthreshold leakage, which set the hold drift of ``vc``.
 
 Default sizing (chosen by simulation, see the field docs and ``tests/test_cell3t1c.py``):
 all devices are 45 nm wide to keep width-proportional leakage (gate-edge tunnelling, GIDL)
@@ -32,16 +31,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from circuitsim.netlist import deck as deck_mod
+from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, PMOS
 from circuitsim.netlist.elements import capacitor, comment, mosfet, resistor, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import G_FLOOR, param, positive, require
+from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
-#: Ground node used inside generated decks (ngspice treats ``gnd`` as node 0).
-GND = "gnd"
+#: Ground node.
+GND = "0"
 #: Model library and model names of the cell transistors.
-MODELS = "ptm45hp"
-NMOS, PMOS = "ptm45n", "ptm45p"
+MODELS = MOS_LIBRARY
 #: Port order of the cell subcircuit.
 CELL_PORTS = ("vdd", "upb", "dn", "rd", "rs", "vc")
 MAX_ROW = 4096
@@ -86,6 +85,7 @@ class Cell3T1CSpec:
     g_leak: float = param(0.0, "capacitor dielectric leakage conductance (0 = none)", "S")
 
     def __post_init__(self) -> None:
+        check_types(self)
         positive(self, "c", "w_read", "l_read", "w_up", "l_up", "w_down", "l_down", "vdd",
                  "t_pulse", "t_edge", "v_read")
         require(self.g_leak == 0 or self.g_leak >= G_FLOOR, "g_leak", self.g_leak,
@@ -173,6 +173,7 @@ class Cell3T1CRowSpec:
         (), "reference cell (read, up, down) offsets added to the cell's (empty = none)", "V")
 
     def __post_init__(self) -> None:
+        check_types(self)
         require(1 <= self.n <= MAX_ROW, "n", self.n, f"must be in 1..{MAX_ROW}")
         for f in ("dvt_read", "dvt_up", "dvt_down"):
             v = getattr(self, f)

@@ -23,12 +23,10 @@ from typing import Literal
 import numpy as np
 
 from circuitsim.netlist import elements as el
-from circuitsim.netlist.deck import render
+from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, render
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import G_FLOOR, param, positive, require
-
-ACCESS_MODEL = "ptm45n"
+from circuitsim.spec import G_FLOOR, check_types, non_negative, param, positive, require
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +54,10 @@ class CrossbarSpec:
     access_l: float = param(45e-9, "1T1R access NMOS channel length", "m")
 
     def __post_init__(self) -> None:
+        check_types(self)
         positive(self, "rows", "cols", "g_max", "iv_v0", "access_w", "access_l")
+        non_negative(self, "r_row", "r_col", "c_row", "c_col", "g_seed")
         require(self.g_min >= G_FLOOR, "g_min", self.g_min, f"must be >= {G_FLOOR:g} S")
-        for f in ("r_row", "r_col", "c_row", "c_col"):
-            require(getattr(self, f) >= 0, f, getattr(self, f), "must be >= 0")
         require(self.g_min < self.g_max, "g_min", self.g_min, f"must be < g_max={self.g_max!r}")
         require(self.rows * self.phys_cols <= 512 * 512, "rows", self.rows,
                 f"array of {self.rows}x{self.phys_cols} cells exceeds 262144 cells")
@@ -150,7 +148,7 @@ def _cells(spec: CrossbarSpec) -> list[str]:
                 lines.append(el.bcurrent(f"Bg{i}_{j}", top, device_end, expr))
             if spec.cell == "1T1R":
                 lines.append(el.mosfet(f"Ma{i}_{j}", device_end, f"wl_{i}", bottom, "0",
-                                       ACCESS_MODEL, spec.access_w, spec.access_l))
+                                       NMOS, spec.access_w, spec.access_l))
     return lines
 
 
@@ -161,7 +159,7 @@ def subckt_lines(spec: CrossbarSpec) -> list[str]:
 
 
 def models(spec: CrossbarSpec) -> list[str]:
-    return ["ptm45hp"] if spec.cell == "1T1R" else []
+    return [MOS_LIBRARY] if spec.cell == "1T1R" else []
 
 
 def header(spec: CrossbarSpec) -> list[str]:

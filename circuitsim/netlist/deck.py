@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from circuitsim.errors import NetlistError
-from circuitsim.netlist.fmt import name
+from circuitsim.netlist.fmt import name, text_line
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+#: The package's model libraries (``circuitsim/models`` links to the repository's ``models/``).
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 #: Model libraries shipped in ``models/`` (see models/README.md for provenance).
 MODEL_FILES = {"ptm45hp": "ptm45hp.lib"}
+#: The MOSFET library every transistor-level block uses, and its model names.
+MOS_LIBRARY, NMOS, PMOS = "ptm45hp", "ptm45n", "ptm45p"
+
+#: Lines no generated deck may contain: control blocks and script decks run shell commands.
+FORBIDDEN = re.compile(r"^\s*(\.control|\.endc|\*\s*ng_script|\.include|\.inc|\.lib)\b",
+                       re.I | re.M)
 
 #: Options written into every deck: the KLU sparse solver (ngspice >= 42 built with KLU).
 OPTIONS = ".options klu"
@@ -38,10 +46,7 @@ def render(title: str, header: Sequence[str], body: Iterable[str],
     :data:`MODEL_FILES` whose cards are inlined so the deck runs on its own; ``control`` holds
     dot-lines such as ``.tran``/``.meas``/``.save`` (never a ``.control`` block).
     """
-    for line in (title, *header):
-        if "\n" in line:
-            raise NetlistError("deck title/header lines must be single lines")
-    parts = [f"* {title}", *(f"* {h}" for h in header), OPTIONS, ""]
+    parts = [f"* {text_line(title)}", *(f"* {text_line(h)}" for h in header), OPTIONS, ""]
     for key in models:
         parts += [f"* ---- model library {name(key, 'model library')} (models/{MODEL_FILES[key]})",
                   model_library(key), ""]
@@ -49,4 +54,16 @@ def render(title: str, header: Sequence[str], body: Iterable[str],
     if control:
         parts += ["", *control]
     parts.append(".end")
-    return "\n".join(parts) + "\n"
+    text = "\n".join(parts) + "\n"
+    check_safe(text)
+    return text
+
+
+def check_safe(text: str) -> None:
+    """Final guard on a deck: printable ASCII lines only, no control/script/include lines."""
+    for line in text.split("\n"):
+        if not all(" " <= ch <= "~" or ch == "\t" for ch in line):
+            raise NetlistError(f"deck line holds a non-printable character: {line[:60]!r}")
+    found = FORBIDDEN.search(text)
+    if found:
+        raise NetlistError(f"deck must not contain {found.group(1)!r} lines")

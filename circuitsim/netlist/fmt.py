@@ -28,6 +28,16 @@ def num(x: float) -> str:
     return f"{x:.12g}"
 
 
+def text_line(text: str) -> str:
+    """``text`` if it is one line of printable ASCII (for comments and titles), else raise.
+
+    Control characters are refused because ngspice (and Python's ``splitlines``) treat some of
+    them (``\r``, ``\v``, ``\f``, ``\x1c``-``\x1e``, ``\x85``) as line breaks."""
+    if not isinstance(text, str) or not all(" " <= ch <= "~" for ch in text):
+        raise NetlistError(f"deck text must be one line of printable ASCII, got {text!r}")
+    return text
+
+
 def node(value: str) -> str:
     """Return ``value`` if it is a safe node name (an identifier, or ``0`` for ground)."""
     return value if value == "0" else name(value, "node name")

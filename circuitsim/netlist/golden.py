@@ -27,7 +27,7 @@ def compare(directory: Path = GOLDEN_DIR) -> list[str]:
     """Names of golden files that are missing, differ, or are no longer generated."""
     expected = dict(examples())
     problems = [n for n, text in expected.items()
-                if not (directory / n).exists() or (directory / n).read_text() != text]
+                if not (directory / n).exists() or (directory / n).read_bytes() != text.encode()]
     problems += sorted(p.name for p in directory.glob("*.cir") if p.name not in expected)
     return problems
 

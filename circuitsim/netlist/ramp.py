@@ -66,7 +66,7 @@ from circuitsim.netlist.elements import (
 )
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import G_FLOOR, param, positive, require
+from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
 #: Defaults shared by :class:`RampSpec` and :func:`design_ramp`.
 V_READ = 0.2
@@ -226,9 +226,10 @@ class RampSpec:
                                             "replacing the design (0 = stuck OFF)", "S")
 
     def __post_init__(self) -> None:
+        check_types(self)
         self.activation_fn()
         require(1 <= self.bits <= 10, "bits", self.bits, "must be 1 .. 10")
-        require(self.n_cal >= 1, "n_cal", self.n_cal, "must be >= 1")
+        require(1 <= self.n_cal <= 64, "n_cal", self.n_cal, "must be 1 .. 64")
         positive(self, "v_read", "period", "t_read", "t_edge", "t_reset", "c_int",
                  "opamp_gain", "v_lo", "v_span", "g_min", "g_max")
         if self.v_read_applied is not None:

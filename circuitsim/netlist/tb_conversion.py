@@ -14,7 +14,10 @@ Timeline: reset 0 .. ``t_reset``; MAC read ``t_reset + t_edge`` .. ``+ t_int + t
 (must end by ``ramp.t_start``); ramp steps from ``ramp.t_start``; the run stops one
 ``t_edge`` after the last sample, ``ramp.t_end``.
 
-Saved: ``v(ramp)``, ``v(mac<i>)``, ``v(out<i>)``. Measured: ``vmac<i>`` (MAC voltage at
+Saved: ``v(ramp)``, ``v(mac<i>)``, ``v(out<i>)``; for energy the comparator supply current
+``i(Vdd)``, the MAC input drivers ``i(Vx<i>)`` with their voltages ``v(xrow<i>)``, and the ramp
+column's row drivers inside ``Xramp`` (:func:`ramp_sources`: ``i(v.xramp.vcal<k>)``,
+``v(xramp.rcal<k>)``, ``i(v.xramp.vrow<k>)``, ``v(xramp.row<k>)``). Measured: ``vmac<i>`` (MAC voltage at
 ``ramp.t_start``) and ``tflip<i>`` (first fall of ``out<i>`` through ``vdd / 2`` after
 ``ramp.t_start``; NaN if the input lies above the last threshold). The code is read from the
 waveform by :func:`circuitsim.netlist.adc.code_from_waveform` at
@@ -39,8 +42,9 @@ from circuitsim.netlist.elements import (
     tran,
     vdc,
     vpwl,
+    wrap,
 )
-from circuitsim.netlist.fmt import num
+from circuitsim.netlist.fmt import name, num
 from circuitsim.netlist.registry import Block
 from circuitsim.spec import param, positive, require
 
@@ -79,6 +83,28 @@ class ConversionTestbenchSpec:
         return r.c_int * v_in / (r.v_read * self.t_int)
 
 
+def ramp_sources(spec: ConversionTestbenchSpec) -> list[tuple[str, str]]:
+    """(current, voltage) vector names of the ramp column's row drivers inside ``Xramp``:
+    calibration rows ``1 .. n_cal``, then ramp rows ``1 .. 2^B - 1``."""
+    r = spec.ramp
+    rows = ([(f"Vcal{k}", f"rcal{k}") for k in range(1, r.n_cal + 1)]
+            + [(f"Vrow{k}", f"row{k}") for k in range(1, r.steps)])
+    return [(f"i(v.xramp.{name(src, 'source')})", f"v(xramp.{name(node, 'node')})")
+            for src, node in rows]
+
+
+def _save(spec: ConversionTestbenchSpec) -> str:
+    """``.save`` line; hierarchical names are built from validated parts by
+    :func:`ramp_sources`, the rest goes through :func:`circuitsim.netlist.elements.save`."""
+    n = len(spec.x)
+    flat = save(["v(ramp)", *(f"v(mac{i})" for i in range(n)),
+                 *(f"v(out{i})" for i in range(n)), "i(Vdd)",
+                 *(f"i(Vx{i})" for i in range(n)), *(f"v(xrow{i})" for i in range(n))])
+    tokens = [t for t in flat.split() if t not in (".save", "+")]
+    hier = [v for pair in ramp_sources(spec) for v in pair]
+    return wrap([".save", *tokens, *hier])
+
+
 def header(spec: ConversionTestbenchSpec) -> list[str]:
     r = spec.ramp
     return [
@@ -112,9 +138,7 @@ def deck(spec: ConversionTestbenchSpec) -> str:
                      adc.COMPARATOR),
         ]
     n = len(spec.x)
-    control = [tran(spec.t_step, r.t_end + r.t_edge, spec.t_step),
-               save(["v(ramp)", *(f"v(mac{i})" for i in range(n)),
-                     *(f"v(out{i})" for i in range(n))])]
+    control = [tran(spec.t_step, r.t_end + r.t_edge, spec.t_step), _save(spec)]
     for i in range(n):
         control += [meas_find(f"vmac{i}", f"v(mac{i})", r.t_start),
                     meas_fall(f"tflip{i}", f"v(out{i})", c.threshold, r.t_start)]

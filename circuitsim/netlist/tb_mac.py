@@ -48,7 +48,7 @@ from circuitsim.netlist import elements as el
 from circuitsim.netlist.deck import render
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import param, positive, require
+from circuitsim.spec import check_types, non_negative, param, positive, require
 
 BLEED_OHMS = 1e12
 RESET_OHMS = 1.0
@@ -82,7 +82,11 @@ class MacTestbenchSpec:
     v_wordline: float = param(1.0, "1T1R word-line (access gate) voltage during the read", "V")
 
     def __post_init__(self) -> None:
-        positive(self, "v_read", "t_read", "t_edge", "t_reset", "r_f", "c_int")
+        check_types(self)
+        positive(self, "v_read", "t_read", "t_edge", "r_f", "c_int")
+        non_negative(self, "input_seed")
+        require(self.t_reset >= self.t_edge, "t_reset", self.t_reset,
+                f"must be >= t_edge={self.t_edge!r}")
         require(1 <= self.pw_bits <= 12, "pw_bits", self.pw_bits, "must be in 1..12")
         require(1 <= self.n_vectors <= 10000, "n_vectors", self.n_vectors, "must be 1..10000")
         if self.opamp_gain is not None:
@@ -266,11 +270,11 @@ def _measurements(spec: MacTestbenchSpec, n_driven: int) -> list[str]:
         t1 = t0 + spec.t_read + 3 * spec.t_edge
         for k in range(n):
             lines += [el.meas_find(f"i{k}{sfx}", f"i(VS{k})", ts),
-                      f".meas tran q{k}{sfx} INTEG i(VS{k}) FROM={num(t0)} TO={num(t1)}",
+                      el.meas_integ(f"q{k}{sfx}", f"i(VS{k})", t0, t1),
                       el.meas_find(f"out{k}{sfx}", f"v(out{k})", to)]
         for j in range(spec.crossbar.cols if diff else 0):
-            lines += [f".meas tran id{j}{sfx} param='i{2 * j}{sfx}-i{2 * j + 1}{sfx}'",
-                      f".meas tran qd{j}{sfx} param='q{2 * j}{sfx}-q{2 * j + 1}{sfx}'"]
+            lines += [el.meas_diff(f"id{j}{sfx}", f"i{2 * j}{sfx}", f"i{2 * j + 1}{sfx}"),
+                      el.meas_diff(f"qd{j}{sfx}", f"q{2 * j}{sfx}", f"q{2 * j + 1}{sfx}")]
     return lines
 
 

@@ -9,6 +9,10 @@ Timing (``T`` = ``t_period``, ``N`` = number of pulses): pulse ``K`` (1..N) star
 ``(K - 1) T + T/4`` and lasts ``t_pulse + 2 t_edge <= T/2``; V_C and g are sampled at
 ``K T`` (``vc_K``/``g_K``, K = 0 before the first pulse), i.e. at least ``T/4`` after a pulse
 ended; then the cell holds for ``t_hold`` and ``vc_hold``/``g_hold`` are sampled at the end.
+
+Saved: ``v(vc)``, ``v(vcref)``, ``v(g)``, ``v(gs)``; for energy the source currents
+``i(Vdd)``, ``i(Vup)``, ``i(Vdn)``, ``i(Vrd)``, ``i(Vrdref)`` and the pulse-line voltages
+``v(upb)``, ``v(dn)`` (:mod:`circuitsim.phases.update` integrates ``v * (-i)`` per period).
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import numpy as np
 from circuitsim.netlist import cell3t1c
 from circuitsim.netlist import deck as deck_mod
 from circuitsim.netlist.cell3t1c import GND, Cell3T1CSpec
-from circuitsim.netlist.elements import bvoltage, comment, instance, vdc, vpwl
+from circuitsim.netlist.elements import bvoltage, comment, instance, save, vdc, vpwl
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
 from circuitsim.spec import param, positive, require
 
 PULSES_RE = re.compile(r"[UD]{1,512}")
+#: Vectors the deck saves.
+SAVED = ("v(vc)", "v(vcref)", "v(g)", "v(gs)", "v(upb)", "v(dn)", "i(Vdd)", "i(Vup)", "i(Vdn)",
+         "i(Vrd)", "i(Vrdref)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,8 @@ def deck(spec: UpdateTestbenchSpec) -> str:
         f"pulses {spec.pulses} ({n} pulses, U = up, D = down), period {num(spec.t_period)} s, "
         f"hold {num(spec.t_hold)} s, stop {num(stop)} s",
         *cell3t1c.cell_header(c),
-        "saved: v(vc) v(vcref) V; v(g) v(gs) = g and g_shared in S (I_read / V_read)",
+        "saved: v(vc) v(vcref) V; v(g) v(gs) = g and g_shared in S (I_read / V_read); "
+        "source currents (A) and pulse-line voltages (V) for energy",
         "meas: vc_K g_K at t = K*period (K = 0..N, pulse K ends by (K-1/4)*period); "
         "vc_hold g_hold gs_0 gs_hold",
     ]
@@ -109,7 +117,7 @@ def deck(spec: UpdateTestbenchSpec) -> str:
     control = [
         f".ic v(vc)={num(c.vc0)} v(vcref)={num(c.vc0)}",
         f".tran {num(spec.t_period / 50)} {num(stop)} 0 {num(stop / 100)}",
-        ".save v(vc) v(vcref) v(g) v(gs)",
+        save(SAVED),
     ]
     for k, t in enumerate(sample_times(spec)):
         control.append(f".meas tran vc_{k} FIND v(vc) AT={num(t)}")

@@ -22,7 +22,7 @@ def read_raw(path: Path) -> list[RawPlot]:
     data = Path(path).read_bytes()
     plots: list[RawPlot] = []
     pos = 0
-    while pos < len(data):
+    while data[pos:].strip():
         plot, pos = _read_plot(data, pos)
         plots.append(plot)
     if not plots:

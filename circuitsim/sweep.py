@@ -1,0 +1,164 @@
+"""Parallel, resumable sweeps: ``sweep(fn, points)`` on a local process pool or a Dask cluster.
+
+``fn`` is a module-level function of one point (a spec-like frozen dataclass) returning a
+result dataclass of named arrays (see :mod:`circuitsim.phases`). Every point is keyed by a
+content hash (:func:`circuitsim.store.point_key`: function, point, its decks when ``fn``
+declares them, ngspice and circuitsim versions). With a ``store`` directory each finished point
+is written at once; a rerun skips the points already stored, so an interrupted sweep loses
+nothing. Points run in :class:`circuitsim.spice.pool.WorkerPool` processes (libngspice is
+never shared between threads) or, with a scheduler address (argument or
+``CIRCUITSIM_SCHEDULER``), as tasks of a Dask distributed cluster. A point that fails (SPICE
+error, timeout, crashed worker) is recorded as failed; the sweep carries on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from circuitsim.errors import CacheError, CircuitsimError, SimError, SpecError
+from circuitsim.spice.ngspice import ngspice_version
+from circuitsim.store import ResultStore, point_key
+
+SCHEDULER_ENV = "CIRCUITSIM_SCHEDULER"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one point: its result, or the error that stopped it."""
+
+    index: int
+    point: Any
+    key: str
+    result: Any = None
+    error: CircuitsimError | None = None
+    cached: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class SweepResult:
+    """Outcomes in the order of the points given."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def results(self) -> list[Any]:
+        return [o.result for o in self.outcomes]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.error is not None]
+
+    @property
+    def n_cached(self) -> int:
+        return sum(o.cached for o in self.outcomes)
+
+    def summary(self) -> str:
+        n = len(self.outcomes)
+        return (f"{n} points: {n - len(self.failed) - self.n_cached} simulated, "
+                f"{self.n_cached} from the store, {len(self.failed)} failed")
+
+
+def _timed_call(task: tuple[Callable[[Any], Any], Any]) -> tuple[float, Any]:
+    """Run one point (in a worker process or a Dask task) and time it."""
+    fn, point = task
+    start = time.perf_counter()
+    result = fn(point)
+    return time.perf_counter() - start, result
+
+
+def _local(tasks: Sequence[tuple[Callable, Any]], workers: int | None, timeout: float,
+           max_runs: int) -> Iterator[tuple[int, Any]]:
+    from circuitsim.spice.pool import WorkerPool
+
+    with WorkerPool(workers=workers, max_runs=max_runs, timeout=timeout) as pool:
+        yield from pool.imap_unordered(_timed_call, tasks)
+
+
+def _dask(tasks: Sequence[tuple[Callable, Any]], address: str) -> Iterator[tuple[int, Any]]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - dask is a dependency
+        raise SpecError(f"--scheduler: dask.distributed is not installed ({exc})") from None
+    try:
+        client = Client(address, timeout=30)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SpecError(f"--scheduler: cannot reach Dask scheduler {address!r}: {exc}") from None
+    try:
+        futures = client.map(_timed_call, list(tasks), pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        for future in as_completed(futures):
+            i = index[future.key]
+            if future.status == "finished":
+                yield i, future.result()
+            else:
+                exc = future.exception()
+                err = exc if isinstance(exc, CircuitsimError) else SimError(
+                    f"Dask task failed: {type(exc).__name__}: {exc}")
+                yield i, err
+    finally:
+        client.close()
+
+
+def sweep(fn: Callable[[Any], Any], points: Sequence[Any], *, store: Path | str | None = None,
+          workers: int | None = None, scheduler: str | None = None, timeout: float = 600.0,
+          max_runs: int = 200, progress: bool = True, desc: str | None = None) -> SweepResult:
+    """Run ``fn`` on every point (see the module docstring); returns every outcome in order.
+
+    Ctrl-C stops the workers cleanly and re-raises ``KeyboardInterrupt``; points finished
+    before it are in the store.
+    """
+    if workers is not None and workers < 1:
+        raise SpecError(f"workers={workers!r}: must be >= 1")
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    version = ngspice_version()
+    keys = [point_key(fn, p, version) for p in points]
+    db = ResultStore(store) if store is not None else None
+    outcomes: dict[int, Outcome] = {}
+    bar = tqdm(total=len(points), desc=desc or f"sweep {fn.__name__}", unit="pt",
+               disable=not progress, dynamic_ncols=True)
+    todo: list[int] = []
+    for i, (point, key) in enumerate(zip(points, keys, strict=True)):
+        if db is not None and db.has(key):
+            try:
+                outcomes[i] = Outcome(i, point, key, db.load(key), cached=True)
+                bar.update()
+                continue
+            except CacheError as exc:
+                tqdm.write(f"circuitsim: {exc}; recomputing it")
+                db.discard(key)
+        todo.append(i)
+    tasks = [(fn, points[i]) for i in todo]
+    stream = _dask(tasks, scheduler) if scheduler else _local(tasks, workers, timeout, max_runs)
+    try:
+        for j, value in stream:
+            i = todo[j]
+            if isinstance(value, BaseException):
+                err = value if isinstance(value, CircuitsimError) else SimError(str(value))
+                outcomes[i] = Outcome(i, points[i], keys[i], error=err)
+                if db is not None:
+                    db.save_error(keys[i], fn, points[i], err)
+                tqdm.write(f"circuitsim: point {i} failed: {err}")
+            else:
+                seconds, result = value
+                if db is not None:
+                    db.save(keys[i], fn, points[i], result, seconds)
+                outcomes[i] = Outcome(i, points[i], keys[i], result, seconds=seconds)
+            bar.update()
+    except KeyboardInterrupt:
+        done = sum(o.error is None for o in outcomes.values())
+        tqdm.write(f"circuitsim: interrupted; {done} of {len(points)} points finished"
+                   + (f" and kept in {db.dir} (rerun to resume)" if db is not None else ""))
+        raise
+    finally:
+        if hasattr(stream, "close"):
+            stream.close()
+        bar.close()
+    return SweepResult([outcomes[i] for i in range(len(points))])
