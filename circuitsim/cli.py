@@ -69,18 +69,48 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from circuitsim.spice.ngspice import run_batch
+def _check_output(path: str | None, flag: str, suffix: str) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if out.suffix.lower() != suffix:
+        raise SpecError(f"{flag}: {path!r} must end in {suffix}")
+    if not out.parent.is_dir():
+        raise SpecError(f"{flag}: directory {str(out.parent)!r} does not exist")
+    return out
 
-    result = run_batch(_read_deck(args.file), timeout=args.timeout, keep_dir=False)
-    print(f"ngspice {result.ngspice_version}, wall time {result.wall_time:.3f} s, "
-          f"{len(result.time)} time points, {len(result.signals)} saved vectors")
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import io
+
+    import numpy as np
+
+    from circuitsim.io import write_atomic
+    from circuitsim.spice.runner import SimOptions, simulate
+
+    npz, png = _check_output(args.out, "--out", ".npz"), _check_output(args.plot, "--plot", ".png")
+    options = SimOptions(backend=args.backend, timeout=args.timeout)
+    result = simulate(_read_deck(args.file), options)
+    print(f"ngspice {result.ngspice_version} ({args.backend} backend), wall time "
+          f"{result.wall_time:.3f} s, {len(result.time)} time points, "
+          f"{len(result.signals)} saved vectors")
     if result.meas:
         width = max(len(k) for k in result.meas)
         for key, value in result.meas.items():
             print(f"  {key:<{width}} = {value:.6g}")
     else:
         print("  (no .meas results)")
+    if npz is not None:
+        buf = io.BytesIO()
+        np.savez(buf, time=result.time, **{f"signal:{k}": v for k, v in result.signals.items()},
+                 **{f"meas:{k}": np.float64(v) for k, v in result.meas.items()})
+        write_atomic(npz, buf.getvalue())
+        print(f"wrote {npz} (time, signal:<name>, meas:<name>; load with numpy.load)")
+    if png is not None:
+        from circuitsim.plots import plot_waveforms
+
+        plot_waveforms(result, png, title=Path(args.file).name)
+        print(f"wrote {png}")
     return 0
 
 
@@ -98,6 +128,18 @@ def cmd_golden(args: argparse.Namespace) -> int:
         return 1
     print(f"all golden decks match ({golden.GOLDEN_DIR})")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from circuitsim.harness_cli import run_sweep_command
+
+    return run_sweep_command(args)
+
+
+def cmd_energy(args: argparse.Namespace) -> int:
+    from circuitsim.harness_cli import run_energy_command
+
+    return run_energy_command(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -145,7 +187,38 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--timeout", type=_positive_seconds, default=600.0,
                    help="seconds (default 600)")
+    s.add_argument("--backend", choices=("shared", "batch"), default="shared",
+                   help="shared: libngspice in a worker process (default); batch: ngspice -b")
+    s.add_argument("--out", metavar="FILE.npz", help="save time, waveforms and .meas values")
+    s.add_argument("--plot", metavar="FILE.png", help="plot the saved waveforms")
     s.set_defaults(func=cmd_simulate)
+
+    w = sub.add_parser("sweep", help="run a phase over a grid and/or Monte-Carlo draws")
+    w.add_argument("phase", choices=("mac", "update", "conversion"))
+    w.add_argument("--spec", help="point spec file (.toml/.json): the phase's testbench fields")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one field")
+    w.add_argument("--vary", action="append", metavar="KEY=[V1,V2,...]",
+                   help="sweep a field over a JSON list of values; several --vary make a grid")
+    w.add_argument("--mc", action="append", metavar='PATH={"kind":"normal","sigma":0.02}',
+                   help="draw a field per run from a distribution (normal, uniform, "
+                        "lognormal, stuck_at); with --n and --seed")
+    w.add_argument("--n", type=int, default=1, help="Monte-Carlo draws per grid point")
+    w.add_argument("--seed", type=int, default=0, help="Monte-Carlo seed")
+    w.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    w.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
+    w.add_argument("--store", help="result store directory (resumable; default: none)")
+    w.add_argument("--timeout", type=_positive_seconds, default=600.0,
+                   help="per-point limit, seconds (default 600)")
+    w.set_defaults(func=cmd_sweep)
+
+    e = sub.add_parser("energy", help="simulate one read, update and conversion; energy table")
+    e.add_argument("--rows", type=int, default=32, help="array rows (default 32)")
+    e.add_argument("--cols", type=int, default=32, help="array columns (default 32)")
+    e.add_argument("--bits", type=int, default=5, help="ramp-ADC bits (default 5)")
+    e.add_argument("--activation", default="sigmoid", help="ramp activation (default sigmoid)")
+    e.add_argument("--p-opamp", type=float, default=20e-6,
+                   help="assumed static power per op-amp, W (default 20e-6)")
+    e.set_defaults(func=cmd_energy)
 
     g = sub.add_parser("golden", help="check (or --update) the golden decks in netlists/")
     g.add_argument("--update", action="store_true")

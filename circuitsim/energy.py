@@ -120,19 +120,18 @@ def settling_time(time: np.ndarray, y: np.ndarray, start: float, end: float,
     y2 = np.atleast_2d(np.asarray(y, dtype=float))
     inside = (time > start) & (time < end)
     ts = np.concatenate([[start], time[inside], [end]])
+    ends = np.array([[np.interp(start, time, row), np.interp(end, time, row)] for row in y2])
+    ys = np.concatenate([ends[:, :1], y2[:, inside], ends[:, 1:]], axis=1)
+    final = ys[:, -1:]
+    dev = np.abs(ys - final) - (rtol * np.abs(final) + atol)
+    outside = dev > 0
+    rows = np.nonzero(outside.any(axis=1))[0]
     out = np.zeros(y2.shape[0])
-    for s, row in enumerate(y2):
-        ys = np.concatenate([[np.interp(start, time, row)], row[inside],
-                             [np.interp(end, time, row)]])
-        final = ys[-1]
-        dev = np.abs(ys - final) - (rtol * abs(final) + atol)
-        outside = np.nonzero(dev > 0)[0]
-        if outside.size == 0:
-            continue
-        k = outside[-1]  # last point outside the band; k + 1 is inside
-        d0, d1 = dev[k], dev[k + 1]
-        frac = d0 / (d0 - d1) if d0 != d1 else 1.0
-        out[s] = ts[k] + frac * (ts[k + 1] - ts[k]) - start
+    # last point outside the band (k); k + 1 is inside (the final point always is)
+    k = ts.size - 1 - np.argmax(outside[rows, ::-1], axis=1)
+    d0, d1 = dev[rows, k], dev[rows, k + 1]
+    frac = np.where(d0 != d1, d0 / np.where(d0 != d1, d0 - d1, 1.0), 1.0)
+    out[rows] = ts[k] + frac * (ts[k + 1] - ts[k]) - start
     return out[0] if np.ndim(y) == 1 else out
 
 

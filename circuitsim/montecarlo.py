@@ -20,7 +20,8 @@ each distribution may clip to ``[clip_min, clip_max]``; then the spec validates 
 violation raises :class:`SpecError` naming the path, the draw and the spec's reason.
 
 A variability study is a sweep over drawn points: ``monte_carlo(update_point, base, draws, n,
-seed, sweep=sweep)`` equals ``sweep(update_point, draw(base, draws, n, seed))``.
+seed, sweep=sweep)`` runs ``sweep(update_point, draw(base, draws, n, seed))`` (with
+:func:`circuitsim.sweep.sweep`: in worker processes, resumable from a store).
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from typing import Any
 import numpy as np
 
 from circuitsim.errors import SpecError
-from circuitsim.spec import G_FLOOR, fields_of, from_mapping, param, require, to_mapping
+from circuitsim.spec import (
+    G_FLOOR,
+    fields_of,
+    from_mapping,
+    param,
+    require,
+    to_mapping,
+    type_label,
+)
 
 # ---------------------------------------------------------------- distributions
 
@@ -242,11 +251,18 @@ def _resolve(spec: Any, path: str) -> tuple[list[Any], list[str], Any]:
     raise AssertionError("unreachable")
 
 
-def _nominal(owner: Any, info: Any, path: str) -> tuple[np.ndarray, str]:
+def _kind(info: Any, path: str) -> str:
     kind = _float_shape(info.type)
     if kind is None:
-        raise SpecError(f"{path}: a {info.type} field cannot be drawn (only float fields and "
-                        "tuples of floats)")
+        label = (f"nested spec {info.type.__name__}" if dataclasses.is_dataclass(info.type)
+                 else f"field of type {type_label(info.type)}")
+        raise SpecError(f"{path}: a {label} cannot be drawn "
+                        "(only float fields and tuples of floats)")
+    return kind
+
+
+def _nominal(owner: Any, info: Any, path: str) -> tuple[np.ndarray, str]:
+    kind = _kind(info, path)
     value = getattr(owner, info.name)
     if value is None or (kind != "scalar" and len(value) == 0):
         make = MATERIALISERS.get((type(owner), info.name))
@@ -294,12 +310,14 @@ def _path_key(path: str) -> int:
 
 
 def draw_one(spec: Any, draws: Mapping[str, Distribution], seed: int, index: int) -> Any:
-    """Draw number ``index`` (0-based) of the seed: the same as ``draw(...)[index]``."""
-    child = np.random.SeedSequence(seed).spawn(index + 1)[index]
+    """Draw number ``index`` (0-based) of the seed: the same as ``draw(...)[index]``.
+
+    Its seed sequence is ``SeedSequence(seed).spawn(n)[index]`` (built directly as
+    ``SeedSequence(seed, spawn_key=(index,))``), extended per path by a hash of the path.
+    """
     out = spec
     for path, dist in draws.items():
-        ss = np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key,
-                                                              _path_key(path)))
+        ss = np.random.SeedSequence(seed, spawn_key=(index, _path_key(path)))
         try:
             out = perturb(out, path, dist, np.random.default_rng(ss))
         except SpecError as exc:
@@ -316,7 +334,7 @@ def draw(spec: Any, draws: Mapping[str, Distribution], n: int, seed: int) -> lis
         if not isinstance(dist, Normal | Uniform | LogNormal | StuckAt):
             raise SpecError(f"{path}: {dist!r} is not a distribution "
                             f"({', '.join(c.__name__ for c in KINDS.values())})")
-        _resolve(spec, path)
+        _kind(_resolve(spec, path)[2], path)
     return [draw_one(spec, draws, seed, i) for i in range(n)]
 
 
@@ -361,10 +379,13 @@ def monte_carlo(fn: Callable[[Any], Any], base: Any, draws: Mapping[str, Distrib
                 seed: int, *, sweep: Callable[[Callable[[Any], Any], Sequence[Any]], Any]
                 | None = None) -> MonteCarloRun:
     """Run ``fn`` (a module-level function of one point, e.g. ``update_point``) on ``n`` points
-    drawn from ``base``. ``sweep(fn, points)`` runs them (default :func:`serial`); it must
-    return the results in point order (any iterable)."""
+    drawn from ``base``. ``sweep(fn, points)`` runs them (default :func:`serial`); it returns
+    the results in point order, as an iterable or as an object with a ``results`` list such as
+    :class:`circuitsim.sweep.SweepResult` (failed points are then ``None``). Pass options with
+    ``functools.partial(circuitsim.sweep.sweep, store=..., workers=...)``."""
     points = draw(base, draws, n, seed)
-    results = tuple((sweep or serial)(fn, points))
+    out = (sweep or serial)(fn, points)
+    results = tuple(out.results if hasattr(out, "results") else out)
     if len(results) != len(points):
         raise SpecError(f"sweep: returned {len(results)} results for {len(points)} points")
     return MonteCarloRun(tuple(points), results, dict(draws), seed)

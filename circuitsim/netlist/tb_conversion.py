@@ -17,10 +17,10 @@ Timeline: reset 0 .. ``t_reset``; MAC read ``t_reset + t_edge`` .. ``+ t_int + t
 Saved: ``v(ramp)``, ``v(mac<i>)``, ``v(out<i>)``; for energy the comparator supply current
 ``i(Vdd)``, the MAC input drivers ``i(Vx<i>)`` with their voltages ``v(xrow<i>)``, and the ramp
 column's row drivers inside ``Xramp`` (:func:`ramp_sources`: ``i(v.xramp.vcal<k>)``,
-``v(xramp.rcal<k>)``, ``i(v.xramp.vrow<k>)``, ``v(xramp.row<k>)``). Measured: ``vmac<i>`` (MAC voltage at
-``ramp.t_start``) and ``tflip<i>`` (first fall of ``out<i>`` through ``vdd / 2`` after
-``ramp.t_start``; NaN if the input lies above the last threshold). The code is read from the
-waveform by :func:`circuitsim.netlist.adc.code_from_waveform` at
+``v(xramp.rcal<k>)``, ``i(v.xramp.vrow<k>)``, ``v(xramp.row<k>)``). Measured: ``vmac<i>``
+(MAC voltage at ``ramp.t_start``) and ``tflip<i>`` (first fall of ``out<i>`` through
+``vdd / 2`` after ``ramp.t_start``; NaN if the input lies above the last threshold). The code
+is read from the waveform by :func:`circuitsim.netlist.adc.code_from_waveform` at
 :func:`circuitsim.netlist.adc.sample_times`.
 """
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +112,14 @@ def conversion_point(spec: ConversionTestbenchSpec,
         energy_per_conversion=(e_ramp + e_cmp) / n, energy_mac_inputs=e_mac,
         spec_json=json.dumps(to_mapping(spec)), ngspice_version=res.ngspice_version)
 
+
+def decks(spec: Any) -> list[str]:
+    """The decks :func:`conversion_point` simulates for ``spec`` (hashed into sweep keys)."""
+    return [tb_conversion.deck(spec)]
+
+
+# circuitsim.store.point_key hashes the decks of functions that declare them
+conversion_point.decks = decks  # type: ignore[attr-defined]
 
 def run_conversion(ramp: RampSpec, comparator: ComparatorSpec, inputs: np.ndarray, *,
                    t_int: float = _DEFAULTS.t_int, t_step: float = _DEFAULTS.t_step,

@@ -154,6 +154,14 @@ def mac_point(spec: MacTestbenchSpec, options: SimOptions | None = None) -> MacR
         ngspice_version=res.ngspice_version)
 
 
+def decks(spec: Any) -> list[str]:
+    """The decks :func:`mac_point` simulates for ``spec`` (hashed into sweep keys)."""
+    return [tb_mac.deck(spec)]
+
+
+# circuitsim.store.point_key hashes the decks of functions that declare them
+mac_point.decks = decks  # type: ignore[attr-defined]
+
 def run_mac(crossbar: CrossbarSpec, inputs: np.ndarray, direction: str = "forward", *,
             options: SimOptions | None = None, **overrides: Any) -> MacResult:
     """Read the input vectors ``inputs`` (shape ``(B, n)``, values in [−1, 1]; ``n`` = rows

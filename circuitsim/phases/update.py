@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -118,6 +119,14 @@ def update_point(spec: UpdateTestbenchSpec, options: SimOptions | None = None) -
         t_period=spec.t_period, spec_json=json.dumps(to_mapping(spec)),
         ngspice_version=res.ngspice_version)
 
+
+def decks(spec: Any) -> list[str]:
+    """The decks :func:`update_point` simulates for ``spec`` (hashed into sweep keys)."""
+    return [tb_update.deck(spec)]
+
+
+# circuitsim.store.point_key hashes the decks of functions that declare them
+update_point.decks = decks  # type: ignore[attr-defined]
 
 def run_update(cell: Cell3T1CSpec, pulses: str, *, t_period: float = _DEFAULTS.t_period,
                t_hold: float = _DEFAULTS.t_hold,

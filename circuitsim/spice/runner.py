@@ -1,7 +1,10 @@
 """``simulate(deck, options) -> TranResult``: the one entry point for running a deck.
 
-Backends: ``batch`` runs ``ngspice -b`` in a subprocess and parses its binary raw file;
-``shared`` runs libngspice in-process through PySpice inside a worker process.
+Backends: ``shared`` (default) runs libngspice through PySpice inside a worker process
+(:mod:`circuitsim.spice.pool`; in this process when it is one); ``batch`` runs ``ngspice -b`` in
+a subprocess and parses its binary raw file. Both give the same vector names, waveforms and
+``.meas`` values, and raise :class:`~circuitsim.errors.SimError` (deck, log, kept run
+directory) on failure.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from circuitsim.spec import param, positive
+from circuitsim.spec import param, positive, require
 from circuitsim.spice.ngspice import run_batch
 from circuitsim.spice.result import TranResult
 
@@ -24,6 +27,8 @@ class SimOptions:
     keep_dir: bool = param(False, "keep the run directory (deck, log) even on success")
 
     def __post_init__(self) -> None:
+        require(self.backend in ("shared", "batch"), "backend", self.backend,
+                "must be 'shared' or 'batch'")
         positive(self, "timeout")
 
 

@@ -1,0 +1,153 @@
+"""The harness's CLI commands: ``circuitsim sweep`` and ``circuitsim energy``.
+
+Thin: they build points and call :func:`circuitsim.sweep.sweep`, the phase helpers and
+:mod:`circuitsim.energy`; every figure printed is read from a simulation result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from typing import Any
+
+import numpy as np
+
+from circuitsim import spec as specs
+from circuitsim.errors import SpecError
+
+
+def _json_arg(text: str, flag: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(f"{flag}: expected KEY=JSON, got {text!r}")
+    try:
+        return key.strip(), json.loads(raw)
+    except ValueError:
+        raise SpecError(f"{flag} {key.strip()}: {raw!r} is not valid JSON") from None
+
+
+def build_points(point_cls: type, mapping: dict[str, Any], sets: list[str], vary: list[str],
+                 mc: list[str], n: int, seed: int) -> list[Any]:
+    """Grid (``--vary``) × Monte-Carlo draws (``--mc``, ``n`` per grid point) of points."""
+    from circuitsim import montecarlo
+
+    axes = []
+    for item in vary:
+        key, values = _json_arg(item, "--vary")
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"--vary {key}: expected a non-empty JSON list, got {values!r}")
+        axes.append([f"{key}={json.dumps(v)}" for v in values])
+    grid = [specs.build(point_cls, mapping, [*sets, *combo])
+            for combo in itertools.product(*axes)]
+    draws = {}
+    for item in mc:
+        path, dist = _json_arg(item, "--mc")
+        if not isinstance(dist, dict):
+            raise SpecError(f"--mc {path}: expected a JSON object like "
+                            '{"kind": "normal", "sigma": 0.02}')
+        draws[path] = montecarlo.dist_from_mapping(dist, where=f"--mc {path}")
+    if not draws:
+        if n != 1:
+            raise SpecError(f"--n={n}: Monte-Carlo draws need at least one --mc")
+        return grid
+    return [p for base in grid for p in montecarlo.draw(base, draws, n, seed)]
+
+
+def figures(phase: str, result: Any) -> dict[str, float]:
+    """The few numbers a sweep table shows per point (all read from the result)."""
+    if phase == "mac":
+        ideal = np.abs(result.ideal_mac_currents).max()
+        err = np.abs(result.mac_currents - result.ideal_mac_currents).max()
+        return {"max_err_%FS": 100 * err / ideal if ideal else float("nan"),
+                "pJ/read": 1e12 * result.energy_per_read,
+                "TOPS/W": result.ops / result.energy_per_read / 1e12}
+    if phase == "update":
+        up, down = result.dvc[result.kinds > 0], result.dvc[result.kinds < 0]
+        return {"up_mV": 1e3 * up.mean() if up.size else float("nan"),
+                "down_mV": 1e3 * down.mean() if down.size else float("nan"),
+                "g_min_uS": 1e6 * result.g.min(), "g_max_uS": 1e6 * result.g.max(),
+                "leak_mV/ms": result.leak_rate}
+    exact = result.codes == result.ideal_codes
+    return {"exact_%": 100 * exact.mean(),
+            "max_LSB": float(np.abs(result.codes - result.ideal_codes).max()),
+            "pJ/conv": 1e12 * result.energy_per_conversion}
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(_fmt(r[c])) for r in rows)) for c in cols}
+    lines = ["  ".join(c.rjust(width[c]) for c in cols)]
+    lines += ["  ".join(_fmt(r[c]).rjust(width[c]) for c in cols) for r in rows]
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    from circuitsim.phases import PHASES
+    from circuitsim.sweep import sweep
+
+    phase = PHASES[args.phase]
+    mapping = specs.load_file(args.spec) if args.spec else {}
+    points = build_points(phase.point, mapping, args.set or [], args.vary or [],
+                          args.mc or [], args.n, args.seed)
+    outcome = sweep(phase.run, points, store=args.store, workers=args.workers,
+                    scheduler=args.scheduler, timeout=args.timeout, desc=f"sweep {args.phase}")
+    varied = [item.partition("=")[0] for item in args.vary or []]
+    rows = []
+    for o in outcome.outcomes:
+        row: dict[str, Any] = {"#": o.index}
+        row.update({k: _fmt(specs_value(o.point, k)) for k in varied})
+        if o.error is None:
+            row.update(figures(args.phase, o.result))
+        else:
+            row["error"] = str(o.error)[:60]
+        rows.append(row)
+    ok = [r for r in rows if "error" not in r]
+    if ok:
+        print(_table(ok))
+        if args.mc and len(ok) > 1:
+            keys = [k for k in ok[0] if k not in ("#", *varied)]
+            stats = [{"figure": k, "mean": float(np.mean([r[k] for r in ok])),
+                      "std": float(np.std([r[k] for r in ok])),
+                      "min": float(np.min([r[k] for r in ok])),
+                      "max": float(np.max([r[k] for r in ok]))} for k in keys]
+            print("\nMonte-Carlo spread over all points:\n" + _table(stats))
+    for r in rows:
+        if "error" in r:
+            print(f"point {r['#']} failed: {r['error']}")
+    print(outcome.summary() + (f"; store: {args.store}" if args.store else ""))
+    return 0 if not outcome.failed else 1
+
+
+def specs_value(point: Any, path: str) -> Any:
+    value = point
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def run_energy_command(args: argparse.Namespace) -> int:
+    from circuitsim.energy import Periphery, energy_report, format_report
+    from circuitsim.netlist.adc import ComparatorSpec
+    from circuitsim.netlist.cell3t1c import Cell3T1CSpec
+    from circuitsim.netlist.crossbar import CrossbarSpec
+    from circuitsim.netlist.ramp import RampSpec
+    from circuitsim.phases import run_conversion, run_mac, run_update
+
+    xbar = CrossbarSpec(rows=args.rows, cols=args.cols)
+    ramp = RampSpec(activation=args.activation, bits=args.bits)
+    periphery = Periphery(p_opamp=args.p_opamp)
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (4, args.rows))
+    print(f"simulating: {args.rows}x{args.cols} MAC read (4 vectors), 3T1C UD pulses, "
+          f"{args.bits}-bit {args.activation} conversion of {min(args.cols, 32)} outputs ...")
+    mac = run_mac(xbar, x)
+    update = run_update(Cell3T1CSpec(), "UUDD", t_hold=1e-6)
+    act = ramp.activation_fn()
+    xs = np.linspace(act.x_min, act.x_max, min(args.cols, 32) + 2)[1:-1]
+    conversion = run_conversion(ramp, ComparatorSpec(), xs)
+    print(format_report(energy_report(mac, update, conversion, periphery)))
+    return 0
