@@ -57,7 +57,8 @@ def cmd_netlist(args: argparse.Namespace) -> int:
 
 def _read_deck(path: str) -> str:
     try:
-        return Path(path).read_text()
+        with open(path, encoding="utf-8", newline="") as fh:  # keep \r: runnable() judges it
+            return fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"FILE: cannot read {path!r}: {getattr(exc, 'strerror', exc)}") from None
 

@@ -21,7 +21,8 @@ from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.netlist.ramp import RampSpec
 from circuitsim.netlist.tb_mac import MacTestbenchSpec, ideal_currents
 from circuitsim.netlist.tb_mac import deck as mac_deck
-from circuitsim.spice.ngspice import ngspice_version, run_batch
+from circuitsim.spice.ngspice import ngspice_version
+from circuitsim.spice.runner import simulate
 
 
 def _mac_step(out: Path) -> list[str]:
@@ -34,7 +35,7 @@ def _mac_step(out: Path) -> list[str]:
                                 direction=direction)
         text = mac_deck(spec)
         write_atomic(out / f"mac_32x32_{direction}.cir", text)
-        res = run_batch(text)
+        res = simulate(text)
         got = np.array([res.meas[f"i{k}"] for k in range(32)])
         ideal = ideal_currents(spec)[0]
         err = np.abs(got - ideal).max() / np.abs(ideal).max()
@@ -51,7 +52,7 @@ def _mac_step(out: Path) -> list[str]:
     for n in (64, 128):
         spec = MacTestbenchSpec(crossbar=CrossbarSpec(rows=n, cols=n, r_row=2.5, r_col=2.5,
                                                       c_row=1e-16, c_col=1e-16))
-        res = run_batch(mac_deck(spec))
+        res = simulate(mac_deck(spec))
         lines.append(f"MAC {n}x{n} with wire R and C: ngspice wall time {res.wall_time:.2f} s "
                      f"({len(res.time)} time points)")
     return lines
@@ -61,7 +62,7 @@ def _update_step(out: Path) -> list[str]:
     spec = tb_update.UpdateTestbenchSpec(pulses="U" * 10 + "D" * 6, t_hold=1e-3)
     text = tb_update.deck(spec)
     write_atomic(out / "update_3t1c.cir", text)
-    res = run_batch(text)
+    res = simulate(text)
     n = len(spec.pulses)
     vc = np.array([res.meas[f"vc_{k}"] for k in range(n + 1)])
     g = np.array([res.meas[f"g_{k}"] for k in range(n + 1)])
@@ -103,7 +104,7 @@ def _conversion_step(out: Path) -> list[str]:
                                                      x=tuple(float(v) for v in x))
         text = tb_conversion.deck(spec)
         write_atomic(out / f"conversion_{fname}_5bit.cir", text)
-        res = run_batch(text)
+        res = simulate(text)
         ts = adc.sample_times(spec)
         codes = np.array([adc.code_from_waveform(res.time, res[f"v(out{i})"], ts,
                                                  spec.comparator.threshold)

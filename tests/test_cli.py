@@ -119,7 +119,21 @@ def test_simulate_refuses_control_blocks(tmp_path, capsys):
     deck = tmp_path / "ctl.cir"
     deck.write_text("* c\nR1 a 0 1k\nV1 a 0 1\n.control\nshell touch pwned\n.endc\n.end\n")
     code, _, err = run(capsys, "simulate", str(deck))
-    assert code == 1 and ".control" in err
+    assert code == 2 and ".control" in err
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("*ng_script\nshell touch pwned\n.end\n", "ng_script"),
+    ("* t\nR1 a 0 1k\rshell touch pwned\nV1 a 0 1\n.end\n", "control character"),
+    ("* t\nR1 a 0 1k\x0b.control\nV1 a 0 1\n.end\n", "control character"),
+    ("* t\nR1 a 0 1k\nV1 a 0 1\n", ".end"),
+])
+def test_simulate_refuses_scripts_and_hidden_lines(tmp_path, capsys, text, needle):
+    deck = tmp_path / "d.cir"
+    deck.write_bytes(text.encode())
+    code, _, err = run(capsys, "simulate", str(deck), "--backend", "batch")
+    assert code == 2 and needle in err
     assert not (tmp_path / "pwned").exists()
 
 

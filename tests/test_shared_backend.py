@@ -9,6 +9,7 @@ exception in the task; plus recycling, interrupt handling and use from many thre
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from circuitsim.errors import CircuitsimError, SimError, SpecError
+from circuitsim.errors import CircuitsimError, NetlistError, SimError, SpecError
 from circuitsim.netlist import golden
 from circuitsim.spice import pool
 from circuitsim.spice.pool import WorkerPool
@@ -265,6 +266,32 @@ def test_simulate_from_many_threads_shares_the_process_wide_pool():
     assert pool._SHARED is not None and len(pool._SHARED.workers) <= (os.cpu_count() or 1)
 
 
+def simulate_in_daemon(_: object) -> tuple[float, list[int]]:
+    assert multiprocessing.current_process().daemon
+    return simulate(RC).meas["vb1"], [w.proc.pid for w in pool._SHARED.workers]
+
+
+def exited(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.spice
+def test_simulate_works_in_a_daemonic_process_and_orphaned_workers_exit():
+    # a multiprocessing.Pool (or Dask) worker is daemonic: multiprocessing.Process refuses to
+    # start children there, the shared backend's workers still start
+    with multiprocessing.get_context("spawn").Pool(1) as daemons:
+        vb1, pids = daemons.apply(simulate_in_daemon, (None,))
+    assert vb1 == pytest.approx(simulate(RC).meas["vb1"]) and len(pids) == 1
+    deadline = time.monotonic() + 10  # the daemon was terminated: no atexit, the worker
+    while not exited(pids[0]) and time.monotonic() < deadline:  # notices its parent is gone
+        time.sleep(0.1)
+    assert exited(pids[0])
+
+
 def test_options_and_pool_arguments_are_checked():
     with pytest.raises(SpecError, match="backend"):
         SimOptions(backend="ngspice")  # type: ignore[arg-type]
@@ -278,5 +305,5 @@ def test_options_and_pool_arguments_are_checked():
 
 @pytest.mark.spice
 def test_deck_with_control_block_is_refused_by_the_shared_backend():
-    with pytest.raises(SimError, match=".control"):
+    with pytest.raises(NetlistError, match=".control"):
         simulate(RC.replace(".end\n", ".control\nrun\n.endc\n.end\n"))

@@ -359,8 +359,8 @@ def header(spec: RampSpec) -> list[str]:
         f"{num(spec.t_start)} s",
         f"integrator C_int {num(spec.c_int)} F, op-amp gain {num(spec.opamp_gain)}, reset "
         f"0 .. {num(spec.t_reset)} s",
-        f"G_ramp {min(d.g_ramp):.4g} .. {max(d.g_ramp):.4g} S, G_cal {min(d.g_cal):.4g} .. "
-        f"{max(d.g_cal):.4g} S ({spec.n_cal} devices), window [{num(spec.g_min)}, "
+        f"G_ramp {num(min(d.g_ramp))} .. {num(max(d.g_ramp))} S, G_cal {num(min(d.g_cal))} .. "
+        f"{num(max(d.g_cal))} S ({spec.n_cal} devices), window [{num(spec.g_min)}, "
         f"{num(spec.g_max)}] S",
     ]
 

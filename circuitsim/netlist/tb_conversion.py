@@ -46,7 +46,7 @@ from circuitsim.netlist.elements import (
 )
 from circuitsim.netlist.fmt import name, num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import param, positive, require
+from circuitsim.spec import check_types, param, positive, require
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,10 @@ class ConversionTestbenchSpec:
     t_step: float = param(1e-9, "transient print step and maximum time step", "s")
 
     def __post_init__(self) -> None:
+        check_types(self)
         positive(self, "t_int", "t_step")
+        require(self.t_int > self.ramp.t_edge, "t_int", self.t_int,
+                f"must be > ramp.t_edge={self.ramp.t_edge!r} (the read pulse needs a flat top)")
         require(1 <= len(self.x) <= 256, "x", self.x, "needs 1 .. 256 input values")
         r = self.ramp
         mac_end = r.t_reset + r.t_edge + self.t_int + r.t_edge
@@ -130,7 +133,7 @@ def deck(spec: ConversionTestbenchSpec) -> str:
             instance("Xramp", ["ramp", "rst"], ramp.RAMP_COLUMN)]
     for i, g in enumerate(spec.g_x()):
         body += [
-            comment(f"input {i}: x = {num(spec.x[i])}, G_x = {g:.6g} S"),
+            comment(f"input {i}: x = {num(spec.x[i])}, G_x = {num(g)} S"),
             ramp.read_pulse(f"Vx{i}", f"xrow{i}", r.v_applied, t_mac, spec.t_int, r.t_edge),
             resistor(f"Rx{i}", f"xrow{i}", f"xsum{i}", 1.0 / g),
             instance(f"Xmac{i}", [f"xsum{i}", f"mac{i}", "rst"], ramp.INTEGRATOR),

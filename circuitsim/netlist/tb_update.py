@@ -28,7 +28,7 @@ from circuitsim.netlist.cell3t1c import GND, Cell3T1CSpec
 from circuitsim.netlist.elements import bvoltage, comment, instance, save, vdc, vpwl
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.spec import param, positive, require
+from circuitsim.spec import check_types, param, positive, require
 
 PULSES_RE = re.compile(r"[UD]{1,512}")
 #: Vectors the deck saves.
@@ -49,6 +49,7 @@ class UpdateTestbenchSpec:
     t_hold: float = param(1e-3, "hold time after the last period (all pulse gates off)", "s")
 
     def __post_init__(self) -> None:
+        check_types(self)
         require(isinstance(self.pulses, str) and PULSES_RE.fullmatch(self.pulses) is not None,
                 "pulses", self.pulses, "must be 1 to 512 characters, each U or D")
         positive(self, "t_period", "t_hold")

@@ -95,10 +95,6 @@ class _Worker:
         except OSError:
             self._died()
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
     def waitables(self) -> list[Any]:
         return [self.conn] if self.pidfd is None else [self.conn, self.pidfd]
 
@@ -201,16 +197,6 @@ class _Worker:
         self.proc.wait()
         self.close()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask an idle worker to exit; kill it if it does not within ``timeout``."""
-        if self.proc.poll() is None and not self.dead:
-            try:
-                self.conn.send(("stop",))
-                self.proc.wait(timeout=timeout)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        self.kill()  # reaps; kills only if still running
-
     def reap(self, timeout: float) -> bool:
         """Wait up to ``timeout`` for a retiring worker to exit by itself, else kill it."""
         try:
@@ -237,14 +223,17 @@ class _Worker:
             if not self.ready:
                 self.expire(time.monotonic())
             if self.dead:
-                raise SimError(f"a worker process failed to start (exit code "
-                               f"{self.proc.returncode}; its stderr says why)")
+                raise self.start_failure()
         self.submit(0, payload, timeout)
         while True:
             self._wait_once()
             outcome = self.step() or self.expire(time.monotonic())
             if outcome is not None:
                 return outcome
+
+    def start_failure(self) -> SimError:
+        return SimError(f"a worker process failed to start within {STARTUP_TIMEOUT:g} s "
+                        f"(exit code {self.proc.returncode}; its stderr says why)")
 
     def _wait_once(self) -> None:
         deadline = self.deadline()
@@ -397,8 +386,7 @@ class WorkerPool:
                     w.step()
                     w.expire(now)
                     if w.dead:
-                        raise SimError(f"a worker process failed to start (exit code "
-                                       f"{w.proc.returncode}; its stderr says why)")
+                        raise w.start_failure()
                     if w.ready:
                         starting.remove(w)
                         idle.append(w)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from circuitsim.spec import param, positive, require
+from circuitsim.spec import check_types, param, positive
 from circuitsim.spice.ngspice import run_batch
 from circuitsim.spice.result import TranResult
 
@@ -27,8 +27,7 @@ class SimOptions:
     keep_dir: bool = param(False, "keep the run directory (deck, log) even on success")
 
     def __post_init__(self) -> None:
-        require(self.backend in ("shared", "batch"), "backend", self.backend,
-                "must be 'shared' or 'batch'")
+        check_types(self)
         positive(self, "timeout")
 
 
