@@ -4,7 +4,7 @@
 VENV := .venv
 PY   := $(VENV)/bin/python
 
-.PHONY: setup demo test lint golden clean
+.PHONY: setup demo test lint golden bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,9 @@ lint: setup
 
 golden: setup
 	$(VENV)/bin/circuitsim golden --update
+
+bench: setup
+	$(PY) scripts/bench_harness.py
 
 clean:
 	find . -path ./$(VENV) -prune -o -path ./.git -prune -o \

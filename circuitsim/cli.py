@@ -188,8 +188,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--timeout", type=_positive_seconds, default=600.0,
                    help="seconds (default 600)")
-    s.add_argument("--backend", choices=("shared", "batch"), default="shared",
-                   help="shared: libngspice in a worker process (default); batch: ngspice -b")
+    s.add_argument("--backend", choices=("auto", "shared", "batch"), default="auto",
+                   help="shared: libngspice in a worker process; batch: ngspice -b; auto "
+                        "(default): shared for small decks, batch for large ones")
     s.add_argument("--out", metavar="FILE.npz", help="save time, waveforms and .meas values")
     s.add_argument("--plot", metavar="FILE.png", help="plot the saved waveforms")
     s.set_defaults(func=cmd_simulate)

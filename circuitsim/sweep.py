@@ -36,7 +36,7 @@ class Outcome:
 
     index: int
     point: Any
-    key: str
+    key: str  #: the content hash ("" when the sweep has no store)
     result: Any = None
     error: CircuitsimError | None = None
     cached: bool = False
@@ -125,8 +125,9 @@ def sweep(fn: Callable[[Any], Any], points: Sequence[Any], *, store: Path | str 
         raise SpecError(f"workers={workers!r}: must be >= 1")
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     version = ngspice_version()
-    keys = [point_key(fn, p, version) for p in points]
     db = ResultStore(store) if store is not None else None
+    # keys (which hash every point's decks) are only needed to find and file records
+    keys = [point_key(fn, p, version) if db is not None else "" for p in points]
     outcomes: dict[int, Outcome] = {}
     bar = tqdm(total=len(points), desc=desc or f"sweep {fn.__name__}", unit="pt",
                disable=not progress, dynamic_ncols=True)
