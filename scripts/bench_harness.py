@@ -117,19 +117,22 @@ def main() -> int:
         rows=128, cols=128, r_row=2.5, r_col=2.5, c_row=1e-16, c_col=1e-16)))
     plain_t, harness_t, shared_t = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(3):
+        for _ in range(5):  # interleaved, so slow phases of a shared VM hit all three alike
             plain_t.append(plain_ngspice([big], Path(tmp)))
             for options, times in ((SimOptions(), harness_t),
                                    (SimOptions(backend="shared"), shared_t)):
                 start = time.perf_counter()
                 simulate(big, options)
                 times.append(time.perf_counter() - start)
-    plain, auto, shared = (statistics.median(t) for t in (plain_t, harness_t, shared_t))
+    # best of 5: on a shared machine noise only ever adds time
+    plain, auto, shared = (min(t) for t in (plain_t, harness_t, shared_t))
     figures["mac128_plain_s"], figures["mac128_harness_s"] = plain, auto
     figures["mac128_ratio"], figures["mac128_shared_ratio"] = auto / plain, shared / plain
-    print(f"2. 128x128 MAC deck (median of 3): ngspice -b {plain:.2f} s, harness (auto "
-          f"backend -> batch) {auto:.2f} s -> ratio {auto / plain:.3f} (goal <= 1.05); forced "
-          f"shared backend {shared:.2f} s -> {shared / plain:.3f}")
+    figures["mac128_median_ratio"] = statistics.median(harness_t) / statistics.median(plain_t)
+    print(f"2. 128x128 MAC deck (best of 5): ngspice -b {plain:.2f} s, harness (auto backend "
+          f"-> batch) {auto:.2f} s -> ratio {auto / plain:.3f} (goal <= 1.05; medians "
+          f"{figures['mac128_median_ratio']:.3f}); forced shared backend {shared:.2f} s -> "
+          f"{shared / plain:.3f}")
 
     # points of ~0.2 s each (MAC reads of a 32x32 array with wires), so that the start-up of
     # the worker processes (~1 s) does not dominate either run
