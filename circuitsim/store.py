@@ -11,6 +11,7 @@ next run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib
 import io
@@ -52,10 +53,24 @@ def fn_name(fn: Any) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of circuitsim's own source and model files: any change to the code that produced
+    a record (generators, post-processing) makes new keys, so stale records are never used."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([*root.rglob("*.py"), *(root / "models").glob("*.lib")]):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def point_key(fn: Any, point: Any, ngspice_version: str) -> str:
-    """Content hash of (function, point, decks if the function declares them, versions)."""
+    """Content hash of (function, point, decks if the function declares them, ngspice version,
+    circuitsim version and source fingerprint)."""
     material: dict[str, Any] = {"fn": fn_name(fn), "point": canonical(point),
-                                "ngspice": ngspice_version, "circuitsim": __version__}
+                                "ngspice": ngspice_version, "circuitsim": __version__,
+                                "code": code_fingerprint()}
     decks = getattr(fn, "decks", None)
     if decks is not None:
         material["decks"] = [sha256_text(d) for d in decks(point)]
@@ -110,7 +125,16 @@ class ResultStore:
         return self._paths(key)[1].exists()
 
     def load(self, key: str) -> Any:
-        """The stored result, or :class:`CacheError` if the record is missing or corrupt."""
+        """The stored result, or :class:`CacheError` if the record is missing, corrupt or of
+        a shape this code no longer reads (any failure to rebuild it counts as corrupt)."""
+        try:
+            return self._load(key)
+        except CacheError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong, the record is not used
+            raise CacheError(f"record {key[:12]} unusable: {type(exc).__name__}: {exc}") from None
+
+    def _load(self, key: str) -> Any:
         npz, meta_path, _ = self._paths(key)
         try:
             meta = json.loads(meta_path.read_text())
@@ -130,6 +154,7 @@ class ResultStore:
         blob = buf.getvalue()
         write_atomic(npz, blob)
         meta = {"key": key, "fn": fn_name(fn), "point": canonical(point),
+                "code": code_fingerprint(),
                 "result_type": f"{type(result).__module__}.{type(result).__qualname__}",
                 "npz_sha256": hashlib.sha256(blob).hexdigest(), "seconds": seconds,
                 "circuitsim": __version__, "written": time.strftime("%Y-%m-%dT%H:%M:%S")}

@@ -105,9 +105,12 @@ def _dask(tasks: Sequence[tuple[Callable, Any]], address: str) -> Iterator[tuple
             if future.status == "finished":
                 yield i, future.result()
             else:
-                exc = future.exception()
+                try:
+                    exc = future.exception()
+                except Exception as lost:  # noqa: BLE001 - cancelled or lost future
+                    exc = lost
                 err = exc if isinstance(exc, CircuitsimError) else SimError(
-                    f"Dask task failed: {type(exc).__name__}: {exc}")
+                    f"Dask task failed ({future.status}): {type(exc).__name__}: {exc}")
                 yield i, err
     finally:
         client.close()

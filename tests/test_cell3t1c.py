@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,15 +207,15 @@ def test_reference_cell_holds_during_pulses(runs, key):
 
 
 @pytest.mark.spice
-def test_row_offsets_shift_steps_and_g(tmp_path: Path):
-    """A row library included from a file: threshold offsets > 0 weaken a transistor."""
+def test_row_offsets_shift_steps_and_g():
+    """The row library deck pasted into a hand-written testbench (as a user would, since
+    circuitsim runs only self-contained decks): threshold offsets > 0 weaken a transistor."""
     row = Cell3T1CRowSpec(n=3, dvt_read=(0.0, 0.03, -0.03), dvt_up=(0.0, 0.03, -0.03))
-    lib = tmp_path / "row.lib"
-    lib.write_text(cell3t1c.row_deck(row))
+    library = cell3t1c.row_deck(row).rstrip().split("\n")[1:-1]  # without title and .end
     c = row.cell
     t0, t1 = 10e-9, 10e-9 + 2 * c.t_edge + c.t_pulse
     body = [
-        f".include {lib}",
+        *library,
         vdc("Vdd", "vdd", GND, c.vdd),
         vpwl("Vup", "upb", GND, [(0.0, c.vdd), (t0, c.vdd), (t0 + c.t_edge, c.v_up_gate),
                                  (t1 - c.t_edge, c.v_up_gate), (t1, c.vdd)]),
@@ -229,7 +228,6 @@ def test_row_offsets_shift_steps_and_g(tmp_path: Path):
     ic = " ".join(f"v({n})={c.vc0}" for n in ("vc0", "vc1", "vc2", "vcref"))
     control = [f".ic {ic}", ".tran 1e-9 40e-9", ".save v(vc0) v(vc1) v(vc2) v(vcref) "
                "i(vrd0) i(vrd1) i(vrd2) i(vrdref)"]
-    # a hand-written testbench (as a user would write one) that .includes the library deck
     res = run_batch("\n".join(["* row test", *body, *control, ".end"]) + "\n")
     step = np.array([res[f"v(vc{i})"][-1] - c.vc0 for i in range(3)])
     g0 = np.array([-res[f"i(vrd{i})"][0] / c.v_read for i in range(3)])

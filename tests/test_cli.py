@@ -128,6 +128,8 @@ def test_simulate_refuses_control_blocks(tmp_path, capsys):
     ("* t\nR1 a 0 1k\rshell touch pwned\nV1 a 0 1\n.end\n", "control character"),
     ("* t\nR1 a 0 1k\x0b.control\nV1 a 0 1\n.end\n", "control character"),
     ("* t\nR1 a 0 1k\nV1 a 0 1\n", ".end"),
+    ("* t\n*# shell touch pwned\nR1 a 0 1k\nV1 a 0 1\n.end\n", "*#"),
+    ("* t\n.include evil.inc\nR1 a 0 1k\nV1 a 0 1\n.end\n", ".include"),
 ])
 def test_simulate_refuses_scripts_and_hidden_lines(tmp_path, capsys, text, needle):
     deck = tmp_path / "d.cir"

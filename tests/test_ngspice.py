@@ -50,7 +50,7 @@ def test_syntax_error_raises_with_deck_log_and_kept_dir():
 
 @pytest.mark.spice
 def test_timeout_raises_and_keeps_run_dir():
-    slow = RC.replace(".tran 10n 5u", ".tran 1p 1m 0 1p")
+    slow = RC.replace(".tran 10n 5u", ".tran 1m 1m 0 1p")
     with pytest.raises(SimError, match="timeout") as info:
         run_batch(slow, timeout=1.0)
     assert info.value.run_dir is not None and info.value.run_dir.exists()

@@ -18,9 +18,12 @@ MODEL_FILES = {"ptm45hp": "ptm45hp.lib"}
 #: The MOSFET library every transistor-level block uses, and its model names.
 MOS_LIBRARY, NMOS, PMOS = "ptm45hp", "ptm45n", "ptm45p"
 
-#: Lines no generated deck may contain: control blocks and script decks run shell commands.
-FORBIDDEN = re.compile(r"^\s*(\.control|\.endc|\*\s*ng_script|\.include|\.inc|\.lib)\b",
-                       re.I | re.M)
+#: Lines no deck circuitsim writes or runs may contain: control blocks, script titles and
+#: ``*#`` command comments run ngspice commands (``shell`` included); includes would pull in
+#: text these checks never saw.
+FORBIDDEN = re.compile(
+    r"^\s*(\.control|\.endc|\*\s*ng_script|\*#|\.include|\.inc|\.lib)(?=\s|$)",
+    re.I | re.M)
 
 #: Options written into every deck: the KLU sparse solver (ngspice >= 42 built with KLU).
 OPTIONS = ".options klu"

@@ -6,10 +6,12 @@ own directory (removed on success, kept on failure and named in the :class:`SimE
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from circuitsim.errors import NetlistError, SetupError, SimError
+from circuitsim.netlist.deck import FORBIDDEN
 from circuitsim.spice.rawfile import read_raw
 from circuitsim.spice.result import TranResult
 
@@ -104,9 +107,11 @@ def _lines_with(log: str, words: tuple[str, ...]) -> list[str] | None:
 def log_errors(log: str) -> list[str]:
     """Lines of an ngspice log that mean the run failed (a failed ``.meas`` is not one)."""
     lines = _lines_with(log, _ERROR_WORDS)
-    if lines is None:
-        return [m.group(0).strip() for m in _ERROR_RE.finditer(log)]
-    return [m.group(0).strip() for line in lines if (m := _ERROR_RE.match(line))]
+    found = ([m.group(0) for m in _ERROR_RE.finditer(log)] if lines is None
+             else [m.group(0) for line in lines if (m := _ERROR_RE.match(line))])
+    # the echoed title ("Circuit: * ...") and .meas results ("error = 1e-3") are not errors
+    return [f.strip() for f in found
+            if not f.lstrip().lower().startswith("circuit:") and not _MEAS_RE.match(f)]
 
 
 def parse_meas(log: str, names: set[str] | None = None) -> dict[str, float]:
@@ -151,12 +156,11 @@ def runnable(deck: str) -> str:
         line = deck.count("\n", 0, bad.start()) + 1
         raise NetlistError(f"deck line {line} holds control character {bad.group()!r}")
     lines = deck.rstrip().split("\n")
-    if lines[0].strip().lower().startswith("*ng_script"):
-        raise NetlistError("deck is an ngspice script (*ng_script title); circuitsim runs only "
-                           "plain decks (run scripts with ngspice directly)")
-    if ".control" in deck.lower() and re.search(r"^\s*\.control\b", deck, re.I | re.M):
-        raise NetlistError("deck has a .control block; circuitsim runs only plain decks "
-                           "(run control scripts with ngspice directly)")
+    found = FORBIDDEN.search(deck)
+    if found:
+        raise NetlistError(f"deck has a {found.group(1)!r} line; circuitsim runs only "
+                           "self-contained plain decks (no .control, *ng_script, *# or include "
+                           "lines: inline included files, run scripts with ngspice directly)")
     if lines[-1].strip().lower() != ".end":
         raise NetlistError("deck does not end with .end")
     return "\n".join([*lines[:-1], *CONTROL, ".end"]) + "\n"
@@ -171,6 +175,17 @@ def unrunnable(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _die_with_parent() -> None:
+    """In the ngspice child: die with the process that started it (a killed pool worker must
+    not leave ngspice running) and take Ctrl-C normally (workers ignore SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
 def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> TranResult:
     """Run ``deck`` with ``ngspice -b`` and return its waveforms and ``.meas`` values."""
     exe = ngspice_executable()
@@ -180,12 +195,15 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> Tran
     deck_path, raw_path = run_dir / "deck.cir", run_dir / "out.raw"
     log_path = run_dir / "ngspice.log"
     deck_path.write_text(text)
+    from circuitsim.spice import pool  # here: pool imports this module
+
+    pool.report_running(run_dir, timeout)  # inside a worker: the parent can name the run dir
     start = time.perf_counter()
     try:
         proc = subprocess.run(
             [exe, "-b", str(deck_path)],
             cwd=run_dir, capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout or b""
@@ -193,6 +211,8 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> Tran
         log_path.write_text(log)
         raise SimError(f"ngspice exceeded its {timeout:g} s timeout (run dir kept: {run_dir})",
                        deck=deck, log=log, run_dir=run_dir) from None
+    finally:
+        pool.report_ran()
     wall = time.perf_counter() - start
     log = proc.stdout + proc.stderr
     log_path.write_text(log)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -177,8 +178,16 @@ class _Engine:
         self._loaded = False
         self._lines: list[str] = []
         self._file: Any = None
+        cwd = os.getcwd()
         try:
-            self._ng = shared_cls(self._output)
+            # start in an empty directory: ngspice runs a .spiceinit found in the working
+            # directory, which the batch backend (started in its run directory) never sees
+            with tempfile.TemporaryDirectory(prefix="circuitsim-init-") as empty:
+                os.chdir(empty)
+                try:
+                    self._ng = shared_cls(self._output)
+                finally:
+                    os.chdir(cwd)
         except OSError as exc:  # dlopen: libngspice.so missing
             raise SetupError(f"cannot load the ngspice shared library ({exc}); "
                              f"{FIX_HINT}") from exc
