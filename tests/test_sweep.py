@@ -80,7 +80,8 @@ def test_a_failing_point_is_recorded_and_the_sweep_carries_on(tmp_path):
 
 
 def test_dask_local_cluster_gives_the_same_results(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         out = sweep(update_point, POINTS, scheduler=cluster.scheduler_address,
