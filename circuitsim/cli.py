@@ -205,7 +205,8 @@ def parser() -> argparse.ArgumentParser:
                    help="draw a field per run from a distribution (normal, uniform, "
                         "lognormal, stuck_at); with --n and --seed")
     w.add_argument("--n", type=int, default=1, help="Monte-Carlo draws per grid point")
-    w.add_argument("--seed", type=int, default=0, help="Monte-Carlo seed")
+    w.add_argument("--seed", type=int, default=0,
+                   help="Monte-Carlo seed (grid point g uses seed + g)")
     w.add_argument("--workers", type=int, help="local worker processes (default: cores)")
     w.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
     w.add_argument("--store", help="result store directory (resumable; default: none)")

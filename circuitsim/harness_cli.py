@@ -29,7 +29,8 @@ def _json_arg(text: str, flag: str) -> tuple[str, Any]:
 
 def build_points(point_cls: type, mapping: dict[str, Any], sets: list[str], vary: list[str],
                  mc: list[str], n: int, seed: int) -> list[Any]:
-    """Grid (``--vary``) × Monte-Carlo draws (``--mc``, ``n`` per grid point) of points."""
+    """Grid (``--vary``) × Monte-Carlo draws (``--mc``, ``n`` per grid point) of points.
+    Grid point ``g`` draws with seed ``seed + g``, so grid points get different devices."""
     from circuitsim import montecarlo
 
     axes = []
@@ -51,7 +52,7 @@ def build_points(point_cls: type, mapping: dict[str, Any], sets: list[str], vary
         if n != 1:
             raise SpecError(f"--n={n}: Monte-Carlo draws need at least one --mc")
         return grid
-    return [p for base in grid for p in montecarlo.draw(base, draws, n, seed)]
+    return [p for g, base in enumerate(grid) for p in montecarlo.draw(base, draws, n, seed + g)]
 
 
 def figures(phase: str, result: Any) -> dict[str, float]:

@@ -82,3 +82,17 @@ def test_energy_table_lists_ours_and_the_papers(capsys):
     assert code == 0
     assert "MAC read energy (array)" in out and "3T1C up pulse energy" in out
     assert "3-bit conversion energy" in out and "Ambrogio 2018" in out and "Yang 2025" in out
+
+
+def test_monte_carlo_grid_points_draw_different_devices():
+    from circuitsim.harness_cli import build_points
+    from circuitsim.phases import UpdatePoint
+
+    points = build_points(UpdatePoint, {}, ["pulses=UD"], ["t_hold=[1e-6, 2e-6]"],
+                          ['cell.dvt_up={"kind": "normal", "sigma": 0.03}'], 2, 5)
+    assert [p.t_hold for p in points] == [1e-6, 1e-6, 2e-6, 2e-6]
+    draws = [p.cell.dvt_up for p in points]
+    assert len(set(draws)) == 4
+    again = build_points(UpdatePoint, {}, ["pulses=UD"], ["t_hold=[1e-6, 2e-6]"],
+                         ['cell.dvt_up={"kind": "normal", "sigma": 0.03}'], 2, 5)
+    assert [p.cell.dvt_up for p in again] == draws

@@ -95,7 +95,8 @@ def run_here(deck: str, options: SimOptions) -> TranResult:
         (run_dir / "deck.cir").write_text(text)
         pool.report_running(run_dir, options.timeout)
         try:
-            with (run_dir / "ngspice.log").open("w") as log_file:
+            # line-buffered: a worker killed mid-run leaves the log complete up to that point
+            with (run_dir / "ngspice.log").open("w", buffering=1) as log_file:
                 rc, vectors, wall = eng.run(deck.rstrip().splitlines(), log_file)
         finally:
             pool.report_ran()
