@@ -304,16 +304,7 @@ class WorkerPool:
         are killed; all are reaped."""
         workers, self._all, self._idle = list(self._all), set(), []
         polite = [w for w in workers if not kill and w.ready and w.index is None and not w.dead]
-        for w in polite:
-            try:
-                w.conn.send(("stop",))
-            except OSError:
-                pass
-        for w in workers:
-            if w in polite:
-                w.reap(5.0)
-            else:
-                w.kill()
+        _stop(workers, polite, 5.0)
 
     def _start(self, with_main: bool) -> _Worker:
         w = _Worker(self.max_runs, with_main)
@@ -480,16 +471,21 @@ class _SharedPool:
             self.closed = True
             idle, workers, self.workers, self.idle = self.idle, list(self.workers), set(), []
             self.cond.notify_all()
-        for w in idle:
-            try:
-                w.conn.send(("stop",))
-            except OSError:
-                pass
-        for w in workers:
-            if w in idle:
-                w.reap(2.0)
-            else:
-                w.kill()
+        _stop(workers, idle, 2.0)
+
+
+def _stop(workers: list[_Worker], polite: list[_Worker], reap_timeout: float) -> None:
+    """Ask the ``polite`` workers to exit and reap them; kill every other one."""
+    for w in polite:
+        try:
+            w.conn.send(("stop",))
+        except OSError:
+            pass
+    for w in workers:
+        if w in polite:
+            w.reap(reap_timeout)
+        else:
+            w.kill()
 
 
 _SHARED: _SharedPool | None = None
