@@ -12,6 +12,7 @@ import functools
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -310,3 +311,32 @@ def test_options_and_pool_arguments_are_checked():
 def test_deck_with_control_block_is_refused_by_the_shared_backend():
     with pytest.raises(NetlistError, match=".control"):
         simulate(RC.replace(".end\n", ".control\nrun\n.endc\n.end\n"))
+
+
+def batch_endless(deck: str) -> object:
+    return simulate(deck, SimOptions(backend="batch", timeout=300.0))
+
+
+def _ngspice_children_of_init() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()
+            if "circuitsim-run-" in line and "ngspice" in line and line.split()[1] == "1"]
+
+
+@pytest.mark.spice
+def test_killed_worker_takes_its_batch_ngspice_along_and_names_the_run_dir():
+    before = set(_ngspice_children_of_init())
+    with WorkerPool(workers=1, timeout=2.0) as workers:
+        (_, err), = list(workers.imap_unordered(batch_endless, [ENDLESS]))
+    assert isinstance(err, SimError) and "timeout" in str(err)
+    assert err.run_dir is not None and (err.run_dir / "deck.cir").exists()
+    time.sleep(0.5)
+    assert set(_ngspice_children_of_init()) <= before, "ngspice -b outlived its worker"
+
+
+@pytest.mark.spice
+def test_keep_dir_results_name_their_run_dir():
+    for backend in ("shared", "batch"):
+        res = simulate(RC, SimOptions(backend=backend, keep_dir=True))
+        assert res.run_dir is not None and (res.run_dir / "deck.cir").exists()
+        assert simulate(RC, SimOptions(backend=backend)).run_dir is None

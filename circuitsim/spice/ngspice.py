@@ -225,7 +225,7 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> Tran
     vectors = plots[-1].vectors
     t = vectors.pop("time", np.zeros(0))
     signals = {k: np.real(v) for k, v in vectors.items()}
-    result = TranResult(np.real(t), signals, parse_meas(log, meas_names(deck)), version, wall, log)
     if not keep_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
-    return result
+    return TranResult(np.real(t), signals, parse_meas(log, meas_names(deck)), version, wall, log,
+                      run_dir if keep_dir else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -14,7 +15,8 @@ class TranResult:
     ``time`` has shape ``(n,)`` in seconds (empty for an operating-point-only deck);
     ``signals`` maps lower-case vector names (``v(node)``, ``i(vsrc)``) to arrays of shape
     ``(n,)`` in V or A; ``meas`` maps lower-case ``.meas`` names to floats (NaN when ngspice
-    reported the measurement as failed).
+    reported the measurement as failed); ``run_dir`` is the kept run directory (deck, log)
+    when the run was asked to keep it, else ``None``.
     """
 
     time: np.ndarray
@@ -23,6 +25,7 @@ class TranResult:
     ngspice_version: str
     wall_time: float
     log: str = field(repr=False, default="")
+    run_dir: Path | None = None
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self.signals[key.lower()]

@@ -108,10 +108,10 @@ def run_here(deck: str, options: SimOptions) -> TranResult:
         raise SimError(f"ngspice failed: {reason} (run dir kept: {run_dir})",
                        deck=deck, log=log, run_dir=run_dir)
     t = vectors.pop("time", np.zeros(0))
-    result = TranResult(t, vectors, parse_meas(log, meas_names(deck)), eng.version, wall, log)
     if not options.keep_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
-    return result
+    return TranResult(t, vectors, parse_meas(log, meas_names(deck)), eng.version, wall, log,
+                      run_dir if options.keep_dir else None)
 
 
 def after_task() -> bool:
