@@ -227,6 +227,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--update", action="store_true")
     g.set_defaults(func=cmd_golden)
 
+    from circuitsim.surrogate_cli import add_commands
+
+    add_commands(sub)
+
     d = sub.add_parser("demo", help="generate every deck, simulate, print figures, plot")
     d.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
     d.set_defaults(func=cmd_demo)

@@ -1,0 +1,188 @@
+"""Content-addressed surrogate cache: ``<kind>-<key>.npz`` + ``<kind>-<key>.json``, no pickle.
+
+The key is the SHA-256 of the canonical JSON of the kind, its characterization spec (which
+holds the sweep ranges, seeds and circuit templates), the ngspice version, the circuitsim
+version and the fingerprint of circuitsim's source (:func:`circuitsim.store.code_fingerprint`),
+so a surrogate is reused exactly when the same code would fit it from the same simulations.
+
+The ``.npz`` holds the surrogate's arrays (``allow_pickle=False`` on load); the JSON sidecar
+holds the provenance (key material, spec, versions, host, timings), the dataset summary, the
+fit report (model comparison, residuals) and, once validated, the fidelity checks, plus the
+SHA-256 and size of the ``.npz``. Both are written atomically (temporary file + rename), the
+sidecar last, under an exclusive ``flock`` on ``<kind>-<key>.lock``: two processes building
+the same entry serialize (the second finds the first's entry and uses it), and a reader never
+sees a sidecar that names a different ``.npz``. An entry whose ``.npz`` is missing, truncated,
+has another hash or does not rebuild is reported on stderr, deleted and rebuilt, never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from circuitsim import __version__
+from circuitsim.errors import CacheError
+from circuitsim.io import write_atomic
+from circuitsim.store import canonical, code_fingerprint
+
+#: Environment variable naming the cache directory.
+CACHE_ENV = "CIRCUITSIM_CACHE"
+
+
+def default_dir() -> Path:
+    """``$CIRCUITSIM_CACHE``, else ``$XDG_CACHE_HOME/circuitsim/surrogates``, else
+    ``~/.cache/circuitsim/surrogates``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "circuitsim" / "surrogates"
+
+
+def key_material(kind: str, spec: Any, ngspice_version: str) -> dict[str, Any]:
+    """What a surrogate's key hashes (also stored in its sidecar)."""
+    return {"kind": kind, "spec": canonical(spec), "ngspice": ngspice_version,
+            "circuitsim": __version__, "code": code_fingerprint()}
+
+
+def cache_key(material: dict[str, Any]) -> str:
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A cached surrogate: its arrays (rebuilt by the caller's class) and its sidecar."""
+
+    kind: str
+    key: str
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
+    npz: Path
+    sidecar: Path
+
+
+class SurrogateCache:
+    """A directory of cached surrogates (see the module docstring)."""
+
+    def __init__(self, directory: Path | str | None = None):
+        self.dir = Path(directory) if directory is not None else default_dir()
+
+    def _ensure_dir(self) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"--cache: cannot create {str(self.dir)!r}: {exc.strerror}") from None
+
+    def paths(self, kind: str, key: str) -> tuple[Path, Path, Path]:
+        stem = f"{kind}-{key[:24]}"
+        return self.dir / f"{stem}.npz", self.dir / f"{stem}.json", self.dir / f"{stem}.lock"
+
+    @contextlib.contextmanager
+    def locked(self, kind: str, key: str) -> Iterator[None]:
+        """Hold the entry's exclusive lock (blocks while another process holds it)."""
+        self._ensure_dir()
+        lock = self.paths(kind, key)[2]
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def read(self, kind: str, key: str) -> Entry | None:
+        """The entry, ``None`` if there is none; :class:`CacheError` if it is corrupt."""
+        npz, sidecar, _ = self.paths(kind, key)
+        if not sidecar.exists():
+            return None
+        try:
+            meta = json.loads(sidecar.read_text())
+            blob = npz.read_bytes()
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CacheError(f"{kind} surrogate {key[:12]} unreadable: {exc}") from None
+        if meta.get("key") != key:
+            raise CacheError(f"{sidecar.name}: sidecar is for key {str(meta.get('key'))[:12]}")
+        if hashlib.sha256(blob).hexdigest() != meta.get("npz_sha256"):
+            raise CacheError(f"{kind} surrogate {key[:12]}: {npz.name} ({len(blob)} bytes) does "
+                             "not match its recorded hash (truncated or modified)")
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except Exception as exc:  # noqa: BLE001 - a file np.load refuses is corrupt
+            raise CacheError(f"{npz.name}: not a readable .npz ({exc})") from None
+        return Entry(kind, key, arrays, meta, npz, sidecar)
+
+    def write(self, kind: str, key: str, arrays: dict[str, np.ndarray],
+              meta: dict[str, Any]) -> Entry:
+        """Write an entry (caller holds :meth:`locked`); the sidecar goes last."""
+        self._ensure_dir()
+        npz, sidecar, _ = self.paths(kind, key)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        blob = buf.getvalue()
+        write_atomic(npz, blob)
+        full = {**meta, "key": key, "kind": kind, "npz": npz.name,
+                "npz_sha256": hashlib.sha256(blob).hexdigest(), "npz_bytes": len(blob),
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S"), "host": platform.node(),
+                "python": platform.python_version()}
+        write_atomic(sidecar, json.dumps(full, indent=1, sort_keys=True) + "\n")
+        return Entry(kind, key, arrays, full, npz, sidecar)
+
+    def update_meta(self, entry: Entry, **fields: Any) -> Entry:
+        """Add fields to an entry's sidecar (e.g. validation checks), atomically."""
+        with self.locked(entry.kind, entry.key):
+            current = self.read(entry.kind, entry.key)
+            if current is None:
+                raise CacheError(f"{entry.kind} surrogate {entry.key[:12]} vanished")
+            meta = {**current.meta, **fields}
+            write_atomic(current.sidecar, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            return Entry(entry.kind, entry.key, current.arrays, meta, current.npz,
+                         current.sidecar)
+
+    def discard(self, kind: str, key: str) -> None:
+        npz, sidecar, _ = self.paths(kind, key)
+        sidecar.unlink(missing_ok=True)  # sidecar first: an entry exists iff its sidecar does
+        npz.unlink(missing_ok=True)
+
+    def report_corrupt(self, exc: CacheError) -> None:
+        print(f"circuitsim: cache: {exc}; rebuilding it", file=sys.stderr)
+
+    def entries(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Sidecars of the cached entries (newest first); unreadable ones are listed with an
+        ``error`` field rather than skipped."""
+        if not self.dir.is_dir():
+            return []
+        out = []
+        for path in sorted(self.dir.glob(f"{kind or '*'}-*.json")):
+            try:
+                meta = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                meta = {"kind": path.name.split("-")[0], "error": str(exc), "sidecar": path.name}
+            meta.setdefault("sidecar", path.name)
+            out.append(meta)
+        return sorted(out, key=lambda m: str(m.get("written", "")), reverse=True)
+
+    def clear(self, kind: str | None = None) -> int:
+        """Delete the entries (of ``kind``, or all); returns how many sidecars were removed."""
+        if not self.dir.is_dir():
+            return 0
+        n = 0
+        for sidecar in self.dir.glob(f"{kind or '*'}-*.json"):
+            sidecar.unlink(missing_ok=True)
+            n += 1
+        for pattern in ("npz", "lock"):
+            for path in self.dir.glob(f"{kind or '*'}-*.{pattern}"):
+                path.unlink(missing_ok=True)
+        return n

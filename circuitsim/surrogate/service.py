@@ -1,0 +1,164 @@
+"""Characterize → fit → cache → validate, for any surrogate kind (what the CLI calls).
+
+:func:`make_spec` builds a kind's characterization spec (from a file mapping, ``--set``
+overrides and the ``QUICK`` preset); :func:`get_surrogate` returns the cached surrogate for a
+spec or characterizes and fits it (under the cache entry's lock, so two processes never fit
+the same entry twice); :func:`validate_surrogate` runs the held-out SPICE checks and records
+them in the entry's sidecar. Characterization sweeps keep every simulated point in a result
+store (default ``<cache>/sweeps``), so an interrupted characterization resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from circuitsim.errors import CacheError, SpecError
+from circuitsim.spec import build, to_mapping
+from circuitsim.spice.ngspice import ngspice_version
+from circuitsim.surrogate import fidelity
+from circuitsim.surrogate.cache import Entry, SurrogateCache, cache_key, key_material
+from circuitsim.surrogate.kinds import Kind, get_kind
+
+
+def nest(dotted: dict[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` → ``{"a": {"b": 1}}``."""
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *head, last = key.split(".")
+        target = out
+        for part in head:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def make_spec(kind: str, mapping: dict[str, Any] | None = None, sets: list[str] | tuple = (),
+              quick: bool = False) -> Any:
+    """The characterization spec of ``kind``: defaults ← QUICK (if ``quick``) ← ``mapping``
+    ← ``sets`` (``key=value`` with dotted keys)."""
+    k = get_kind(kind)
+    base = nest(k.quick) if quick else {}
+    return build(k.spec_class, _merge(base, mapping or {}), list(sets))
+
+
+@dataclass(frozen=True, slots=True)
+class Runner:
+    """How characterization and validation sweeps run."""
+
+    store: Path | None = None  #: sweep result store (None: ``<cache>/sweeps``)
+    workers: int | None = None
+    scheduler: str | None = None
+    progress: bool = True
+
+    def kwargs(self, cache: SurrogateCache) -> dict[str, Any]:
+        return {"store": self.store if self.store is not None else cache.dir / "sweeps",
+                "workers": self.workers, "scheduler": self.scheduler, "progress": self.progress}
+
+
+def entry_key(kind: str, spec: Any) -> tuple[str, dict[str, Any]]:
+    material = key_material(kind, spec, ngspice_version())
+    return cache_key(material), material
+
+
+def load_cached(k: Kind, key: str, cache: SurrogateCache) -> tuple[Any, Entry] | None:
+    """The cached surrogate and its entry; a corrupt entry is reported, deleted and ``None``."""
+    try:
+        entry = cache.read(k.name, key)
+        if entry is None:
+            return None
+        return k.surrogate_class.from_arrays(entry.arrays), entry
+    except CacheError as exc:
+        cache.report_corrupt(exc)
+        cache.discard(k.name, key)
+        return None
+
+
+def characterize(kind: str, spec: Any, runner: Runner, cache: SurrogateCache) -> Any:
+    """Run the characterization sweep of ``spec`` (resumable through the runner's store)."""
+    return get_kind(kind).char().characterize(spec, **runner.kwargs(cache))
+
+
+def get_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = None,
+                  runner: Runner | None = None, dataset: Any = None,
+                  force: bool = False) -> tuple[Any, Entry, bool]:
+    """The surrogate for ``spec``: from the cache, or characterized (unless ``dataset`` is
+    given), fitted and cached. Returns ``(surrogate, entry, fitted_now)``."""
+    k = get_kind(kind)
+    cache = cache or SurrogateCache()
+    runner = runner or Runner()
+    key, material = entry_key(kind, spec)
+    if not force:
+        hit = load_cached(k, key, cache)
+        if hit is not None:
+            return (*hit, False)
+    with cache.locked(kind, key):
+        if not force:  # another process may have built it while we waited for the lock
+            hit = load_cached(k, key, cache)
+            if hit is not None:
+                return (*hit, False)
+        t0 = time.perf_counter()
+        ds = dataset if dataset is not None else k.char().characterize(spec,
+                                                                       **runner.kwargs(cache))
+        t1 = time.perf_counter()
+        sur = k.sur().fit(ds)
+        t2 = time.perf_counter()
+        meta = {"material": material, "spec": to_mapping(spec),
+                "dataset_summary": fidelity.to_json(k.char().summary(ds)),
+                "fit": sur.info(),
+                "seconds": {"characterize": round(t1 - t0, 3), "fit": round(t2 - t1, 3)}}
+        entry = cache.write(kind, key, sur.to_arrays(), meta)
+    # what is used is what a later load gets: rebuild from the stored arrays
+    return k.surrogate_class.from_arrays(entry.arrays), entry, True
+
+
+def dataset_spec(kind: str, dataset: Any) -> Any:
+    """The characterization spec a dataset was simulated from (its ``spec_json``)."""
+    k = get_kind(kind)
+    try:
+        mapping = json.loads(dataset.spec_json)
+    except (AttributeError, json.JSONDecodeError) as exc:
+        raise SpecError(f"--dataset: no readable spec_json in the dataset ({exc})") from None
+    return build(k.spec_class, mapping)
+
+
+def load_dataset(kind: str, path: str) -> Any:
+    """A dataset ``.npz`` written by ``circuitsim characterize`` (no pickle)."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"--dataset: {path!r} is not a file")
+    try:
+        return get_kind(kind).dataset_class.load(p)
+    except SpecError as exc:
+        raise SpecError(f"--dataset: {path!r} is not a {kind} dataset ({exc})") from None
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"--dataset: cannot read {path!r} ({exc})") from None
+
+
+def validate_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = None,
+                       runner: Runner | None = None) -> tuple[Any, Any, Entry]:
+    """Validate the (cached or freshly fitted) surrogate of ``spec`` against held-out SPICE
+    runs; the checks go into the entry's sidecar. Returns ``(validation, surrogate, entry)``."""
+    k = get_kind(kind)
+    cache = cache or SurrogateCache()
+    runner = runner or Runner()
+    sur, entry, _ = get_surrogate(kind, spec, cache=cache, runner=runner)
+    t0 = time.perf_counter()
+    val = k.sur().validate(sur, spec, **runner.kwargs(cache))
+    entry = cache.update_meta(entry, validation=fidelity.to_json(val.checks),
+                              validated=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                              validation_seconds=round(time.perf_counter() - t0, 3))
+    return val, sur, entry

@@ -1,0 +1,193 @@
+"""``circuitsim characterize`` and ``circuitsim surrogate fit|validate|show|clear``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from circuitsim import spec as specs
+from circuitsim.errors import SimError, SpecError
+from circuitsim.io import write_atomic
+from circuitsim.surrogate import fidelity, service
+from circuitsim.surrogate.cache import SurrogateCache
+from circuitsim.surrogate.kinds import KINDS, get_kind
+
+
+def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
+    """The options selecting a characterization spec and how its sweeps run."""
+    p.add_argument("kind", choices=tuple(KINDS), help="what to characterize")
+    p.add_argument("--spec", help="characterization spec file (.toml/.json)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one spec field (dotted keys reach nested specs); repeatable")
+    p.add_argument("--quick", action="store_true",
+                   help="the small preset (fewer sizes, trials and points; minutes to seconds)")
+    if sweep:
+        p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+        p.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
+        p.add_argument("--store", help="sweep result store, resumable (default: "
+                                       "<cache>/sweeps)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--cache", help="surrogate cache directory (default: $CIRCUITSIM_CACHE "
+                                   "or ~/.cache/circuitsim/surrogates)")
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    mapping = specs.load_file(args.spec) if args.spec else {}
+    return service.make_spec(args.kind, mapping, args.set or [], args.quick)
+
+
+def _runner(args: argparse.Namespace) -> service.Runner:
+    if args.workers is not None and args.workers < 1:
+        raise SpecError(f"--workers={args.workers}: must be >= 1")
+    return service.Runner(store=Path(args.store) if args.store else None, workers=args.workers,
+                          scheduler=args.scheduler, progress=not args.no_progress)
+
+
+def _out_dir(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out: {path!r} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _print_paths(label: str, paths: list[Path]) -> None:
+    for p in paths:
+        print(f"{label}: {p}")
+
+
+def run_characterize(args: argparse.Namespace) -> int:
+    k = get_kind(args.kind)
+    spec = _spec(args)
+    cache = SurrogateCache(args.cache)
+    out = _out_dir(args.out or f"runs/characterize/{args.kind}")
+    ds = service.characterize(args.kind, spec, _runner(args), cache)
+    checks = k.char().summary(ds)
+    dataset_path = out / "dataset.npz"
+    ds.save(dataset_path)
+    table = fidelity.format_table(checks, f"{args.kind} characterization")
+    write_atomic(out / "summary.md", table + "\n")
+    write_atomic(out / "spec.json", json.dumps(specs.to_mapping(spec), indent=1) + "\n")
+    print(table)
+    print(f"dataset: {dataset_path}")
+    _print_paths("plot", k.char_plots().plot_dataset(ds, out))
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    cache = SurrogateCache(args.cache)
+    dataset = None
+    if args.dataset:
+        if args.spec or args.set or args.quick:
+            raise SpecError("--dataset: the spec comes from the dataset; drop --spec/--set/--quick")
+        dataset = service.load_dataset(args.kind, args.dataset)
+        spec = service.dataset_spec(args.kind, dataset)
+    else:
+        spec = _spec(args)
+    sur, entry, fitted = service.get_surrogate(args.kind, spec, cache=cache,
+                                               runner=_runner(args), dataset=dataset,
+                                               force=args.force)
+    print(f"{args.kind} surrogate {entry.key[:12]} "
+          f"{'fitted and cached' if fitted else 'already cached'}: {entry.npz}")
+    print(json.dumps(entry.meta.get("fit", {}), indent=1))
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    k = get_kind(args.kind)
+    spec = _spec(args)
+    out = _out_dir(args.out or f"runs/validate/{args.kind}")
+    val, _, entry = service.validate_surrogate(args.kind, spec, cache=SurrogateCache(args.cache),
+                                               runner=_runner(args))
+    table = fidelity.format_table(val.checks, f"{args.kind} surrogate {entry.key[:12]} vs "
+                                              "held-out SPICE")
+    write_atomic(out / "fidelity.md", table + "\n")
+    print(table)
+    _print_paths("plot", k.sur_plots().plot_validation(val, out))
+    print(f"table: {out / 'fidelity.md'}")
+    if not fidelity.all_passed(val.checks):
+        failed = [c.name for c in val.checks if c.passed is False]
+        raise SimError(f"validation: {len(failed)} check(s) outside their bound: "
+                       + "; ".join(failed))
+    return 0
+
+
+def _entry_line(meta: dict[str, Any]) -> str:
+    if "error" in meta:
+        return f"{meta['sidecar']}  UNREADABLE: {meta['error']}"
+    checks = fidelity.from_json(meta.get("validation", []))
+    status = ("not validated" if not checks else
+              "validated: all pass" if fidelity.all_passed(checks) else "validated: FAILS")
+    fit = meta.get("fit", {})
+    form = fit.get("model", fit.get("form", ""))
+    return (f"{meta.get('kind', '?'):7s} {str(meta.get('key', ''))[:12]}  {meta.get('written', '')}"
+            f"  {meta.get('npz_bytes', 0) / 1024:8.1f} KiB  {status}"
+            + (f"  model={form}" if form else ""))
+
+
+def run_show(args: argparse.Namespace) -> int:
+    cache = SurrogateCache(args.cache)
+    if args.kind and (args.spec or args.set or args.quick):
+        key, _ = service.entry_key(args.kind, _spec(args))
+        entry = cache.read(args.kind, key)
+        if entry is None:
+            raise SpecError(f"no cached {args.kind} surrogate for this spec (key {key[:12]}); "
+                            f"run 'circuitsim surrogate fit {args.kind}' first")
+        print(json.dumps(entry.meta, indent=1, sort_keys=True))
+        checks = fidelity.from_json(entry.meta.get("validation", []))
+        if checks:
+            print(fidelity.format_table(checks, "fidelity"))
+        return 0
+    entries = cache.entries(args.kind)
+    print(f"cache: {cache.dir} ({len(entries)} entr{'y' if len(entries) == 1 else 'ies'})")
+    for meta in entries:
+        print(_entry_line(meta))
+    return 0
+
+
+def run_clear(args: argparse.Namespace) -> int:
+    cache = SurrogateCache(args.cache)
+    n = cache.clear(args.kind)
+    print(f"removed {n} cached surrogate(s) from {cache.dir}")
+    if args.sweeps:
+        sweeps = cache.dir / "sweeps"
+        if sweeps.is_dir():
+            shutil.rmtree(sweeps)
+        print(f"removed the sweep store {sweeps}")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``characterize`` and ``surrogate`` on the top-level subparsers."""
+    c = sub.add_parser("characterize", help="SPICE characterization sweep -> dataset + plots")
+    add_spec_arguments(c)
+    c.add_argument("--out", help="output directory (default runs/characterize/KIND)")
+    c.set_defaults(func=run_characterize)
+
+    s = sub.add_parser("surrogate", help="fit, validate, show or clear cached surrogates")
+    ss = s.add_subparsers(dest="action", required=True)
+    f = ss.add_parser("fit", help="characterize (or read --dataset) and fit; cached")
+    add_spec_arguments(f)
+    f.add_argument("--dataset", help="fit from this characterization dataset (.npz)")
+    f.add_argument("--force", action="store_true", help="refit even if cached")
+    f.set_defaults(func=run_fit)
+    v = ss.add_parser("validate", help="fidelity vs held-out SPICE runs: table + plots")
+    add_spec_arguments(v)
+    v.add_argument("--out", help="output directory (default runs/validate/KIND)")
+    v.set_defaults(func=run_validate)
+    sh = ss.add_parser("show", help="list cached surrogates, or one spec's entry in full")
+    sh.add_argument("kind", nargs="?", choices=tuple(KINDS))
+    sh.add_argument("--spec")
+    sh.add_argument("--set", action="append", metavar="KEY=VALUE")
+    sh.add_argument("--quick", action="store_true")
+    sh.add_argument("--cache")
+    sh.set_defaults(func=run_show)
+    cl = ss.add_parser("clear", help="delete cached surrogates (of one kind, or all)")
+    cl.add_argument("kind", nargs="?", choices=tuple(KINDS))
+    cl.add_argument("--cache")
+    cl.add_argument("--sweeps", action="store_true",
+                    help="also delete the sweep store of simulated points")
+    cl.set_defaults(func=run_clear)

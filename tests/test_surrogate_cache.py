@@ -1,0 +1,115 @@
+"""The surrogate cache: round trip, provenance, corruption detection, two writers, keys."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+
+import numpy as np
+import pytest
+
+from circuitsim.errors import CacheError
+from circuitsim.netlist.crossbar import CrossbarSpec
+from circuitsim.surrogate import fidelity
+from circuitsim.surrogate.cache import SurrogateCache, cache_key, key_material
+
+KEY = "ab" * 32
+
+
+def _arrays() -> dict[str, np.ndarray]:
+    return {"coef": np.arange(6.0).reshape(2, 3), "name": np.asarray("first-order")}
+
+
+def test_round_trip_keeps_arrays_and_provenance(tmp_path):
+    cache = SurrogateCache(tmp_path)
+    with cache.locked("mac", KEY):
+        cache.write("mac", KEY, _arrays(), {"fit": {"model": "physics"}})
+    entry = cache.read("mac", KEY)
+    assert np.array_equal(entry.arrays["coef"], _arrays()["coef"])
+    assert str(entry.arrays["name"]) == "first-order"
+    assert entry.meta["key"] == KEY and entry.meta["fit"] == {"model": "physics"}
+    assert entry.meta["npz_bytes"] == entry.npz.stat().st_size
+    assert cache.read("mac", "cd" * 32) is None
+    listed = cache.entries()
+    assert [m["key"] for m in listed] == [KEY]
+
+
+def test_truncated_or_modified_npz_is_detected(tmp_path):
+    cache = SurrogateCache(tmp_path)
+    entry = cache.write("update", KEY, _arrays(), {})
+    blob = entry.npz.read_bytes()
+    entry.npz.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CacheError, match="does not match its recorded hash"):
+        cache.read("update", KEY)
+    entry.npz.unlink()
+    with pytest.raises(CacheError, match="unreadable"):
+        cache.read("update", KEY)
+
+
+def test_sidecar_for_another_key_is_refused(tmp_path):
+    cache = SurrogateCache(tmp_path)
+    entry = cache.write("adc", KEY, _arrays(), {})
+    meta = json.loads(entry.sidecar.read_text())
+    meta["key"] = "ef" * 32
+    entry.sidecar.write_text(json.dumps(meta))
+    with pytest.raises(CacheError, match="sidecar is for key"):
+        cache.read("adc", KEY)
+
+
+def test_pickled_npz_is_never_loaded(tmp_path):
+    cache = SurrogateCache(tmp_path)
+    entry = cache.write("mac", KEY, {"obj": np.array([{"a": 1}], dtype=object)}, {})
+    with pytest.raises(CacheError, match="not a readable .npz"):
+        cache.read("mac", KEY)
+    assert entry.sidecar.exists()
+
+
+def test_update_meta_and_clear(tmp_path):
+    cache = SurrogateCache(tmp_path)
+    entry = cache.write("mac", KEY, _arrays(), {"fit": {}})
+    checks = [fidelity.Check("rms", 0.5, "% FS", 1.0)]
+    entry = cache.update_meta(entry, validation=fidelity.to_json(checks))
+    again = cache.read("mac", KEY)
+    assert fidelity.from_json(again.meta["validation"]) == checks
+    assert np.array_equal(again.arrays["coef"], _arrays()["coef"])
+    cache.write("update", KEY, _arrays(), {})
+    assert cache.clear("mac") == 1
+    assert cache.read("mac", KEY) is None and cache.read("update", KEY) is not None
+    assert cache.clear() == 1 and list(tmp_path.iterdir()) == []
+
+
+def _build_once(directory: str, tag: int, queue: mp.Queue) -> None:
+    """What service.get_surrogate does: check, lock, check again, build slowly, write."""
+    cache = SurrogateCache(directory)
+    with cache.locked("mac", KEY):
+        if cache.read("mac", KEY) is None:
+            time.sleep(0.5)  # a slow fit: the other process must wait, not build too
+            cache.write("mac", KEY, {"tag": np.asarray(tag)}, {"tag": tag})
+            queue.put(("built", tag))
+        else:
+            queue.put(("reused", tag))
+
+
+def test_two_processes_build_one_entry(tmp_path):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_build_once, args=(str(tmp_path), t, queue)) for t in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    outcomes = sorted(queue.get(timeout=5) for _ in procs)
+    assert [o[0] for o in outcomes] == ["built", "reused"]
+    entry = SurrogateCache(tmp_path).read("mac", KEY)
+    built_by = next(t for what, t in outcomes if what == "built")
+    assert int(entry.arrays["tag"]) == built_by == entry.meta["tag"]
+
+
+def test_key_depends_on_spec_and_ngspice_version():
+    a = cache_key(key_material("mac", CrossbarSpec(rows=4), "46"))
+    assert a == cache_key(key_material("mac", CrossbarSpec(rows=4), "46"))
+    assert a != cache_key(key_material("mac", CrossbarSpec(rows=5), "46"))
+    assert a != cache_key(key_material("mac", CrossbarSpec(rows=4), "45"))
+    assert a != cache_key(key_material("update", CrossbarSpec(rows=4), "46"))
