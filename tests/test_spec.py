@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from circuitsim.netlist import elements as el
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.netlist.fmt import name, num
 from circuitsim.netlist.tb_mac import MacTestbenchSpec
+from circuitsim.spec import build, param
 
 
 @settings(max_examples=60, deadline=None)
@@ -72,3 +75,20 @@ def test_build_with_dotted_overrides_and_types():
 def test_bad_overrides_name_the_field(assignment, needle):
     with pytest.raises(SpecError, match=needle):
         specs.build(CrossbarSpec, {}, [assignment])
+
+
+
+@dataclass(frozen=True, slots=True)
+class _Inner:
+    a: float = param(1.0, "a")
+    b: float = param(2.0, "b")
+
+
+@dataclass(frozen=True, slots=True)
+class _Outer:
+    inner: _Inner = param(_Inner(a=5.0), "inner with a non-class default")
+
+
+def test_partial_nested_override_keeps_the_parents_default():
+    assert build(_Outer, {}, ["inner.b=3"]).inner == _Inner(a=5.0, b=3.0)
+    assert build(_Outer, {"inner": {"b": 4}}).inner == _Inner(a=5.0, b=4.0)
