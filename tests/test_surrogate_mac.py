@@ -11,7 +11,7 @@ import pytest
 from nodal import crossbar_currents
 
 from circuitsim.characterize import mac as cm
-from circuitsim.errors import CacheError
+from circuitsim.errors import CacheError, SpecError
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.phases.mac import run_mac
 from circuitsim.spec import build
@@ -140,6 +140,23 @@ def test_apply_delta_tracks_full_recompute():
         auto.apply_delta(np.full(g0.shape, 1e-8))
     np.testing.assert_allclose(auto.transfer(), sur.layer(g0 + 3e-8).transfer(), rtol=1e-5)
     assert spec.max_tile == (32, 32)
+
+
+def test_sparse_apply_delta_equals_dense():
+    sur = _fitted_like(build(cm.MacCharSpec, {"tiles": [[32, 32, 4]]}))
+    rng = np.random.default_rng(6)
+    g0 = rng.uniform(1e-6, 20e-6, (70, 50))
+    dense, sparse = sur.layer(g0, refresh_every=0), sur.layer(g0, refresh_every=0)
+    idx = rng.choice(g0.size, 300, replace=False)
+    dg = np.zeros(g0.size)
+    dg[idx] = rng.normal(0.0, 0.5e-6, idx.size)
+    dense.apply_delta(dg.reshape(g0.shape).astype(np.float32))
+    sparse.apply_delta_at(idx, dg[idx])
+    np.testing.assert_array_equal(sparse.g, dense.g)
+    x = rng.uniform(-1, 1, (3, 70))
+    np.testing.assert_allclose(sparse.forward(x), dense.forward(x), rtol=1e-6, atol=1e-12)
+    with pytest.raises(SpecError, match="idx"):
+        sparse.apply_delta_at(np.array([g0.size]), np.array([1e-7]))
 
 
 def test_to_arrays_round_trip_and_corruption():

@@ -421,6 +421,25 @@ class MacLayer:
         if self._l is not None:
             np.multiply(dg, self._q, out=self._buf)
             self._l += self._buf
+        self._tick()
+
+    def apply_delta_at(self, idx: np.ndarray, dg: np.ndarray) -> None:
+        """Sparse :meth:`apply_delta`: ``G.flat[idx] += dg`` (``idx`` distinct flat indices
+        into the ``(n_in, n_out)`` matrix); costs in proportion to ``len(idx)``."""
+        idx = np.asarray(idx).reshape(-1)
+        dg = np.asarray(dg, dtype=self.dtype).reshape(-1)
+        if idx.shape != dg.shape:
+            raise SpecError(f"dg: expected {idx.size} values (one per index), got {dg.size}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self._g.size):
+            raise SpecError(f"idx: flat indices must lie in [0, {self._g.size})")
+        for arr, scale in ((self._g, None), (self._t, self._p), (self._l, self._q)):
+            if arr is None:
+                continue
+            flat = arr.reshape(-1)
+            flat[idx] += dg if scale is None else dg * scale.reshape(-1)[idx]
+        self._tick()
+
+    def _tick(self) -> None:
         self._count += 1
         if self.refresh_every and self._count >= self.refresh_every:
             self.refresh()
