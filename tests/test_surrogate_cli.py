@@ -1,0 +1,73 @@
+"""``circuitsim characterize`` and ``circuitsim surrogate ...`` end to end (QUICK MAC, real
+ngspice): dataset and plots on disk, fit once then cache hits, a truncated entry rebuilt,
+validation table and exit code, show/clear, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from circuitsim.cli import main
+
+pytestmark = pytest.mark.spice
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys):
+    cache, store = str(tmp_path / "cache"), str(tmp_path / "store")
+    common = ["--quick", "--cache", cache, "--store", store, "--no-progress"]
+    out_dir = tmp_path / "char"
+    code, out, _ = run(capsys, "characterize", "mac", *common, "--out", str(out_dir))
+    assert code == 0 and "| check |" in out
+    assert (out_dir / "dataset.npz").is_file() and (out_dir / "summary.md").is_file()
+    assert list(out_dir.glob("*.png"))
+    spec = json.loads((out_dir / "spec.json").read_text())
+    assert spec["tiles"] and spec["circuit"]["r_row"] > 0
+
+    code, out, _ = run(capsys, "surrogate", "fit", "mac", *common)
+    assert code == 0 and "fitted and cached" in out
+    code, out, _ = run(capsys, "surrogate", "fit", "mac", *common)
+    assert code == 0 and "already cached" in out
+    # the dataset written by characterize names the same spec, so the same entry
+    code, out, _ = run(capsys, "surrogate", "fit", "mac", "--dataset",
+                       str(out_dir / "dataset.npz"), "--cache", cache, "--no-progress")
+    assert code == 0 and "already cached" in out
+
+    npz = next((tmp_path / "cache").glob("mac-*.npz"))
+    npz.write_bytes(npz.read_bytes()[:100])  # truncated: detected, reported, rebuilt
+    code, out, err = run(capsys, "surrogate", "fit", "mac", *common)
+    assert code == 0 and "fitted and cached" in out
+    assert "does not match its recorded hash" in err and "rebuilding" in err
+
+    val_dir = tmp_path / "val"
+    code, out, _ = run(capsys, "surrogate", "validate", "mac", *common, "--out", str(val_dir))
+    assert code == 0 and "| pass |" in out and "FAIL" not in out
+    assert (val_dir / "fidelity.md").read_text().count("| pass |") >= 2
+    assert list(val_dir.glob("*.png"))
+
+    code, out, _ = run(capsys, "surrogate", "show", "--cache", cache)
+    assert code == 0 and "validated: all pass" in out
+    code, out, _ = run(capsys, "surrogate", "show", "mac", "--quick", "--cache", cache)
+    assert code == 0 and '"npz_sha256"' in out and "| pass |" in out
+    code, out, _ = run(capsys, "surrogate", "clear", "--cache", cache)
+    assert code == 0 and "removed 1 " in out
+    code, _, err = run(capsys, "surrogate", "show", "mac", "--quick", "--cache", cache)
+    assert code == 2 and "no cached mac surrogate" in err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["characterize", "mac", "--set", "seed=-1"], "seed"),
+    (["characterize", "update", "--set", "nosuchfield=1"], "nosuchfield"),
+    (["surrogate", "fit", "mac", "--dataset", "/nonexistent.npz"], "--dataset"),
+    (["surrogate", "fit", "adc", "--workers", "0"], "--workers=0"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
+    code, out, err = run(capsys, *argv, "--cache", str(tmp_path / "c"))
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()  # nothing written
