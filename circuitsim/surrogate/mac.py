@@ -169,32 +169,38 @@ class MacSurrogate:
         s_bwd = 1.0 / (1.0 + self.r_foot * t.sum(axis=-1))
         return t, g * qm, pm, qm, s_fwd, s_bwd
 
-    def drive(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def drive(self, x: np.ndarray, with_h: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Input transform of ``x`` (any shape): ``F = V0 sinh(V / V0)`` and ``H = F (cosh(V /
-        V0) - 1)`` with ``V = x v_read`` (linear read law: ``F = V``, ``H = None``)."""
+        V0) - 1)`` with ``V = x v_read`` (linear read law, or ``with_h=False``: ``H = None``)."""
         v = x * np.asarray(self.v_read, dtype=x.dtype)
         if self.iv == "linear":
             return v, None
         u = v / np.asarray(self.iv_v0, dtype=x.dtype)
         f = np.sinh(u)
         f *= np.asarray(self.iv_v0, dtype=x.dtype)
+        if not with_h:
+            return f, None
         h = np.cosh(u)
         h -= 1.0
         h *= f
         return f, h
 
-    def layer(self, g: np.ndarray, *, dtype: Any = np.float32,
-              refresh_every: int = 1000) -> MacLayer:
-        """A :class:`MacLayer` for the physical ``(n_in, n_out)`` conductance matrix ``g``."""
-        return MacLayer(self, g, dtype=dtype, refresh_every=refresh_every)
+    def layer(self, g: np.ndarray, *, dtype: Any = np.float32, refresh_every: int = 1000,
+              exact_read: bool = True) -> MacLayer:
+        """A :class:`MacLayer` for the physical ``(n_in, n_out)`` conductance matrix ``g``
+        (``exact_read=False``: one matrix product per read, see :class:`MacLayer`)."""
+        return MacLayer(self, g, dtype=dtype, refresh_every=refresh_every,
+                        exact_read=exact_read)
 
-    def forward(self, g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def forward(self, g: np.ndarray, x: np.ndarray, exact_read: bool = True) -> np.ndarray:
         """Forward read currents ``(B, n_out)`` A of inputs ``x`` ``(B, n_in)`` (float64)."""
-        return self.layer(g, dtype=np.float64, refresh_every=0).forward(x)
+        return self.layer(g, dtype=np.float64, refresh_every=0,
+                          exact_read=exact_read).forward(x)
 
-    def backward(self, g: np.ndarray, d: np.ndarray) -> np.ndarray:
+    def backward(self, g: np.ndarray, d: np.ndarray, exact_read: bool = True) -> np.ndarray:
         """Backward read currents ``(B, n_in)`` A of inputs ``d`` ``(B, n_out)`` (float64)."""
-        return self.layer(g, dtype=np.float64, refresh_every=0).backward(d)
+        return self.layer(g, dtype=np.float64, refresh_every=0,
+                          exact_read=exact_read).backward(d)
 
     def with_form(self, form: str, p: np.ndarray | None = None,
                   q: np.ndarray | None = None) -> MacSurrogate:
@@ -300,13 +306,17 @@ class MacLayer:
     Between refreshes ``P``, ``Q`` are those of the last refresh, so the error grows with the
     drift of ``G``: measured on 784x250 (tiles 112x125), a random walk moving ``G`` by 2 uS on
     average (20 % of the mean) left 0.34 % FS; a refresh takes ~10-30 ms there.
+
+    ``exact_read=False`` drops the ``H @ L`` term of a sinh read (the IR drop seen through the
+    cell's slope ``cosh`` instead of 1), so a read is one matrix product like a plain float
+    layer instead of two; :func:`validate` reports its error against SPICE separately.
     """
 
     __slots__ = ("sur", "dtype", "refresh_every", "n_in", "n_out", "row_tiles", "col_tiles",
-                 "_g", "_t", "_l", "_p", "_q", "_s_fwd", "_s_bwd", "_buf", "_count")
+                 "_g", "_t", "_l", "_p", "_q", "_s_fwd", "_s_bwd", "_buf", "_count", "exact_read")
 
     def __init__(self, sur: MacSurrogate, g: np.ndarray, *, dtype: Any = np.float32,
-                 refresh_every: int = 1000):
+                 refresh_every: int = 1000, exact_read: bool = True):
         g = np.array(g, dtype=np.float64)
         if g.ndim != 2 or not np.all(np.isfinite(g)) or np.any(g < 0):
             raise SpecError(f"g: expected a finite non-negative (n_in, n_out) matrix, got shape "
@@ -316,6 +326,7 @@ class MacLayer:
         self.sur = sur
         self.dtype = np.dtype(dtype)
         self.refresh_every = refresh_every
+        self.exact_read = exact_read
         self.n_in, self.n_out = g.shape
         self.row_tiles = split(self.n_in, sur.tile_rows)
         self.col_tiles = split(self.n_out, sur.tile_cols)
@@ -323,7 +334,7 @@ class MacLayer:
         shape = g.shape
         self._t = np.empty(shape, self.dtype)
         self._p = np.empty(shape, self.dtype)
-        nonlinear = sur.iv == "sinh"
+        nonlinear = sur.iv == "sinh" and exact_read
         self._l = np.empty(shape, self.dtype) if nonlinear else None
         self._q = np.empty(shape, self.dtype) if nonlinear else None
         foot = sur.r_foot > 0
@@ -377,7 +388,7 @@ class MacLayer:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Column currents (A) of a forward read of ``x`` (rows driven with ``x * v_read``)."""
         x, one = self._inputs(x, self.n_in, "x")
-        f, h = self.sur.drive(x)
+        f, h = self.sur.drive(x, self._l is not None)
         if self._s_fwd is None:
             out = f @ self._t
             if h is not None:
@@ -395,7 +406,7 @@ class MacLayer:
     def backward(self, d: np.ndarray) -> np.ndarray:
         """Row currents (A) of a backward read of ``d`` (columns driven with ``d * v_read``)."""
         d, one = self._inputs(d, self.n_out, "d")
-        f, h = self.sur.drive(d)
+        f, h = self.sur.drive(d, self._l is not None)
         if self._s_bwd is None:
             out = f @ self._t.T
             if h is not None:
@@ -675,17 +686,18 @@ def validate(sur: MacSurrogate, spec: cm.MacCharSpec, *, store: Path | str | Non
     first = sur.with_form("first_order")
     rows: dict[str, list[np.ndarray]] = {}
 
-    def add(label: str, ideal: np.ndarray, spice: np.ndarray, pred: np.ndarray,
-            pred1: np.ndarray) -> None:
+    def add(label: str, ideal: np.ndarray, spice: np.ndarray, g: np.ndarray, x: np.ndarray,
+            direction: str) -> None:
+        model = sur.forward if direction == "forward" else sur.backward
+        model1 = first.forward if direction == "forward" else first.backward
         pos = np.broadcast_to(np.linspace(0.0, 1.0, ideal.shape[1]), ideal.shape)
-        rows.setdefault(label, []).append(np.stack([ideal.ravel(), spice.ravel(), pred.ravel(),
-                                                    pred1.ravel(), pos.ravel()]))
+        rows.setdefault(label, []).append(np.stack([
+            ideal.ravel(), spice.ravel(), model(g, x).ravel(), model1(g, x).ravel(),
+            pos.ravel(), model(g, x, exact_read=False).ravel()]))
 
     for dk, res in zip(tiles, results[:len(tiles)], strict=True):
-        model = sur.forward if dk.direction == "forward" else sur.backward
-        model1 = first.forward if dk.direction == "forward" else first.backward
-        add(f"{dk.rows}x{dk.cols} {dk.direction}", res.ideal_currents, res.currents,
-            model(dk.g, dk.x), model1(dk.g, dk.x))
+        add(f"{dk.rows}x{dk.cols} {dk.direction}", res.ideal_currents, res.currents, dk.g,
+            dk.x, dk.direction)
     if layer:
         g, inputs, ldecks, places = layer
         for direction in cm.DIRECTIONS:
@@ -694,11 +706,8 @@ def validate(sur: MacSurrogate, spec: cm.MacCharSpec, *, store: Path | str | Non
             for dk, res, place in zip(ldecks, results[len(tiles):], places, strict=True):
                 if dk.direction == direction:
                     total[:, place] += res.currents
-            model = sur.forward if direction == "forward" else sur.backward
-            model1 = first.forward if direction == "forward" else first.backward
             ideal = sur.v_read * (x @ g if direction == "forward" else x @ g.T)
-            add(f"layer {g.shape[0]}x{g.shape[1]} {direction}", ideal, total, model(g, x),
-                model1(g, x))
+            add(f"layer {g.shape[0]}x{g.shape[1]} {direction}", ideal, total, g, x, direction)
     return _summarize(sur, rows, seconds)
 
 
@@ -708,7 +717,7 @@ def _summarize(sur: MacSurrogate, rows: dict[str, list[np.ndarray]],
     labels = list(rows)
     fs_all, cols = [], []
     for k, label in enumerate(labels):
-        ideal, spice, pred, pred1, pos = np.concatenate(rows[label], axis=1)
+        ideal, spice, pred, pred1, pos, fast = np.concatenate(rows[label], axis=1)
         fs = float(np.max(np.abs(ideal))) or 1.0
         fs_all.append(fs)
         cols.append(np.stack([np.full(ideal.size, k), pos, ideal, spice, pred, pred1]))
@@ -719,12 +728,16 @@ def _summarize(sur: MacSurrogate, rows: dict[str, list[np.ndarray]],
         rms, mx = stat(pred - spice)
         rms_i, mx_i = stat(ideal - spice)
         rms_1, mx_1 = stat(pred1 - spice)
+        rms_f, mx_f = stat(fast - spice)
         base = (f"held-out SPICE, {ideal.size} outputs; FS = max|ideal G^T V| over them = "
                 f"{fs:.4g} A")
         checks += [
             Check(f"mac {label} RMS error", rms, "% FS", 1.0,
                   detail=f"surrogate ({sur.form}) vs {base}"),
             Check(f"mac {label} max error", mx, "% FS", detail=f"surrogate ({sur.form})"),
+            Check(f"mac {label} fast-read RMS error", rms_f, "% FS", 1.0,
+                  detail=f"layer(exact_read=False): one matrix product per read; max "
+                         f"{mx_f:.3g} % FS"),
             Check(f"mac {label} ideal-model RMS error", rms_i, "% FS",
                   detail=f"ideal G^T V vs SPICE; max {mx_i:.3g} % FS"),
             Check(f"mac {label} first-order RMS error", rms_1, "% FS",
