@@ -96,9 +96,13 @@ def surrogate_step(mac, upd, xs, ds, scale: float, dense: bool, exact_read: bool
             n = np.where(x.T @ d >= 0, 1, -1).astype(np.int8).ravel()
             idx = np.arange(n.size)
         else:  # pulse coincidence: rows whose input is 0 fire no pulse
-            rows = np.flatnonzero(np.any(x != 0, axis=0))
-            dw = x[:, rows].T @ d
-            dw *= scale
+            if len(x) == 1:
+                rows = np.flatnonzero(x[0])
+                dw = np.outer(x[0, rows] * scale, d[0])
+            else:
+                rows = np.flatnonzero(np.any(x != 0, axis=0))
+                dw = x[:, rows].T @ d
+                dw *= scale
             loc = np.flatnonzero(np.abs(dw) >= 0.5)
             n = np.rint(dw.ravel()[loc]).astype(np.int16)
             idx = rows[loc // N_OUT] * N_OUT + loc % N_OUT

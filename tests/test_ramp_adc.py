@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -285,3 +286,60 @@ def test_comparator_offset_and_polarity():
         j = int(np.argmax(out > spec.threshold))  # first point above the logic threshold
         offset = vd[j - 1] + (spec.threshold - out[j - 1]) / (out[j] - out[j - 1]) * 2e-6
         assert abs(offset) < 1e-4, (vcms[i], offset)
+
+
+# ---------------------------------------------------------------- calibration steps, reference
+
+def test_cal_step_is_validated_and_moves_the_charge():
+    with pytest.raises(SpecError, match=r"^cal_step=.*needs n_cal = 5"):
+        RampSpec(bits=3, cal_step=(0.0, 3.0))
+    with pytest.raises(SpecError, match=r"^cal_step=.*integer step 0 \.\. 7"):
+        RampSpec(bits=3, cal_step=(0.0, 0.0, 0.0, 0.0, 8.0))
+    with pytest.raises(SpecError, match=r"^cal_step=.*integer step"):
+        RampSpec(bits=3, cal_step=(0.0, 0.0, 0.0, 0.0, 1.5))
+    base = ramp_design(RampSpec(bits=3))
+    d = ramp_design(RampSpec(bits=3, cal_step=(0.0, 0.0, 0.0, 0.0, 3.0)))
+    g5 = base.g_cal[4]
+    moved = base.ramp_voltages() - d.ramp_voltages()
+    kappa = base.v_read * base.t_read / base.c_int
+    np.testing.assert_allclose(moved, kappa * g5 * np.array([1, 1, 1, 0, 0, 0, 0, 0]),
+                               atol=1e-15)
+    assert "calibration row 5 read at step 3" in ramp.deck(RampSpec(bits=3, cal_step=(
+        0.0, 0.0, 0.0, 0.0, 3.0)))
+    assert ramp.deck(RampSpec(bits=3, cal_step=())) == ramp.deck(RampSpec(bits=3))
+
+
+def test_fixed_reference_deck_reads_the_ramp_at_the_design_voltage():
+    spec = ConversionTestbenchSpec(ramp=RampSpec(bits=3, v_read_applied=0.15),
+                                   reference="fixed", x=(0.37, 2.0))
+    text = tb_conversion.deck(spec)
+    assert "fixed reference: ramp column read at the design 0.2 V, MAC inputs at 0.15 V" in text
+    ramp_rows = [line for line in text.splitlines() if line.startswith(("Vrow", "Vcal"))]
+    mac_rows = [line for line in text.splitlines() if line.startswith("Vx")]
+    assert all(" -0.2 " in line for line in ramp_rows)
+    assert all(" -0.15 " in line for line in mac_rows)
+    assert spec.ramp_column().v_applied == 0.2
+    ratiometric = replace(spec, reference="ramp")
+    assert "fixed reference" not in tb_conversion.deck(ratiometric)
+
+
+@pytest.mark.spice
+def test_spare_and_fixed_reference_in_ngspice():
+    """A spare read at step 3 raises the ramp from step 3 on by G·V_read·t_read/C_int; a fixed
+    reference keeps the ramp at the design levels while the MAC voltage scales with V_read."""
+    spare = RampSpec(bits=3, g_cal=(1.25e-05, 1.25e-05, 1.25e-05, 1.25e-05, 8e-06),
+                     cal_step=(0.0, 0.0, 0.0, 0.0, 3.0))
+    spec = ConversionTestbenchSpec(ramp=spare, x=(0.37,))
+    result, _ = _convert(spec)
+    ramp_at = np.interp(sample_times(spec), result.time, result["v(ramp)"])
+    np.testing.assert_allclose(ramp_at, ramp_design(spare).ramp_voltages()[1:], rtol=0,
+                               atol=20e-6)
+    fixed = ConversionTestbenchSpec(ramp=RampSpec(bits=3, v_read_applied=0.15),
+                                    reference="fixed", x=(-2.0, 0.37, 2.0))
+    result, codes = _convert(fixed)
+    d = fixed.design()
+    ramp_at = np.interp(sample_times(fixed), result.time, result["v(ramp)"])
+    np.testing.assert_allclose(ramp_at, d.v_thresholds, rtol=0, atol=20e-6)
+    vmac = np.array([result.meas[f"vmac{i}"] for i in range(3)])
+    np.testing.assert_allclose(vmac, d.v_in(np.array(fixed.x)) * 0.75, rtol=0, atol=20e-6)
+    np.testing.assert_array_equal(codes, np.searchsorted(d.v_thresholds, vmac))

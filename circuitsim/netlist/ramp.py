@@ -23,6 +23,14 @@ integrator is ``V_in(x) = v_lo + (x - x_min) / (x_max - x_min) * v_span``. Hence
     G_k = c_int * (V_in(x_k) - V_in(x_{k-1})) / (v_read * t_read),   x_0 = x_min
     sum(G_cal) = c_int * v_lo / (v_read * t_read)   (split evenly over the n_cal devices)
 
+Calibration devices [ours; Yang's 5 calibration memristors fix offset, INL and stuck-OFF
+devices]: by default all ``n_cal`` are read together in step 0 and set the base. ``cal_step``
+may move any of them to step ``k``, where it is read together with ramp row ``k`` and adds to
+that step's increment: a spare that stands in for a stuck-OFF or weak ramp device (see
+:mod:`circuitsim.characterize.adc` for the calibration procedure). ``RampDesign.cal_step``
+carries the steps, and :meth:`RampDesign.step_conductances` / ``ramp_voltages`` account for
+them.
+
 The ramp and a MAC output read through the same kind of integrator both scale with
 ``v_read * G``, so the comparison, and hence the code, does not depend on the applied read
 voltage (Yang's ratiometric claim). ``v_read`` is the design read voltage from which the
@@ -108,6 +116,21 @@ class RampDesign:
     v_thresholds: tuple[float, ...]
     g_ramp: tuple[float, ...]
     g_cal: tuple[float, ...]
+    cal_step: tuple[int, ...] = ()  #: clock step of each calibration device (empty: all 0)
+
+    def steps_of_cal(self) -> np.ndarray:
+        """Clock step at which each calibration device is read (int, shape ``(n_cal,)``)."""
+        if not self.cal_step:
+            return np.zeros(len(self.g_cal), dtype=int)
+        return np.asarray(self.cal_step, dtype=int)
+
+    def step_conductances(self) -> np.ndarray:
+        """Conductance read in each clock step 0 .. 2^B - 1 (S, shape ``(2^B,)``): step 0 holds
+        the calibration devices read with the base, step ``k`` ramp device ``k`` plus any
+        calibration device read at step ``k``."""
+        charge = np.concatenate([[0.0], np.asarray(self.g_ramp, dtype=float)])
+        np.add.at(charge, self.steps_of_cal(), np.asarray(self.g_cal, dtype=float))
+        return charge
 
     def v_in(self, x: np.ndarray | float) -> np.ndarray:
         """The input map ``V_in(x)`` in volts at the design read voltage."""
@@ -120,8 +143,7 @@ class RampDesign:
         ``v_read`` is the applied read voltage (default: the design one).
         """
         scale = (self.v_read if v_read is None else v_read) * self.t_read / self.c_int
-        charge = np.concatenate([[sum(self.g_cal)], np.asarray(self.g_ramp)])
-        return scale * np.cumsum(charge)
+        return scale * np.cumsum(self.step_conductances())
 
 
 def design_ramp(activation: Activation | str | Callable, bits: int, *,
@@ -216,7 +238,8 @@ class RampSpec:
     opamp_gain: float = param(1e6, "DC gain of the behavioural integrator op-amp", "V/V")
     v_lo: float = param(V_LO, "ramp base after step 0 = V_in(x_min) at v_read", "V")
     v_span: float = param(V_SPAN, "V_in(x_max) - V_in(x_min) at v_read", "V")
-    n_cal: int = param(N_CAL, "number of calibration memristors read in step 0")
+    n_cal: int = param(N_CAL, "number of calibration memristors (read in step 0 unless "
+                       "cal_step says otherwise)")
     g_min: float = param(G_MIN, "lowest programmable device conductance", "S")
     g_max: float = param(G_MAX, "highest programmable device conductance", "S")
     g_ramp: tuple[float, ...] | None = param(None, "explicit ramp conductances G_1 .. "
@@ -224,6 +247,10 @@ class RampSpec:
                                              "S")
     g_cal: tuple[float, ...] | None = param(None, "explicit calibration conductances "
                                             "replacing the design (0 = stuck OFF)", "S")
+    cal_step: tuple[float, ...] = param((), "clock step at which each calibration device is "
+                                        "read: 0 = step 0 with the base, k = 1 .. 2^B - 1 = "
+                                        "together with ramp row k (a spare standing in for a "
+                                        "stuck or weak ramp device); empty: all at step 0")
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -251,6 +278,11 @@ class RampSpec:
                     f"needs n_cal = {self.n_cal} conductances")
             require(all(g == 0 or g >= G_FLOOR for g in self.g_cal), "g_cal", self.g_cal,
                     f"each must be 0 (stuck OFF) or >= {G_FLOOR:g} S")
+        if self.cal_step:
+            require(len(self.cal_step) == self.n_cal, "cal_step", self.cal_step,
+                    f"needs n_cal = {self.n_cal} steps (or none)")
+            require(all(float(k).is_integer() and 0 <= k <= n for k in self.cal_step),
+                    "cal_step", self.cal_step, f"each must be an integer step 0 .. {n}")
         if self.x_min is not None and self.x_max is not None:
             require(self.x_max > self.x_min, "x_max", self.x_max, "must be > x_min")
         design = self.designed()
@@ -293,8 +325,9 @@ def ramp_design(spec: RampSpec) -> RampDesign:
     d = spec.designed()
     g_ramp = d.g_ramp if spec.g_ramp is None else tuple(spec.g_ramp)
     g_cal = d.g_cal if spec.g_cal is None else tuple(spec.g_cal)
+    cal_step = tuple(int(k) for k in spec.cal_step)
     return RampDesign(d.activation, d.bits, d.x_min, d.x_max, d.v_read, d.t_read, d.c_int,
-                      d.v_lo, d.v_span, d.thresholds, d.v_thresholds, g_ramp, g_cal)
+                      d.v_lo, d.v_span, d.thresholds, d.v_thresholds, g_ramp, g_cal, cal_step)
 
 
 # ---------------------------------------------------------------- private element helpers
@@ -333,10 +366,15 @@ def subckt_lines(spec: RampSpec) -> list[str]:
     """The ``integrator`` and ``ramp_column`` (ports ``ramp rst``) subcircuits."""
     d = ramp_design(spec)
     v = spec.v_applied
+    steps = d.steps_of_cal()
     body = [instance("Xint", ["col", "ramp", "rst"], INTEGRATOR),
-            comment(f"step 0 at {num(spec.t_start)} s: {spec.n_cal} calibration rows")]
-    for i, g in enumerate(d.g_cal, start=1):
-        body.append(read_pulse(f"Vcal{i}", f"rcal{i}", v, spec.t_start, spec.t_read, spec.t_edge))
+            comment(f"step 0 at {num(spec.t_start)} s: {int(np.sum(steps == 0))} "
+                    "calibration rows")]
+    for i, (g, k) in enumerate(zip(d.g_cal, steps, strict=True), start=1):
+        if k:
+            body.append(comment(f"calibration row {i} read at step {k} with ramp row {k}"))
+        start = spec.t_start + k * spec.period
+        body.append(read_pulse(f"Vcal{i}", f"rcal{i}", v, start, spec.t_read, spec.t_edge))
         body += memristor(f"Rcal{i}", f"rcal{i}", "col", g)
     body.append(comment(f"step k at t_start + k * {num(spec.period)} s: ramp row k"))
     for k, g in enumerate(d.g_ramp, start=1):
@@ -362,6 +400,8 @@ def header(spec: RampSpec) -> list[str]:
         f"G_ramp {num(min(d.g_ramp))} .. {num(max(d.g_ramp))} S, G_cal {num(min(d.g_cal))} .. "
         f"{num(max(d.g_cal))} S ({spec.n_cal} devices), window [{num(spec.g_min)}, "
         f"{num(spec.g_max)}] S",
+        *([f"calibration devices read at steps {', '.join(str(int(k)) for k in spec.cal_step)}"
+           " (0: with the base)"] if any(spec.cal_step) else []),
     ]
 
 
@@ -375,5 +415,9 @@ BLOCKS = [
     Block(name="ramp", spec=RampSpec, generate=deck,
           summary="memristor-column ramp generator (integrator + calibration and ramp rows)",
           kind="block",
-          examples={"default": {}, "tanh4": {"activation": "tanh", "bits": 4}}),
+          examples={"default": {}, "tanh4": {"activation": "tanh", "bits": 4},
+                    "spare3": {"bits": 3, "g_ramp": [1.2e-05, 1.0e-05, 0.0, 1.0e-05, 1.1e-05,
+                                                     1.3e-05, 2.4e-05],
+                               "g_cal": [1.25e-05, 1.25e-05, 1.25e-05, 1.25e-05, 9e-06],
+                               "cal_step": [0, 0, 0, 0, 3]}}),
 ]

@@ -10,6 +10,11 @@ summed conductance and may lie outside the device window ``[g_min, g_max]`` (it 
 checked against it). Then the ramp runs (steps 0 .. 2^B - 1) and comparator ``i`` compares
 MAC ``i`` (``inp``) with the ramp (``inn``); its output is high while ramp < input.
 
+Reference (``reference``): ``ramp`` (default) reads the ramp column at the same applied read
+voltage as the MAC inputs, so a read-voltage drift scales both and cancels (Yang's ratiometric
+claim); ``fixed`` reads the ramp column at the design ``ramp.v_read`` whatever the MAC inputs
+see, a conventional ADC with a fixed reference, whose codes drift with the read voltage.
+
 Timeline: reset 0 .. ``t_reset``; MAC read ``t_reset + t_edge`` .. ``+ t_int + t_edge``
 (must end by ``ramp.t_start``); ramp steps from ``ramp.t_start``; the run stops one
 ``t_edge`` after the last sample, ``ramp.t_end``.
@@ -26,7 +31,8 @@ is read from the waveform by :func:`circuitsim.netlist.adc.code_from_waveform` a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
@@ -59,6 +65,11 @@ class ConversionTestbenchSpec:
                                  "and comparator each, sharing the ramp")
     t_int: float = param(20e-9, "MAC read (integration) window", "s")
     t_step: float = param(1e-9, "transient print step and maximum time step", "s")
+    reference: Literal["ramp", "fixed"] = param(
+        "ramp", "ramp: the ramp column is read at the applied read voltage like the MAC "
+        "inputs (ratiometric, Yang 2025); fixed: the ramp column is always read at the design "
+        "ramp.v_read while the MAC inputs see ramp.v_read_applied (a conventional "
+        "fixed-reference ADC)")
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -78,6 +89,13 @@ class ConversionTestbenchSpec:
 
     def design(self) -> ramp.RampDesign:
         return ramp.ramp_design(self.ramp)
+
+    def ramp_column(self) -> ramp.RampSpec:
+        """The ramp spec the ramp column is built from: ``ramp`` itself, or for a fixed
+        reference ``ramp`` read at its design ``v_read`` (``v_read_applied`` dropped)."""
+        if self.reference == "fixed":
+            return replace(self.ramp, v_read_applied=None)
+        return self.ramp
 
     def g_x(self) -> np.ndarray:
         """Input (MAC) conductances in S, shape ``(len(x),)``."""
@@ -110,8 +128,11 @@ def _save(spec: ConversionTestbenchSpec) -> str:
 
 def header(spec: ConversionTestbenchSpec) -> list[str]:
     r = spec.ramp
+    fixed = ([f"fixed reference: ramp column read at the design {num(r.v_read)} V, MAC inputs "
+              f"at {num(r.v_applied)} V"] if spec.reference == "fixed" else [])
     return [
-        *ramp.header(r),
+        *ramp.header(spec.ramp_column()),
+        *fixed,
         *adc.header(spec.comparator),
         f"{len(spec.x)} MAC input(s) x = {', '.join(num(x) for x in spec.x[:8])}"
         f"{' ...' if len(spec.x) > 8 else ''}; read for t_int {num(spec.t_int)} s from "
@@ -126,7 +147,7 @@ def deck(spec: ConversionTestbenchSpec) -> str:
     r, c = spec.ramp, spec.comparator
     t_mac = r.t_reset + r.t_edge
     reset = [(0.0, 1.0), (r.t_reset, 1.0), (r.t_reset + r.t_edge, 0.0)]
-    body = [*ramp.subckt_lines(r), "", *adc.subckt_lines(c), "",
+    body = [*ramp.subckt_lines(spec.ramp_column()), "", *adc.subckt_lines(c), "",
             vdc("Vdd", "vdd", ramp.GND, c.vdd),
             vpwl("Vrst", "rst", ramp.GND, reset),
             instance("Xbias", ["vdd", ramp.GND, "vbp"], adc.BIAS),
@@ -154,5 +175,7 @@ BLOCKS = [
           summary="ramp ADC conversion: MAC integrators, shared ramp column, comparators",
           kind="testbench",
           examples={"default": {}, "sigmoid3": {"ramp": {"bits": 3}},
-                    "tanh4": {"ramp": {"activation": "tanh", "bits": 4}, "x": [0.35]}}),
+                    "tanh4": {"ramp": {"activation": "tanh", "bits": 4}, "x": [0.35]},
+                    "fixed3": {"ramp": {"bits": 3, "v_read_applied": 0.15},
+                               "reference": "fixed", "x": [0.37, 2.0]}}),
 ]
