@@ -30,6 +30,7 @@ from circuitsim.netlist.adc import ComparatorSpec, code_from_waveform, sample_ti
 from circuitsim.netlist.elements import instance, vcvs, vdc
 from circuitsim.netlist.ramp import RampSpec, design_ramp, fit_c_int, ramp_design
 from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
+from circuitsim.phases import conversion_point
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.ngspice import run_batch
 
@@ -343,3 +344,6 @@ def test_spare_and_fixed_reference_in_ngspice():
     vmac = np.array([result.meas[f"vmac{i}"] for i in range(3)])
     np.testing.assert_allclose(vmac, d.v_in(np.array(fixed.x)) * 0.75, rtol=0, atol=20e-6)
     np.testing.assert_array_equal(codes, np.searchsorted(d.v_thresholds, vmac))
+    # the phase result's ideal ramp is the fixed reference's too
+    res = conversion_point(fixed)
+    np.testing.assert_allclose(res.v_ramp, res.v_ramp_ideal, rtol=0, atol=20e-6)
