@@ -164,16 +164,17 @@ def from_mapping(cls: type, mapping: Mapping[str, Any], where: str | None = None
         if (dataclasses.is_dataclass(info.type) and isinstance(value, Mapping)
                 and dataclasses.is_dataclass(info.default)):
             # a partial table overrides the parent's default instance, not the class defaults
-            value = _deep_merge(to_mapping(info.default), value)
+            value = deep_merge(to_mapping(info.default), value)
         kwargs[key] = _coerce(value, info.type, key)
     return cls(**kwargs)
 
 
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base``, recursing into nested tables."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from circuitsim.errors import CacheError, SpecError
-from circuitsim.spec import build, to_mapping
+from circuitsim.spec import build, deep_merge, to_mapping
 from circuitsim.spice.ngspice import ngspice_version
 from circuitsim.surrogate import fidelity
 from circuitsim.surrogate.cache import Entry, SurrogateCache, cache_key, key_material
@@ -36,23 +36,13 @@ def nest(dotted: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def make_spec(kind: str, mapping: dict[str, Any] | None = None, sets: list[str] | tuple = (),
               quick: bool = False) -> Any:
     """The characterization spec of ``kind``: defaults ← QUICK (if ``quick``) ← ``mapping``
     ← ``sets`` (``key=value`` with dotted keys)."""
     k = get_kind(kind)
     base = nest(k.quick) if quick else {}
-    return build(k.spec_class, _merge(base, mapping or {}), list(sets))
+    return build(k.spec_class, deep_merge(base, mapping or {}), list(sets))
 
 
 @dataclass(frozen=True, slots=True)
