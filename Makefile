@@ -23,6 +23,7 @@ golden: setup
 
 bench: setup
 	$(PY) scripts/bench_harness.py
+	$(PY) scripts/bench_surrogates.py
 
 clean:
 	find . -path ./$(VENV) -prune -o -path ./.git -prune -o \
