@@ -107,6 +107,9 @@ def test_k_pulses_in_one_call_equal_k_single_pulses(sur):
     idx = np.flatnonzero(n)
     sur.pulse_at(flat, idx, n.reshape(-1)[idx], cells)
     np.testing.assert_array_equal(flat, once)
+    every = vc.copy()  # listed cells with no pulse stay untouched
+    sur.pulse_at(every, np.arange(vc.size), n.reshape(-1), cells)
+    np.testing.assert_array_equal(every, once)
     np.testing.assert_array_equal(sur.g_at(flat, idx, cells), sur.g(once, cells).reshape(-1)[idx])
     # float64 in, float64 out
     assert sur.pulse(vc.astype(np.float64), n, cells).dtype == np.float64

@@ -285,6 +285,10 @@ class UpdateSurrogate:
         tab["inv_hw"] = (M - 1) / (self.w_max - self.w_min)
         tab["inv_hz"] = (MZ - 1) / 2.0
         tab["chol"] = np.linalg.cholesky(self.theta_cov + 1e-15 * np.eye(len(THETA)))
+        # up and down tables stacked (down rows after the up rows) for one-pass sparse pulses
+        tab["both"] = np.concatenate([tab["up"], tab["dn"]])
+        tab["bothi"] = np.concatenate([tab["upi"], tab["dni"]])
+        tab["dn_shift"] = tab["up"].size
         object.__setattr__(self, "_tab", tab)
 
     # ------------------------------------------------------------ cells
@@ -373,8 +377,30 @@ class UpdateSurrogate:
             raise SpecError("vc: pulse_at needs a C-contiguous float32/float64 array")
         if cells.up_k.size != vc.size:
             raise SpecError(f"cells {cells.shape} must match vc {vc.shape}")
-        self._apply(vc.reshape(-1), np.asarray(n).reshape(-1), np.asarray(idx).reshape(-1),
-                    cells)
+        self._apply_at(vc.reshape(-1), np.asarray(n).reshape(-1), np.asarray(idx).reshape(-1),
+                       cells)
+
+    def _apply_at(self, flat: np.ndarray, n: np.ndarray, idx: np.ndarray,
+                  cells: CellParams) -> None:
+        """:meth:`_apply` for listed cells in one pass over both directions (the stacked
+        tables): the same arithmetic per cell, half the numpy calls of a pass per direction."""
+        if not n.all():
+            keep = np.flatnonzero(n)
+            idx, n = idx[keep], n[keep]
+        if idx.size == 0:
+            return
+        t = self._tab
+        up = n > 0
+        off = np.where(up, cells.up_off.reshape(-1)[idx],
+                       cells.dn_off.reshape(-1)[idx] + t["dn_shift"])
+        k = np.where(up, cells.up_k.reshape(-1)[idx], cells.dn_k.reshape(-1)[idx])
+        v = flat[idx]
+        c = _lut(t["both"], v, self.v_min, t["inv_hv"], off)
+        c += k * n.astype(flat.dtype)
+        np.clip(c, 0.0, 1.0, out=c)
+        out = _lut(t["bothi"], c, 0.0, float(M - 1), off)
+        # as in _move: a cell never moves against its pulse direction
+        flat[idx] = np.where(up, np.maximum(out, v), np.minimum(out, v))
 
     def _apply(self, flat: np.ndarray, n: np.ndarray, idx: np.ndarray | None,
                cells: CellParams) -> None:
