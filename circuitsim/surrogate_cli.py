@@ -50,7 +50,10 @@ def _out_dir(path: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out: {path!r} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SpecError(f"--out: cannot create {path!r}: {exc.strerror}") from None
     return out
 
 
@@ -63,8 +66,9 @@ def run_characterize(args: argparse.Namespace) -> int:
     k = get_kind(args.kind)
     spec = _spec(args)
     cache = SurrogateCache(args.cache)
+    runner = _runner(args)
     out = _out_dir(args.out or f"runs/characterize/{args.kind}")
-    ds = service.characterize(args.kind, spec, _runner(args), cache)
+    ds = service.characterize(args.kind, spec, runner, cache)
     checks = k.char().summary(ds)
     dataset_path = out / "dataset.npz"
     ds.save(dataset_path)
@@ -99,9 +103,10 @@ def run_fit(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     k = get_kind(args.kind)
     spec = _spec(args)
+    runner = _runner(args)
     out = _out_dir(args.out or f"runs/validate/{args.kind}")
     val, _, entry = service.validate_surrogate(args.kind, spec, cache=SurrogateCache(args.cache),
-                                               runner=_runner(args))
+                                               runner=runner)
     table = fidelity.format_table(val.checks, f"{args.kind} surrogate {entry.key[:12]} vs "
                                               "held-out SPICE")
     write_atomic(out / "fidelity.md", table + "\n")
@@ -130,6 +135,8 @@ def _entry_line(meta: dict[str, Any]) -> str:
 
 def run_show(args: argparse.Namespace) -> int:
     cache = SurrogateCache(args.cache)
+    if not args.kind and (args.spec or args.set or args.quick):
+        raise SpecError("show: --spec/--set/--quick select one entry and need a KIND")
     if args.kind and (args.spec or args.set or args.quick):
         key, _ = service.entry_key(args.kind, _spec(args))
         entry = cache.read(args.kind, key)
@@ -152,10 +159,12 @@ def run_clear(args: argparse.Namespace) -> int:
     cache = SurrogateCache(args.cache)
     n = cache.clear(args.kind)
     print(f"removed {n} cached surrogate(s) from {cache.dir}")
-    if args.sweeps:
-        sweeps = cache.dir / "sweeps"
-        if sweeps.is_dir():
+    sweeps = cache.dir / "sweeps"
+    if args.sweeps and sweeps.is_dir():
+        try:
             shutil.rmtree(sweeps)
+        except OSError as exc:
+            raise SpecError(f"--sweeps: cannot remove {str(sweeps)!r}: {exc.strerror}") from None
         print(f"removed the sweep store {sweeps}")
     return 0
 

@@ -66,8 +66,20 @@ def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys):
     (["characterize", "update", "--set", "nosuchfield=1"], "nosuchfield"),
     (["surrogate", "fit", "mac", "--dataset", "/nonexistent.npz"], "--dataset"),
     (["surrogate", "fit", "adc", "--workers", "0"], "--workers=0"),
+    (["characterize", "mac", "--workers", "0"], "--workers=0"),
+    (["surrogate", "show", "--quick"], "need a KIND"),
 ])
-def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch, argv, needle):
+    monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, *argv, "--cache", str(tmp_path / "c"))
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "c").exists()  # nothing written
+    assert list(tmp_path.iterdir()) == []  # nothing written (no cache, no runs/ directory)
+
+
+def test_unreadable_dataset_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "ds.npz"
+    for content in (b"", b"PK\x03\x04 truncated"):
+        bad.write_bytes(content)
+        code, _, err = run(capsys, "surrogate", "fit", "adc", "--dataset", str(bad),
+                           "--cache", str(tmp_path / "c"))
+        assert code == 2 and "--dataset" in err and len(err.strip().splitlines()) == 1

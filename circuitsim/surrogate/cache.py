@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from circuitsim import __version__
-from circuitsim.errors import CacheError
+from circuitsim.errors import CacheError, SpecError
 from circuitsim.io import write_atomic
 from circuitsim.store import canonical, code_fingerprint
 
@@ -84,7 +84,7 @@ class SurrogateCache:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CacheError(f"--cache: cannot create {str(self.dir)!r}: {exc.strerror}") from None
+            raise SpecError(f"--cache: cannot create {str(self.dir)!r}: {exc.strerror}") from None
 
     def paths(self, kind: str, key: str) -> tuple[Path, Path, Path]:
         stem = f"{kind}-{key[:24]}"
@@ -112,6 +112,8 @@ class SurrogateCache:
             blob = npz.read_bytes()
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CacheError(f"{kind} surrogate {key[:12]} unreadable: {exc}") from None
+        if not isinstance(meta, dict):
+            raise CacheError(f"{sidecar.name}: sidecar is not a JSON object")
         if meta.get("key") != key:
             raise CacheError(f"{sidecar.name}: sidecar is for key {str(meta.get('key'))[:12]}")
         if hashlib.sha256(blob).hexdigest() != meta.get("npz_sha256"):
@@ -141,11 +143,15 @@ class SurrogateCache:
         return Entry(kind, key, arrays, full, npz, sidecar)
 
     def update_meta(self, entry: Entry, **fields: Any) -> Entry:
-        """Add fields to an entry's sidecar (e.g. validation checks), atomically."""
+        """Add fields to an entry's sidecar (e.g. validation checks), atomically; refused if
+        the entry was replaced (refitted) since ``entry`` was read."""
         with self.locked(entry.kind, entry.key):
             current = self.read(entry.kind, entry.key)
             if current is None:
                 raise CacheError(f"{entry.kind} surrogate {entry.key[:12]} vanished")
+            if current.meta.get("npz_sha256") != entry.meta.get("npz_sha256"):
+                raise CacheError(f"{entry.kind} surrogate {entry.key[:12]} was refitted "
+                                 "meanwhile; its sidecar is left as it is")
             meta = {**current.meta, **fields}
             write_atomic(current.sidecar, json.dumps(meta, indent=1, sort_keys=True) + "\n")
             return Entry(entry.kind, entry.key, current.arrays, meta, current.npz,
@@ -168,21 +174,26 @@ class SurrogateCache:
         for path in sorted(self.dir.glob(f"{kind or '*'}-*.json")):
             try:
                 meta = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                if not isinstance(meta, dict):
+                    raise ValueError("not a JSON object")
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
                 meta = {"kind": path.name.split("-")[0], "error": str(exc), "sidecar": path.name}
             meta.setdefault("sidecar", path.name)
             out.append(meta)
         return sorted(out, key=lambda m: str(m.get("written", "")), reverse=True)
 
     def clear(self, kind: str | None = None) -> int:
-        """Delete the entries (of ``kind``, or all); returns how many sidecars were removed."""
+        """Delete the entries (of ``kind``, or all), each under its lock (so an entry being
+        written is deleted after it is complete, never halfway); the empty lock files stay,
+        a writer may hold one. Returns how many entries were removed."""
         if not self.dir.is_dir():
             return 0
         n = 0
-        for sidecar in self.dir.glob(f"{kind or '*'}-*.json"):
-            sidecar.unlink(missing_ok=True)
-            n += 1
-        for pattern in ("npz", "lock"):
-            for path in self.dir.glob(f"{kind or '*'}-*.{pattern}"):
-                path.unlink(missing_ok=True)
+        stems = {p.name[:-len(p.suffix)] for ext in ("json", "npz")
+                 for p in self.dir.glob(f"{kind or '*'}-*.{ext}")}
+        for stem in sorted(stems):
+            entry_kind, _, key = stem.partition("-")
+            with self.locked(entry_kind, key):
+                n += self.paths(entry_kind, key)[1].exists()
+                self.discard(entry_kind, key)
         return n

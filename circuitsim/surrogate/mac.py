@@ -44,7 +44,6 @@ direction) is the largest ideal output ``max |G^T V|`` over that group's held-ou
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -748,10 +747,3 @@ def _summarize(sur: MacSurrogate, rows: dict[str, list[np.ndarray]],
                          full_scale=np.array(fs_all), group=data[0].astype(np.int64),
                          position=data[1], ideal=data[2], spice=data[3], surrogate=data[4],
                          first_order=data[5], seconds=seconds)
-
-
-def load_spec_json(sur: MacSurrogate) -> cm.MacCharSpec:
-    """The characterization spec the surrogate was fitted from."""
-    from circuitsim.spec import from_mapping
-
-    return from_mapping(cm.MacCharSpec, json.loads(sur.spec_json))

@@ -64,16 +64,20 @@ def entry_key(kind: str, spec: Any) -> tuple[str, dict[str, Any]]:
     return cache_key(material), material
 
 
-def load_cached(k: Kind, key: str, cache: SurrogateCache) -> tuple[Any, Entry] | None:
-    """The cached surrogate and its entry; a corrupt entry is reported, deleted and ``None``."""
+def load_cached(k: Kind, key: str, cache: SurrogateCache,
+                locked: bool = False) -> tuple[Any, Entry] | None:
+    """The cached surrogate and its entry, or ``None``. A corrupt entry is reported and
+    deleted only by a caller holding the entry's lock (``locked``): without the lock it may
+    be an entry another process is rewriting, so it is just not used."""
     try:
         entry = cache.read(k.name, key)
         if entry is None:
             return None
         return k.surrogate_class.from_arrays(entry.arrays), entry
     except CacheError as exc:
-        cache.report_corrupt(exc)
-        cache.discard(k.name, key)
+        if locked:
+            cache.report_corrupt(exc)
+            cache.discard(k.name, key)
         return None
 
 
@@ -97,7 +101,7 @@ def get_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = None,
             return (*hit, False)
     with cache.locked(kind, key):
         if not force:  # another process may have built it while we waited for the lock
-            hit = load_cached(k, key, cache)
+            hit = load_cached(k, key, cache, locked=True)
             if hit is not None:
                 return (*hit, False)
         t0 = time.perf_counter()
@@ -132,10 +136,9 @@ def load_dataset(kind: str, path: str) -> Any:
         raise SpecError(f"--dataset: {path!r} is not a file")
     try:
         return get_kind(kind).dataset_class.load(p)
-    except SpecError as exc:
-        raise SpecError(f"--dataset: {path!r} is not a {kind} dataset ({exc})") from None
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"--dataset: cannot read {path!r} ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - whatever np.load or the record refuses
+        raise SpecError(f"--dataset: {path!r} is not a readable {kind} dataset "
+                        f"({type(exc).__name__}: {exc})") from None
 
 
 def validate_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = None,
