@@ -42,15 +42,19 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def format_table(checks: list[Check], title: str = "") -> str:
-    """A Markdown table: check, value, bound, status, detail."""
+    """A Markdown table: check, value, bound, status, detail (``|`` in text escaped)."""
     lines = [f"### {title}", ""] if title else []
     lines += ["| check | value | bound | status | detail |", "|---|---|---|---|---|"]
     for c in checks:
         bound = "" if c.bound is None else ("≤ " if c.sense == "at_most" else "≥ ") + \
             f"{_fmt(c.bound)} {c.unit}"
-        lines.append(f"| {c.name} | {_fmt(c.value)} {c.unit} | {bound} | {c.status} | "
-                     f"{c.detail} |")
+        lines.append(f"| {_cell(c.name)} | {_fmt(c.value)} {c.unit} | {bound} | {c.status} | "
+                     f"{_cell(c.detail)} |")
     return "\n".join(lines)
 
 
