@@ -11,6 +11,9 @@ The public API, by layer (see README.md):
   sweeps), their result records;
 - sweeps and variability: :func:`sweep`, :func:`circuitsim.montecarlo.draw`,
   :func:`circuitsim.montecarlo.monte_carlo`; energy: :mod:`circuitsim.energy`;
+- characterization and surrogates (kinds ``mac``, ``update``, ``adc``): :func:`make_spec`,
+  :func:`get_surrogate` (cached characterize + fit), :func:`validate_surrogate`,
+  :class:`SurrogateCache`; the models in :mod:`circuitsim.surrogate`;
 - errors: :class:`CircuitsimError` and its subclasses.
 """
 
@@ -45,6 +48,8 @@ from circuitsim.phases import (
 from circuitsim.spice.pool import WorkerPool
 from circuitsim.spice.result import TranResult
 from circuitsim.spice.runner import SimOptions, simulate
+from circuitsim.surrogate.cache import SurrogateCache
+from circuitsim.surrogate.service import get_surrogate, make_spec, validate_surrogate
 from circuitsim.sweep import sweep
 
 __all__ = [
@@ -53,5 +58,6 @@ __all__ = [
     "MacTestbenchSpec", "NetlistError", "RampSpec", "SetupError", "SimError", "SimOptions",
     "SpecError", "TranResult", "UpdateResult", "UpdateTestbenchSpec", "WorkerPool",
     "conversion_point", "design_ramp", "mac_point", "run_conversion", "run_mac", "run_update",
-    "simulate", "sweep", "update_point",
+    "simulate", "sweep", "update_point", "SurrogateCache", "get_surrogate", "make_spec",
+    "validate_surrogate",
 ]
