@@ -1,7 +1,9 @@
-"""``make demo`` for the foundation: write every deck, simulate the testbenches, report, plot.
+"""``make demo``: write every deck, simulate the testbenches, fit and validate surrogates.
 
 Each step generates decks with the library's generators, runs them in ngspice (batch mode),
-prints what the simulation measured next to an independent expectation, and saves a PNG.
+prints what the simulation measured next to an independent expectation, and saves a PNG. The
+last step characterizes the three surrogates (QUICK presets, cached after the first run),
+validates them against held-out SPICE runs and writes their fidelity tables.
 """
 
 from __future__ import annotations
@@ -123,6 +125,35 @@ def _conversion_step(out: Path) -> list[str]:
     return lines
 
 
+def _surrogates_step(out: Path) -> list[str]:
+    """The QUICK presets of the three surrogates: characterized and fitted once (cached), then
+    validated against held-out SPICE runs; fidelity tables and plots under ``surrogates/``."""
+    from circuitsim.surrogate import fidelity
+    from circuitsim.surrogate.kinds import KINDS
+    from circuitsim.surrogate.service import Runner, make_spec, validate_surrogate
+
+    lines, tables = [], []
+    for kind, k in KINDS.items():
+        kind_dir = out / "surrogates" / kind
+        kind_dir.mkdir(parents=True, exist_ok=True)
+        val, _, entry = validate_surrogate(kind, make_spec(kind, quick=True),
+                                           runner=Runner(progress=False))
+        k.sur_plots().plot_validation(val, kind_dir)
+        bounded = [c for c in val.checks if c.bound is not None]
+        # closest to its bound: value/bound (at most) or bound/value (at least)
+        worst = max(bounded, key=lambda c: (c.passed is False,
+                                           c.value / (c.bound or 1.0) if c.sense == "at_most"
+                                           else c.bound / max(c.value, 1e-300)))
+        lines.append(f"{kind} surrogate {entry.key[:12]} (quick preset, cache {entry.npz.parent}):"
+                     f" {sum(bool(c.passed) for c in bounded)}/{len(bounded)} bounded checks "
+                     f"pass vs held-out SPICE; tightest: {worst.name} = {worst.value:.3g} "
+                     f"{worst.unit} (bound {worst.bound:g})")
+        tables.append(fidelity.format_table(val.checks, f"{kind} surrogate vs held-out SPICE"))
+    write_atomic(out / "surrogates" / "fidelity.md", "\n\n".join(tables) + "\n")
+    lines.append(f"fidelity tables: {out / 'surrogates' / 'fidelity.md'}")
+    return lines
+
+
 def _decks_step(out: Path) -> list[str]:
     decks = dict(golden.examples())
     (out / "decks").mkdir(exist_ok=True)
@@ -136,6 +167,7 @@ STEPS: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("MAC read", _mac_step),
     ("3T1C update", _update_step),
     ("ramp ADC conversion", _conversion_step),
+    ("surrogates", _surrogates_step),
 ]
 
 
