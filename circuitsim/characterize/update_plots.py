@@ -65,42 +65,31 @@ def plot_dataset(ds: UpdateDataset, out_dir: Path) -> list[Path]:
     n_t = ds.mc_dvt.shape[0]
     paths = []
 
-    # dg vs g
-    fig = Figure(figsize=(11, 4.5))
-    axes = fig.subplots(1, 2)
     g_top = float(max(ds.mu_g1.max(), ds.nom_g.max()))
-    grid = np.linspace(0.0, g_top, 200)
-    for ax, key, tr, g0, g1, color in (
-            (axes[0], "up", ds.mu_trial, ds.mu_g0, ds.mu_g1, "tab:red"),
-            (axes[1], "down", ds.md_trial, ds.md_g0, ds.md_g1, "tab:blue")):
-        _spread(ax, tr, g0, g1 - g0, grid, color, key, 1e6, 1e6)
-        ax.plot(nom[f"{key}_g"] * 1e6, nom[f"{key}_dg"] * 1e6, "k.-", ms=3, lw=1,
-                label="nominal cell")
-        ax.set(xlabel="g before the pulse [uS]", ylabel="dg per pulse [uS]",
-               title=f"{key} pulses: dg vs g ({n_t} MC trials)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out_dir / "update_dg_vs_g.png")
-    fig.savefig(paths[-1], dpi=120)
-
-    # dV_C vs V_C
-    fig = Figure(figsize=(11, 4.5))
-    axes = fig.subplots(1, 2)
-    grid = np.linspace(spec.v_lo, spec.v_hi, 200)
-    for ax, key, tr, v0, v1, color in (
-            (axes[0], "up", ds.mu_trial, ds.mu_v0, ds.mu_v1, "tab:red"),
-            (axes[1], "down", ds.md_trial, ds.md_v0, ds.md_v1, "tab:blue")):
-        _spread(ax, tr, v0, v1 - v0, grid, color, key, 1.0, 1e3)
-        ax.plot(nom[f"{key}_v"], nom[f"{key}_dv"] * 1e3, "k.-", ms=3, lw=1,
-                label="nominal cell")
-        ax.set(xlabel="V_C before the pulse [V]", ylabel="dV_C per pulse [mV]",
-               title=f"{key} pulses: dV_C vs V_C ({n_t} MC trials)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out_dir / "update_dv_vs_vc.png")
-    fig.savefig(paths[-1], dpi=120)
+    panels = {"up": (ds.mu_trial, "tab:red"), "down": (ds.md_trial, "tab:blue")}
+    for name, quantity, grid, scale, xlabel, ylabel, arrays in (
+            ("update_dg_vs_g.png", "dg vs g", np.linspace(0.0, g_top, 200), (1e6, 1e6),
+             "g before the pulse [uS]", "dg per pulse [uS]",
+             {"up": (ds.mu_g0, ds.mu_g1), "down": (ds.md_g0, ds.md_g1)}),
+            ("update_dv_vs_vc.png", "dV_C vs V_C", np.linspace(spec.v_lo, spec.v_hi, 200),
+             (1.0, 1e3), "V_C before the pulse [V]", "dV_C per pulse [mV]",
+             {"up": (ds.mu_v0, ds.mu_v1), "down": (ds.md_v0, ds.md_v1)})):
+        fig = Figure(figsize=(11, 4.5))
+        for ax, key in zip(fig.subplots(1, 2), ("up", "down"), strict=True):
+            trial, color = panels[key]
+            before, after = arrays[key]
+            _spread(ax, trial, before, after - before, grid, color, key, *scale)
+            nx, ny = (f"{key}_g", f"{key}_dg") if quantity == "dg vs g" else (f"{key}_v",
+                                                                              f"{key}_dv")
+            ax.plot(nom[nx] * scale[0], nom[ny] * scale[1], "k.-", ms=3, lw=1,
+                    label="nominal cell")
+            ax.set(xlabel=xlabel, ylabel=ylabel,
+                   title=f"{key} pulses: {quantity} ({n_t} MC trials)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        paths.append(out_dir / name)
+        fig.savefig(paths[-1], dpi=120)
 
     # asymmetry histogram
     fig = Figure(figsize=(7, 4.5))
