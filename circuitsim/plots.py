@@ -37,6 +37,15 @@ def plot_waveforms(result: TranResult, path: Path | str, title: str = "") -> Pat
         ax.legend(fontsize=7, ncol=3, loc="best")
     if title:
         fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Figure, path: Path | str, dpi: int = 120) -> Path:
+    """Lay ``fig`` out, write it as a PNG and release it (pyplot-made figures included)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
+    if fig.canvas.manager is not None:  # made by pyplot: drop it from pyplot's registry
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     return Path(path)

@@ -33,13 +33,11 @@ from circuitsim.characterize.adc import (  # noqa: E402
     codes_of,
     inl_dnl,
 )
+from circuitsim.plots import save_figure  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def _nominal_rows(ds: AdcDataset) -> list[int]:

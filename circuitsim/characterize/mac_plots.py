@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from circuitsim.characterize.mac import DIRECTIONS, MacDataset  # noqa: E402
+from circuitsim.plots import save_figure
 
 
 def _sizes(ds: MacDataset) -> list[tuple[int, int]]:
@@ -60,10 +61,7 @@ def plot_dataset(ds: MacDataset, out_dir: Path) -> list[Path]:
         ax.legend(fontsize=7, markerscale=3)
     fig.suptitle("MAC characterization: error of the ideal model (FS = max |ideal| per tile "
                  "size and direction)", fontsize=10)
-    fig.tight_layout()
-    path = out_dir / "mac_error_vs_ideal.png"
-    fig.savefig(path, dpi=110)
-    paths.append(path)
+    paths.append(save_figure(fig, out_dir / "mac_error_vs_ideal.png", dpi=110))
 
     fig = Figure(figsize=(11, 4.2))
     axes = fig.subplots(1, 2, squeeze=False)[0]
@@ -86,8 +84,5 @@ def plot_dataset(ds: MacDataset, out_dir: Path) -> list[Path]:
         ax.legend(fontsize=7)
     fig.suptitle("MAC characterization: IR drop and read non-linearity along the array",
                  fontsize=10)
-    fig.tight_layout()
-    path = out_dir / "mac_error_vs_position.png"
-    fig.savefig(path, dpi=110)
-    paths.append(path)
+    paths.append(save_figure(fig, out_dir / "mac_error_vs_position.png", dpi=110))
     return paths

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from circuitsim.characterize.update import UpdateDataset, leak_curve, nominal_row
+from circuitsim.plots import save_figure
 
 
 def _curves(trial: np.ndarray, x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -87,9 +88,7 @@ def plot_dataset(ds: UpdateDataset, out_dir: Path) -> list[Path]:
                    title=f"{key} pulses: {quantity} ({n_t} MC trials)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        paths.append(out_dir / name)
-        fig.savefig(paths[-1], dpi=120)
+        paths.append(save_figure(fig, out_dir / name))
 
     # asymmetry histogram
     fig = Figure(figsize=(7, 4.5))
@@ -105,9 +104,7 @@ def plot_dataset(ds: UpdateDataset, out_dir: Path) -> list[Path]:
            ylabel="cells", title=f"cell-to-cell up/down asymmetry ({n_t} MC trials, sigma_VT "
                                  f"{1e3 * spec.sigma_up:g}/{1e3 * spec.sigma_down:g} mV)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out_dir / "update_asymmetry_hist.png")
-    fig.savefig(paths[-1], dpi=120)
+    paths.append(save_figure(fig, out_dir / "update_asymmetry_hist.png"))
 
     # g(V_C) and leakage rate vs V_C
     fig = Figure(figsize=(11, 4.5))
@@ -132,9 +129,7 @@ def plot_dataset(ds: UpdateDataset, out_dir: Path) -> list[Path]:
            title="hold leakage rate vs V_C (all gates off)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out_dir / "update_g_and_leakage.png")
-    fig.savefig(paths[-1], dpi=120)
+    paths.append(save_figure(fig, out_dir / "update_g_and_leakage.png"))
 
     # Monte-Carlo hold trajectories
     fig = Figure(figsize=(7, 4.5))
@@ -147,7 +142,5 @@ def plot_dataset(ds: UpdateDataset, out_dir: Path) -> list[Path]:
            title=f"MC hold trajectories (first {min(n_t, 50)} trials; from the top: red, "
                  "from the bottom: blue)")
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    paths.append(out_dir / "update_mc_holds.png")
-    fig.savefig(paths[-1], dpi=120)
+    paths.append(save_figure(fig, out_dir / "update_mc_holds.png"))
     return paths

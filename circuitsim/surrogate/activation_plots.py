@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from circuitsim.plots import save_figure
 from circuitsim.surrogate.activation import ActivationValidation  # noqa: E402
 
 
@@ -43,11 +44,7 @@ def plot_summary(val: ActivationValidation, out_dir: Path) -> Path:
     axes[1].set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
     axes[1].legend(fontsize=7)
     fig.suptitle("Activation surrogate vs held-out SPICE conversions (grey: off-nominal)")
-    fig.tight_layout()
-    path = out_dir / "activation_validation.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / "activation_validation.png", dpi=110)
 
 
 def plot_codes(val: ActivationValidation, out_dir: Path) -> Path:
@@ -72,11 +69,7 @@ def plot_codes(val: ActivationValidation, out_dir: Path) -> Path:
         if bad.any():
             ax.legend(fontsize=6)
     fig.suptitle("Held-out SPICE codes; x: inputs where the surrogate's code differs")
-    fig.tight_layout()
-    path = out_dir / "activation_validation_codes.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / "activation_validation_codes.png", dpi=110)
 
 
 def plot_validation(val: ActivationValidation, out_dir: Path) -> list[Path]:

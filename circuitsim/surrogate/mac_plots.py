@@ -10,6 +10,7 @@ import numpy as np
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
+from circuitsim.plots import save_figure
 from circuitsim.surrogate.mac import MacValidation  # noqa: E402
 
 
@@ -46,10 +47,7 @@ def plot_validation(val: MacValidation, out_dir: Path) -> list[Path]:
             ax.axhline(0.0, color="k", lw=0.6)
         axes[1].legend(fontsize=6, markerscale=3, ncol=2)
         fig.suptitle("MAC surrogate validation (FS = max |ideal| per group)", fontsize=10)
-        fig.tight_layout()
-        path = out_dir / f"mac_validation_{name}.png"
-        fig.savefig(path, dpi=110)
-        paths.append(path)
+        paths.append(save_figure(fig, out_dir / f"mac_validation_{name}.png", dpi=110))
 
     fig = Figure(figsize=(11, 4.4))
     ax = fig.subplots()
@@ -67,8 +65,5 @@ def plot_validation(val: MacValidation, out_dir: Path) -> list[Path]:
     ax.set_xticks(xs, [str(g) for g in val.groups], rotation=30, ha="right", fontsize=7)
     ax.set(ylabel="RMS error vs SPICE [% FS]", title="MAC models against held-out SPICE")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "mac_validation_rms.png"
-    fig.savefig(path, dpi=110)
-    paths.append(path)
+    paths.append(save_figure(fig, out_dir / "mac_validation_rms.png", dpi=110))
     return paths

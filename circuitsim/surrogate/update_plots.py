@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from circuitsim.plots import save_figure
 from circuitsim.surrogate.update import UpdateValidation
 
 #: Most cells drawn in the trajectory plots.
@@ -42,9 +43,7 @@ def plot_validation(val: UpdateValidation, out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     axes[-1].set_xlabel("pulse number (mixed up/down sequence)")
-    fig.tight_layout()
-    paths.append(out_dir / "update_validation_trajectory.png")
-    fig.savefig(paths[-1], dpi=120)
+    paths.append(save_figure(fig, out_dir / "update_validation_trajectory.png"))
 
     fig = Figure(figsize=(11, 4.5))
     axes = fig.subplots(1, 2)
@@ -63,9 +62,7 @@ def plot_validation(val: UpdateValidation, out_dir: Path) -> list[Path]:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out_dir / "update_validation_dg.png")
-    fig.savefig(paths[-1], dpi=120)
+    paths.append(save_figure(fig, out_dir / "update_validation_dg.png"))
 
     fig = Figure(figsize=(11, 4.5))
     axes = fig.subplots(1, 2)
@@ -85,7 +82,5 @@ def plot_validation(val: UpdateValidation, out_dir: Path) -> list[Path]:
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out_dir / "update_validation_leakage.png")
-    fig.savefig(paths[-1], dpi=120)
+    paths.append(save_figure(fig, out_dir / "update_validation_leakage.png"))
     return paths
