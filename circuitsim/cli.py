@@ -227,9 +227,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--update", action="store_true")
     g.set_defaults(func=cmd_golden)
 
-    from circuitsim.surrogate_cli import add_commands
+    from circuitsim import surrogate_cli, train_cli
 
-    add_commands(sub)
+    surrogate_cli.add_commands(sub)
+    train_cli.add_commands(sub)
 
     d = sub.add_parser("demo", help="generate every deck, simulate, print figures, plot")
     d.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")

@@ -1,9 +1,11 @@
-"""``make demo``: write every deck, simulate the testbenches, fit and validate surrogates.
+"""``make demo``: the whole pipeline, netlists -> SPICE -> surrogates -> training -> report.
 
-Each step generates decks with the library's generators, runs them in ngspice (batch mode),
-prints what the simulation measured next to an independent expectation, and saves a PNG. The
-last step characterizes the three surrogates (QUICK presets, cached after the first run),
-validates them against held-out SPICE runs and writes their fidelity tables.
+Each circuit step generates decks with the library's generators, runs them in ngspice (batch
+mode), prints what the simulation measured next to an independent expectation, and saves a PNG.
+Then the three surrogates are characterized (QUICK presets, cached after the first run) and
+validated against held-out SPICE runs, and the digits MLP is trained with 2PCM+3T1C synapses
+next to its float baseline, with SPICE spot-checks along the way. ``report.md`` (Markdown with
+the PNGs) collects it all.
 """
 
 from __future__ import annotations
@@ -154,6 +156,44 @@ def _surrogates_step(out: Path) -> list[str]:
     return lines
 
 
+def _train_step(out: Path) -> list[str]:
+    """The digits MLP (64-32-10) trained with 2PCM+3T1C (polarity inversion, SPICE-fitted
+    cell-to-cell asymmetry, QUICK surrogates) next to the float baseline, with SPICE
+    spot-checks of the network's state during training; run outputs under ``train/``."""
+    from threadpoolctl import threadpool_limits
+
+    from circuitsim.spec import build
+    from circuitsim.train import loop, plots
+    from circuitsim.train.config import TrainSpec
+    from circuitsim.train_cli import write_run
+
+    results = {}
+    with threadpool_limits(1):
+        for rule, extra in (("float", {}), ("ambrogio", {"spot_every": TRAIN_SPOT_EVERY})):
+            spec = build(TrainSpec, {"dataset": "digits", "rule": rule, **extra})
+            results[rule] = loop.run(spec, progress=False)
+            write_run(results[rule], _mkdir(out / "train" / rule))
+    plots.curves({"float": results["float"], "2PCM+3T1C + PI": results["ambrogio"]},
+                 out / "train" / "curves.png", "digits MLP 64-32-10")
+    f, a = results["float"], results["ambrogio"]
+    checks = a.spot_checks
+    mac = [c["metrics"]["rms_pct_fs"] for c in checks if c["kind"] == "mac"]
+    upd = [c["metrics"]["dg_rms_pct_mean_step"] for c in checks if c["kind"] == "update"]
+    return [f"digits MLP 64-32-10, {f.spec.epochs} epochs, per-image SGD: float "
+            f"{100 * f.test_acc:.2f} %, 2PCM+3T1C with polarity inversion "
+            f"{100 * a.test_acc:.2f} % ({100 * (a.test_acc - f.test_acc):+.2f} pt; "
+            f"{len(a.events)} transfers, {a.seconds:.1f} s vs {f.seconds:.1f} s)",
+            f"SPICE spot-checks during training: {len(mac)} MAC (surrogate RMS error up to "
+            f"{max(mac, default=0):.3g} % FS), {len(upd)} 3T1C (dg RMS error up to "
+            f"{max(upd, default=0):.3g} % of a step)",
+            f"training outputs: {out / 'train'}"]
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _decks_step(out: Path) -> list[str]:
     decks = dict(golden.examples())
     (out / "decks").mkdir(exist_ok=True)
@@ -168,22 +208,44 @@ STEPS: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("3T1C update", _update_step),
     ("ramp ADC conversion", _conversion_step),
     ("surrogates", _surrogates_step),
+    ("training", _train_step),
 ]
+#: Steps between SPICE spot-checks in the demo's 2PCM+3T1C run (about three per run).
+TRAIN_SPOT_EVERY = 9000
+#: Images of the demo report, per section.
+FIGURES = {"decks": [], "MAC read": ["mac.png"], "3T1C update": ["update.png"],
+           "ramp ADC conversion": ["conversion.png"],
+           "surrogates": ["surrogates/mac/mac_validation_rms.png",
+                          "surrogates/update/update_validation_dg.png",
+                          "surrogates/adc/activation_validation.png"],
+           "training": ["train/curves.png", "train/ambrogio/weights.png",
+                        "train/ambrogio/transfers.png", "train/ambrogio/spot_checks.png"]}
 
 
 def run_demo(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    print(f"circuitsim demo with ngspice {ngspice_version()} (KLU); output in {out}")
+    version = ngspice_version()
+    print(f"circuitsim demo with ngspice {version} (KLU); output in {out}")
     report: list[str] = []
+    md = [f"# circuitsim demo (ngspice {version})", "",
+          "Netlists -> SPICE -> characterization -> cached surrogates -> training. Every "
+          "number below was measured by this run.", ""]
     start = time.perf_counter()
     for label, step in tqdm(STEPS, desc="demo", unit="step"):
         t0 = time.perf_counter()
         lines = step(out)
-        report += lines + [f"  ({label}: {time.perf_counter() - t0:.1f} s)"]
+        took = time.perf_counter() - t0
+        report += lines + [f"  ({label}: {took:.1f} s)"]
+        md += [f"## {label} ({took:.1f} s)", ""] + [f"- {line}" for line in lines] + [""]
+        md += [f"![{name}]({name})" for name in FIGURES[label] if (out / name).exists()] + [""]
         for line in lines:
             tqdm.write(line)
-    report.append(f"total {time.perf_counter() - start:.1f} s; plots: "
-                  + ", ".join(sorted(p.name for p in out.glob("*.png"))))
+    total = f"total {time.perf_counter() - start:.1f} s"
+    report.append(f"{total}; plots: " + ", ".join(sorted(p.name for p in out.glob("*.png"))))
+    md += [f"{total}. Fidelity tables: [surrogates/fidelity.md](surrogates/fidelity.md); "
+           "training runs: [train/ambrogio/report.md](train/ambrogio/report.md), "
+           "[train/float/report.md](train/float/report.md)."]
     write_atomic(out / "summary.txt", "\n".join(report) + "\n")
+    write_atomic(out / "report.md", "\n".join(md) + "\n")
     print(report[-1])
-    print(f"summary: {out / 'summary.txt'}")
+    print(f"report: {out / 'report.md'}")

@@ -53,13 +53,21 @@ def fn_name(fn: Any) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+#: Source that cannot change a record or a fitted surrogate (training, plots, command line,
+#: demo): left out of :func:`code_fingerprint` so editing it keeps the caches.
+NOT_FINGERPRINTED = ("train/*", "*plots.py", "*cli.py", "demo.py", "reproduce/*")
+
+
 @functools.cache
 def code_fingerprint() -> str:
     """Hash of circuitsim's own source and model files: any change to the code that produced
-    a record (generators, post-processing) makes new keys, so stale records are never used."""
+    a record (generators, post-processing, fitting) makes new keys, so stale records are never
+    used. Modules matching :data:`NOT_FINGERPRINTED` are excluded."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted([*root.rglob("*.py"), *(root / "models").glob("*.lib")]):
+    paths = [p for p in [*root.rglob("*.py"), *(root / "models").glob("*.lib")]
+             if not any(p.relative_to(root).match(pat) for pat in NOT_FINGERPRINTED)]
+    for path in sorted(paths):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

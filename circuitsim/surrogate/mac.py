@@ -352,6 +352,12 @@ class MacLayer:
         """The current forward transfer ``T`` of the whole layer (float64 copy)."""
         return self._t.astype(np.float64)
 
+    def terms(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+        """Views (not copies; do not write) of ``T``, ``L`` (None for a one-product read) and
+        the tile scales ``P``, ``Q`` of ``T = G P``, ``L = G Q``: a caller combining several
+        arrays into one read (e.g. ``F (G+ - G-) + g``) sums their ``T`` and ``L``."""
+        return self._t, self._l, self._p, self._q
+
     def refresh(self) -> None:
         """Recompute ``T``, ``L``, ``P``, ``Q`` and the foot scales from ``G`` (all tiles of one
         shape at once)."""

@@ -1,0 +1,1 @@
+"""``circuitsim reproduce``: the four papers' claims at our scale."""

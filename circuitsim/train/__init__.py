@@ -1,0 +1,1 @@
+"""Training of analog in-memory networks: datasets, device models, weights, loops."""

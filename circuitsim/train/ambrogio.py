@@ -1,0 +1,254 @@
+"""Ambrogio et al. 2018: 2PCM+3T1C synapses with transfer and polarity inversion, and the
+PCM-only ablation.
+
+Weight (in weight units; ``w_scale`` siemens per unit)::
+
+    W = (F (G+ - G-) + p (g - g_shared)) / w_scale                                   [paper]
+
+- ``g``: one 3T1C cell per synapse, state V_C, through the **update surrogate** fitted from
+  SPICE: state-dependent steps, cells drawn from the SPICE-fitted cell-to-cell distribution
+  (pull-up/down threshold offsets make each cell's up and down steps differ), hold leakage.
+  ``g_shared``: one reference cell per output column (an ordinary 3T1C cell that is never
+  pulsed, only leaks), subtracted from every synapse of its column.
+- **Updates** (every step): the SGD change ``dW = -lr x^T d`` becomes whole up/down pulses on
+  ``g``: ``n = round_stochastic(p dW w_scale / dg_nom)`` (``dg_nom``: the nominal cell's g
+  step at V_C0), at most ``n_max`` per cell and step [ours: stochastic rounding keeps the
+  expected change equal to SGD's]. The pulsed cells move by what the *surrogate* says, not by
+  ``dg_nom``.
+- **Leakage**: every ``leak_every`` images all cells (and the references) leak for
+  ``leak_every * t_image`` seconds (the surrogate integrates any hold exactly).
+- **Transfer** every ``transfer_every`` images [paper: ~8,000 MNIST images; ours: scaled to the
+  data set]: the current ``W`` is moved into the PCM pair. V_C of every cell (and reference)
+  returns to V_C0; the PCM difference target is ``D = (W w_scale - p' (g0 - g_shared0 +
+  offset)) / F`` with ``g0`` the cells' g at V_C0 and ``p'`` the new polarity [paper: target
+  ``W - offset - (g(0.5 V) - g_shared(0.5 V))``, offset 2 uS]: the device of D's sign is
+  programmed to ``|D|`` from full RESET, the other one stays RESET (targets below the RESET
+  level leave both RESET and g corrects the rest). The PCM programming model
+  (:mod:`~circuitsim.train.pcm`) is imprecise; the remaining residual ``W w_scale - F (G+ - G-)
+  - p' (g0 - g_shared0)`` (about ``p' offset`` plus the programming error) is then written into
+  ``g`` with up/down pulses from V_C0, verified and corrected ``absorb_iters`` times [ours: the
+  paper lets g absorb the programming error]. The offset leaves g a correction mostly in its
+  *up* direction: at V_C0 the 3T1C cell sits near the bottom of its g range (~3 uS of ~3-27
+  uS with this PTM 45 nm cell), so it can add far more than it can take away.
+- **Polarity inversion** [lineage]: ``p`` flips at every transfer, and so does the direction of
+  the pulses realising a given ``dW``: a cell whose up steps are larger than its down steps
+  biases W one way in one interval and the other way in the next.
+
+PCM-only (ablation): ``W = F (G+ - G-) / w_scale`` updated directly with partial SET pulses
+(G+ for positive dW, G- for negative; steps shrink as G approaches g_max) and every
+``transfer_every`` images an occasional RESET-and-reprogram of the pair to its current
+difference [lineage, Burr et al.].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from circuitsim.spec import check_types, non_negative, param, positive
+from circuitsim.surrogate.mac import MacSurrogate
+from circuitsim.surrogate.update import UpdateSurrogate
+from circuitsim.train import pcm
+from circuitsim.train.periphery import Periphery
+from circuitsim.train.weights import AnalogWeights, ArrayRead, pulse_counts
+
+
+@dataclass(frozen=True, slots=True)
+class AmbrogioSpec:
+    """2PCM+3T1C synapse (and the PCM-only ablation)."""
+
+    gain_f: float = param(3.0, "F: gain of the PCM pair relative to the 3T1C cell")
+    w_scale: float = param(40e-6, "effective conductance of one weight unit", "S")
+    transfer_every: int = param(200, "images between transfers to the PCM pair (PCM-only: "
+                                     "between RESET-and-reprogram refreshes)")
+    polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
+    offset: float = param(2e-6, "conductance left to g at a transfer (PCM target lowered by "
+                                "it)", "S")
+    absorb_iters: int = param(3, "write-and-verify rounds writing the PCM programming "
+                                 "residual into g (0: g restarts at V_C0)")
+    t_image: float = param(1e-6, "time per training image (for the 3T1C leakage)", "s")
+    leak_every: int = param(50, "images between leakage integrations (0 = no leakage)")
+    n_max: int = param(8, "most pulses per cell and update")
+    cell_variation: bool = param(True, "3T1C cells drawn from the SPICE-fitted distribution "
+                                       "(False: all nominal)")
+    pcm: pcm.PcmSpec = param(pcm.PcmSpec(), "PCM device model")
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        positive(self, "gain_f", "w_scale", "transfer_every", "t_image", "n_max", "offset")
+        non_negative(self, "leak_every", "absorb_iters")
+
+
+def _program_pair(spec: AmbrogioSpec, target: np.ndarray, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """PCM pair (G+, G-) programmed from full RESET for the difference ``target`` (S): the
+    device of the target's sign is programmed, the other stays RESET."""
+    gp = pcm.program(spec.pcm, np.maximum(target, 0.0), rng)
+    gn = pcm.program(spec.pcm, np.maximum(-target, 0.0), rng)
+    return gp.astype(np.float32), gn.astype(np.float32)
+
+
+class AmbrogioWeights(AnalogWeights):
+    """2PCM+3T1C weights (see the module docstring)."""
+
+    kind = "ambrogio"
+
+    def __init__(self, w0: np.ndarray, mac: MacSurrogate, upd: UpdateSurrogate,
+                 spec: AmbrogioSpec, fwd: Periphery, bwd: Periphery, rng: np.random.Generator,
+                 exact_read: bool = False):
+        n_in, n_out = w0.shape
+        super().__init__(n_in, n_out, spec.w_scale, fwd, bwd)
+        self.spec, self.upd, self.rng = spec, upd, rng
+        draw = ((lambda shape: upd.sample_cells(shape, rng)) if spec.cell_variation
+                else upd.nominal_cells)
+        self.cells, self.ref_cells = draw((n_in, n_out)), draw(n_out)
+        self.vc = np.full((n_in, n_out), upd.vc0, np.float32)
+        self.vc_ref = np.full(n_out, upd.vc0, np.float32)
+        nom = upd.nominal_cells(1)
+        v0 = np.full(1, upd.vc0)
+        self.dg_nom = float(upd.g(upd.pulse(v0, np.ones(1, np.int8), nom), nom)[0]
+                            - upd.g(v0, nom)[0])
+        self.p = 1.0
+        self.images = 0
+        self._since_leak = 0
+        self._since_transfer = 0
+        zeros = np.zeros((n_in, n_out), np.float32)
+        f = spec.gain_f
+        self.read = ArrayRead(mac, [zeros, zeros, self._g(), self._g_shared()],
+                              [f, -f, self.p, -self.p], exact_read=exact_read)
+        self._write(np.asarray(w0, dtype=np.float64) * spec.w_scale, flip=False)
+
+    # ------------------------------------------------------------ state
+
+    def _g(self) -> np.ndarray:
+        return self.upd.g(self.vc, self.cells).astype(np.float32)
+
+    def _g_shared(self) -> np.ndarray:
+        gs = self.upd.g(self.vc_ref, self.ref_cells).astype(np.float32)
+        return np.broadcast_to(gs, (self.n_in, self.n_out))
+
+    def weights(self) -> np.ndarray:
+        g = self.read.g
+        f = self.spec.gain_f
+        return (f * (g[0].astype(np.float64) - g[1]) + self.p * (g[2].astype(np.float64) - g[3])
+                ) / self.spec.w_scale
+
+    def conductances(self) -> dict[str, np.ndarray]:
+        g = self.read.g
+        return {"G+ (PCM)": g[0], "G- (PCM)": g[1], "g (3T1C)": g[2],
+                "V_C (3T1C)": self.vc}
+
+    # ------------------------------------------------------------ training
+
+    def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+        dw = x.T @ d
+        dw *= np.float32(-lr * self.p * self.spec.w_scale)
+        n = pulse_counts(dw, self.dg_nom, self.rng, self.spec.n_max)
+        idx = np.flatnonzero(n)
+        if idx.size:
+            self.upd.pulse_at(self.vc, idx, n.reshape(-1)[idx], self.cells)
+            self.read.set_at(2, idx, self.upd.g_at(self.vc, idx, self.cells))
+
+    def end_step(self, n_images: int) -> None:
+        s = self.spec
+        self.images += n_images
+        self._since_leak += n_images
+        self._since_transfer += n_images
+        if s.leak_every and self._since_leak >= s.leak_every:
+            dt = self._since_leak * s.t_image
+            self.vc = self.upd.leak(self.vc, dt, self.cells).astype(np.float32)
+            self.vc_ref = self.upd.leak(self.vc_ref, dt, self.ref_cells).astype(np.float32)
+            self.read.set_all(2, self._g())
+            self.read.set_all(3, self._g_shared())
+            self._since_leak = 0
+        if self._since_transfer >= s.transfer_every:
+            self.transfer()
+
+    def transfer(self) -> None:
+        """Move the current weights into the PCM pair (module docstring)."""
+        self._write(self.weights() * self.spec.w_scale, flip=self.spec.polarity_inversion)
+        self._since_transfer = 0
+
+    def _write(self, target: np.ndarray, flip: bool) -> None:
+        s, upd = self.spec, self.upd
+        if flip:
+            self.p = -self.p
+        self.vc = np.full(self.vc.shape, upd.vc0, np.float32)
+        self.vc_ref = np.full(self.vc_ref.shape, upd.vc0, np.float32)
+        g0, gs0 = self._g(), self._g_shared()
+        cell = self.p * (g0.astype(np.float64) - gs0 + s.offset)
+        gp, gn = _program_pair(s, (target - cell) / s.gain_f, self.rng)
+        pcm_part = s.gain_f * (gp.astype(np.float64) - gn)
+        residual = target - pcm_part - cell
+        for _ in range(s.absorb_iters):  # write-and-verify the residual into g
+            left = target - pcm_part - self.p * (self._g().astype(np.float64) - gs0)
+            n = np.clip(np.rint(self.p * left / self.dg_nom), -64, 64).astype(np.int16)
+            if not n.any():
+                break
+            self.vc = upd.pulse(self.vc, n, self.cells).astype(np.float32)
+        self.read.gains[2], self.read.gains[3] = self.p, -self.p
+        for k, g in enumerate((gp, gn, self._g(), self._g_shared())):
+            self.read.set_all(k, g)
+        self.read.refresh()
+        after = self.weights() * s.w_scale - target
+        self.events.append({
+            "image": self.images, "polarity": self.p,
+            "pcm_programmed": int(np.count_nonzero((gp > s.pcm.g_reset) | (gn > s.pcm.g_reset))),
+            "pcm_error_rms_uS": float(np.sqrt(np.mean(residual ** 2)) * 1e6),
+            "weight_error_rms_uS": float(np.sqrt(np.mean(after ** 2)) * 1e6)})
+
+
+class PcmOnlyWeights(AnalogWeights):
+    """PCM-only weights ``F (G+ - G-) / w_scale`` with partial-SET updates (ablation)."""
+
+    kind = "pcm"
+
+    def __init__(self, w0: np.ndarray, mac: MacSurrogate, spec: AmbrogioSpec,
+                 fwd: Periphery, bwd: Periphery, rng: np.random.Generator,
+                 exact_read: bool = False):
+        n_in, n_out = w0.shape
+        super().__init__(n_in, n_out, spec.w_scale, fwd, bwd)
+        self.spec, self.rng = spec, rng
+        self.images = 0
+        self._since = 0
+        self.step_nom = float(pcm.set_step(spec.pcm, np.array(spec.pcm.g_max / 2)))
+        gp, gn = _program_pair(spec, np.asarray(w0, np.float64) * spec.w_scale / spec.gain_f,
+                               rng)
+        f = spec.gain_f
+        self.read = ArrayRead(mac, [gp, gn], [f, -f], exact_read=exact_read)
+
+    def weights(self) -> np.ndarray:
+        g = self.read.g
+        return self.spec.gain_f * (g[0].astype(np.float64) - g[1]) / self.spec.w_scale
+
+    def conductances(self) -> dict[str, np.ndarray]:
+        return {"G+ (PCM)": self.read.g[0], "G- (PCM)": self.read.g[1]}
+
+    def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+        s = self.spec
+        dw = x.T @ d
+        dw *= np.float32(-lr * s.w_scale / s.gain_f)
+        n = pulse_counts(dw, self.step_nom, self.rng, s.n_max)
+        for k, sel in ((0, n > 0), (1, n < 0)):
+            idx = np.flatnonzero(sel)
+            if idx.size:
+                g = self.read.g[k].reshape(-1)[idx]
+                new = pcm.partial_set(s.pcm, g, np.abs(n.reshape(-1)[idx]), self.rng)
+                self.read.set_at(k, idx, new)
+
+    def end_step(self, n_images: int) -> None:
+        self.images += n_images
+        self._since += n_images
+        if self._since >= self.spec.transfer_every:
+            self._since = 0
+            g = self.read.g
+            gp, gn = _program_pair(self.spec, g[0].astype(np.float64) - g[1], self.rng)
+            self.read.set_all(0, gp)
+            self.read.set_all(1, gn)
+            self.read.refresh()
+            self.events.append({"image": self.images, "refresh": True})
+
+    def info(self) -> dict[str, Any]:
+        return {"step_nom_uS": self.step_nom * 1e6}

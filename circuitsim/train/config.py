@@ -1,0 +1,66 @@
+"""The training spec (one frozen spec per run, ``circuitsim train --set key=value``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from circuitsim.spec import check_types, non_negative, param, positive, require
+from circuitsim.train.ambrogio import AmbrogioSpec
+from circuitsim.train.mlp import SbpSpec
+from circuitsim.train.periphery import PeripherySpec
+from circuitsim.train.rpu import RpuSpec
+
+RULES = ("float", "ambrogio", "pcm", "sbp", "pulse")
+#: Hidden width of each data set's reference network (0 in the spec selects it).
+HIDDEN = {"digits": 32, "mnist": 250, "mnist1d": 100, "mnist1d-seq": 32, "text": 64}
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSpec:
+    """What to train, with which rule, periphery and surrogates."""
+
+    dataset: Literal["digits", "mnist", "mnist1d", "mnist1d-seq", "text"] = param(
+        "digits", "data set (mnist needs data_path: a directory of IDX files)")
+    data_path: str = param("", "IDX directory (mnist) or a UTF-8 text file (text)")
+    model: Literal["mlp", "lstm"] = param("mlp", "network: MLP (vector data) or LSTM "
+                                                 "(sequences, text)")
+    hidden: int = param(0, "hidden units (0: the data set's reference network)")
+    rule: Literal["float", "ambrogio", "pcm", "sbp", "pulse"] = param(
+        "ambrogio", "weight realisation and update rule")
+    epochs: int = param(20, "passes over the training set")
+    lr: float = param(0.1, "learning rate")
+    lr_decay: float = param(1.0, "learning-rate factor applied after every epoch")
+    batch: int = param(1, "images per SGD step (1 = per-image updates, as in the papers)")
+    seed: int = param(0, "seed of the initial weights, cells, devices, order and noise")
+    activation: Literal["sigmoid", "tanh"] = param("sigmoid", "hidden activation (MLP)")
+    act_bits: int = param(4, "hidden activations from the ramp-ADC surrogate at this many "
+                             "bits (0: float activations; analog rules only)")
+    exact_read: bool = param(False, "MAC reads with the sinh slope term (two matrix products)")
+    quick: bool = param(True, "use the QUICK characterization presets for the surrogates")
+    spot_every: int = param(0, "run SPICE spot-checks every this many steps (0: never)")
+    max_train: int = param(0, "use at most this many training samples (0: all)")
+    periphery: PeripherySpec = param(PeripherySpec(), "DAC/ADC of the analog arrays")
+    ambrogio: AmbrogioSpec = param(AmbrogioSpec(), "2PCM+3T1C (rules ambrogio, pcm)")
+    rpu: RpuSpec = param(RpuSpec(), "pulse device (rules pulse, sbp)")
+    sbp: SbpSpec = param(SbpSpec(), "sign-backprop thresholds (rule sbp)")
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        positive(self, "epochs", "lr", "batch", "lr_decay")
+        non_negative(self, "hidden", "spot_every", "max_train")
+        require(self.act_bits in (0, 3, 4, 5, 8), "act_bits", self.act_bits,
+                "must be 0 (float) or one of the ramp-ADC resolutions 3, 4, 5, 8")
+        lstm = self.dataset in ("mnist1d-seq", "text")
+        require(lstm == (self.model == "lstm"), "model", self.model,
+                f"dataset {self.dataset!r} needs model={'lstm' if lstm else 'mlp'!r}")
+        require(self.dataset != "mnist" or bool(self.data_path), "data_path", self.data_path,
+                "dataset 'mnist' needs a directory of IDX files")
+
+    @property
+    def analog(self) -> bool:
+        return self.rule != "float"
+
+    @property
+    def width(self) -> int:
+        return self.hidden or HIDDEN[self.dataset]

@@ -1,0 +1,99 @@
+"""Array periphery of an analog layer: input DACs, output ADCs, noise management.
+
+A read drives the rows (forward) or columns (backward) with voltages ``x * v_read``, ``x`` in
+[-1, 1], through DACs of ``in_bits`` (signed: ``2^(in_bits-1) - 1`` levels per side, the
+Gokmen et al. 2018 convention), rounding to the nearest level or *stochastically* (``floor(x L
++ u)``, ``u ~ U[0, 1)``, unbiased). **Noise management** [paper, Gokmen 2018]: each input
+vector is divided by its max ``|x|`` before the DAC and the read is multiplied back, so small
+error vectors use the whole DAC range. The sensed value (weight units: ``sum_i x_i W_ij``) is
+clipped to ``+-out_bound`` and quantized by a signed ADC of ``out_bits`` over that range
+(``2^(out_bits-1) - 1`` levels per side, so 0 and the bounds are levels), with
+optional Gaussian read noise of ``out_noise`` (weight units) added before the ADC.
+``in_bits = 0`` / ``out_bits = 0`` switch the quantization off (an ideal converter).
+Defaults [lineage, Gokmen 2018 "RPU baseline"]: 7-bit inputs, 9-bit outputs, bound 12.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from circuitsim.spec import check_types, non_negative, param, positive, require
+
+
+@dataclass(frozen=True, slots=True)
+class PeripherySpec:
+    """DAC/ADC of one analog array (used for forward and backward reads alike)."""
+
+    in_bits: int = param(7, "input DAC resolution, signed (0 = ideal)", "bit")
+    stochastic_rounding: bool = param(False, "round DAC inputs stochastically (unbiased)")
+    noise_management: bool = param(True, "scale each input vector by its max |x| (and back)")
+    out_bits: int = param(9, "output ADC resolution, signed, over [-out_bound, out_bound] "
+                             "(0 = ideal)", "bit")
+    out_bound: float = param(12.0, "output ADC full scale, weight units times input units")
+    out_noise: float = param(0.0, "Gaussian read noise added before the ADC (std)")
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        for name in ("in_bits", "out_bits"):
+            v = getattr(self, name)
+            require(v == 0 or 2 <= v <= 24, name, v, "must be 0 (ideal) or 2..24")
+        positive(self, "out_bound")
+        non_negative(self, "out_noise")
+
+
+def quantize(x: np.ndarray, bits: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """``x`` in [-1, 1] on a signed ``bits`` grid (``rng``: stochastic rounding); in place if
+    ``x`` is a float array the caller owns."""
+    if bits == 0:
+        return x
+    levels = float(2 ** (bits - 1) - 1)
+    np.clip(x, -1.0, 1.0, out=x)
+    x *= levels
+    if rng is None:
+        np.rint(x, out=x)
+    else:
+        x += rng.random(x.shape, dtype=x.dtype)
+        np.floor(x, out=x)
+    x /= levels
+    return x
+
+
+class Periphery:
+    """The DAC/ADC chain of :class:`PeripherySpec` with its own random stream."""
+
+    __slots__ = ("spec", "rng", "_lsb")
+
+    def __init__(self, spec: PeripherySpec, rng: np.random.Generator):
+        self.spec = spec
+        self.rng = rng
+        self._lsb = spec.out_bound / (2 ** (spec.out_bits - 1) - 1) if spec.out_bits else 0.0
+
+    def dac(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Driven inputs (a new array in [-1, 1]) and the per-vector scale ``(B, 1)`` to
+        multiply the read by (None without noise management)."""
+        s = self.spec
+        v = np.array(x, dtype=np.float32)
+        scale = None
+        if s.noise_management:
+            scale = np.max(np.abs(v), axis=1, keepdims=True)
+            scale[scale == 0] = 1.0
+            v /= scale
+        quantize(v, s.in_bits, self.rng if s.stochastic_rounding else None)
+        return v, scale
+
+    def adc(self, y: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+        """Sensed values ``y`` (weight units, for the scaled inputs) through noise, bound and
+        ADC, multiplied back by the noise-management ``scale``; in place."""
+        s = self.spec
+        if s.out_noise:
+            y += self.rng.normal(0.0, s.out_noise, y.shape).astype(y.dtype)
+        np.clip(y, -s.out_bound, s.out_bound, out=y)
+        if self._lsb:
+            y /= self._lsb
+            np.rint(y, out=y)
+            y *= self._lsb
+        if scale is not None:
+            y *= scale
+        return y

@@ -1,0 +1,190 @@
+"""Weight matrices of a network: float, or analog arrays read through the MAC surrogate.
+
+Every weight matrix ``(n_in, n_out)`` of a model is a *Weights* object with ``forward(x)``
+(``~ x @ W``), ``backward(d)`` (``~ d @ W.T``), ``update(x, d, lr)`` (realise ``W -= lr x^T d``
+with the rule's device physics), ``weights()`` (effective ``W``, float64 copy),
+``conductances()`` (name -> S, for histograms), ``end_step(n)`` (after each optimisation step
+of ``n`` images: leakage, transfers) and ``events`` (a list of dicts, e.g. transfers).
+
+Analog reads. A weight is realised by ``K`` physical conductance arrays whose column (row)
+currents are combined with signed gains, e.g. ``F (G+ - G-) + p (g - g_shared)`` for
+2PCM+3T1C. Each array is a :class:`~circuitsim.surrogate.mac.MacLayer` (IR drop of its own
+wires, the read law); :class:`ArrayRead` keeps the gain-weighted sum of their transfers
+``T = sum_k c_k T_k`` (and ``L``), so a read is one matrix product (two for the exact sinh
+read) whatever ``K`` is, and a sparse conductance change updates only the touched entries.
+With a finite op-amp gain (the surrogate's ``r_foot > 0``) the foot scales differ per array
+and the arrays are read one by one and summed. Currents become weight units through ``I /
+(v_read w_scale)`` (``w_scale``: siemens per weight unit), then pass the output ADC
+(:mod:`~circuitsim.train.periphery`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from circuitsim.errors import SpecError
+from circuitsim.surrogate.mac import MacSurrogate
+from circuitsim.train.periphery import Periphery
+
+
+class FloatWeights:
+    """Plain float32 SGD weights (the software baseline)."""
+
+    kind = "float"
+
+    def __init__(self, w0: np.ndarray):
+        self.w = np.array(w0, dtype=np.float32)
+        self.n_in, self.n_out = self.w.shape
+        self.events: list[dict[str, Any]] = []
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.w
+
+    def backward(self, d: np.ndarray) -> np.ndarray:
+        return d @ self.w.T
+
+    def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+        self.w -= np.float32(lr) * (x.T @ d)
+
+    def weights(self) -> np.ndarray:
+        return self.w.astype(np.float64)
+
+    def conductances(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def end_step(self, n_images: int) -> None:
+        return None
+
+
+class ArrayRead:
+    """Reads of ``sum_k gains[k] * MAC(arrays[k])`` (see the module docstring)."""
+
+    def __init__(self, sur: MacSurrogate, arrays: Sequence[np.ndarray], gains: Sequence[float],
+                 *, exact_read: bool = False, refresh_every: int = 500):
+        if len(arrays) != len(gains) or not arrays:
+            raise SpecError("arrays: need one gain per conductance array")
+        self.sur = sur
+        self.g = [np.array(a, dtype=np.float32) for a in arrays]
+        self.layers = [sur.layer(a, dtype=np.float32, refresh_every=0, exact_read=exact_read)
+                       for a in arrays]
+        self.gains = [float(c) for c in gains]
+        self.refresh_every = refresh_every
+        self.combined = sur.r_foot == 0
+        self._count = 0
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        if not self.combined:
+            return
+        t0, l0, _, _ = self.layers[0].terms()
+        self.t = np.zeros_like(t0)
+        self.l = None if l0 is None else np.zeros_like(l0)
+        for c, layer in zip(self.gains, self.layers, strict=True):
+            t, lm, _, _ = layer.terms()
+            self.t += np.float32(c) * t
+            if self.l is not None and lm is not None:
+                self.l += np.float32(c) * lm
+
+    def set_gain(self, k: int, gain: float) -> None:
+        self.gains[k] = float(gain)
+        self._rebuild()
+
+    def set_at(self, k: int, idx: np.ndarray, g_new: np.ndarray) -> None:
+        """Array ``k``'s conductances at flat indices ``idx`` become ``g_new`` (S)."""
+        if idx.size == 0:
+            return
+        flat = self.g[k].reshape(-1)
+        dg = np.asarray(g_new, dtype=np.float32) - flat[idx]
+        flat[idx] += dg
+        self.layers[k].apply_delta_at(idx, dg)
+        if self.combined:
+            c = np.float32(self.gains[k])
+            _, _, p, q = self.layers[k].terms()
+            self.t.reshape(-1)[idx] += c * dg * p.reshape(-1)[idx]
+            if self.l is not None:
+                self.l.reshape(-1)[idx] += c * dg * q.reshape(-1)[idx]
+        self._tick()
+
+    def set_all(self, k: int, g_new: np.ndarray) -> None:
+        """Array ``k`` becomes ``g_new`` (S, the full matrix)."""
+        self.set_at(k, np.arange(self.g[k].size), np.asarray(g_new).reshape(-1))
+
+    def _tick(self) -> None:
+        self._count += 1
+        if self.refresh_every and self._count >= self.refresh_every:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute every array's IR-drop factors from its conductances (after large
+        changes such as a transfer; also every ``refresh_every`` updates)."""
+        for layer in self.layers:
+            layer.refresh()
+        self._rebuild()
+        self._count = 0
+
+    def forward(self, v: np.ndarray) -> np.ndarray:
+        """Combined column currents (A) of inputs ``v`` (B, n_in) in [-1, 1]."""
+        if not self.combined:
+            return sum(np.float32(c) * layer.forward(v)
+                       for c, layer in zip(self.gains, self.layers, strict=True))
+        f, h = self.sur.drive(v, self.l is not None)
+        out = f @ self.t
+        if h is not None:
+            out += h @ self.l
+        return out
+
+    def backward(self, v: np.ndarray) -> np.ndarray:
+        """Combined row currents (A) of inputs ``v`` (B, n_out) in [-1, 1]."""
+        if not self.combined:
+            return sum(np.float32(c) * layer.backward(v)
+                       for c, layer in zip(self.gains, self.layers, strict=True))
+        f, h = self.sur.drive(v, self.l is not None)
+        out = f @ self.t.T
+        if h is not None:
+            out += h @ self.l.T
+        return out
+
+
+class AnalogWeights:
+    """Base of the analog rules: reads through :class:`ArrayRead` and the periphery; the
+    subclass builds ``self.read`` and implements ``update`` / ``weights``."""
+
+    kind = "analog"
+
+    def __init__(self, n_in: int, n_out: int, w_scale: float, fwd: Periphery, bwd: Periphery):
+        self.n_in, self.n_out = n_in, n_out
+        self.w_scale = float(w_scale)
+        self.fwd, self.bwd = fwd, bwd
+        self.events: list[dict[str, Any]] = []
+        self.read: ArrayRead
+
+    def _to_units(self) -> np.float32:
+        return np.float32(1.0 / (self.read.sur.v_read * self.w_scale))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        v, scale = self.fwd.dac(x)
+        y = self.read.forward(v)
+        y *= self._to_units()
+        return self.fwd.adc(y, scale)
+
+    def backward(self, d: np.ndarray) -> np.ndarray:
+        v, scale = self.bwd.dac(d)
+        y = self.read.backward(v)
+        y *= self._to_units()
+        return self.bwd.adc(y, scale)
+
+    def end_step(self, n_images: int) -> None:
+        return None
+
+
+def pulse_counts(dw: np.ndarray, step: float, rng: np.random.Generator,
+                 n_max: int) -> np.ndarray:
+    """Signed whole pulse counts realising ``dw / step`` on average (stochastic rounding),
+    clipped to ``+-n_max`` per update."""
+    u = dw / np.float32(step)
+    n = np.floor(u + rng.random(u.shape, dtype=np.float32))
+    np.clip(n, -n_max, n_max, out=n)
+    return n.astype(np.int16)

@@ -1,0 +1,142 @@
+"""``circuitsim train`` and ``circuitsim reproduce``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from circuitsim import spec as specs
+from circuitsim.errors import SpecError
+from circuitsim.io import write_atomic
+from circuitsim.surrogate.service import Runner
+from circuitsim.surrogate_cli import _out_dir
+
+#: Experiment name -> module under circuitsim.reproduce.
+REPRODUCTIONS = ("ambrogio2018", "sbp2018", "gokmen2018", "yang2025")
+#: ``circuitsim train`` options that set a TrainSpec field directly.
+FIELDS = {"dataset": str, "rule": str, "epochs": int, "seed": int, "lr": float, "batch": int,
+          "hidden": int, "data_path": str, "spot_every": int, "act_bits": int}
+
+
+def train_spec(args: argparse.Namespace) -> Any:
+    from circuitsim.train.config import TrainSpec
+    mapping = specs.load_file(args.spec) if args.spec else {}
+    sets = list(args.set or [])
+    for name in FIELDS:
+        value = getattr(args, name)
+        if value is not None:
+            sets.append(f"{name}={value}")
+    if args.dataset in ("mnist1d-seq", "text") and not any(s.startswith("model=") for s in sets):
+        sets.append("model=lstm")
+    return specs.build(TrainSpec, mapping, sets)
+
+
+def summary_markdown(result: Any, plots: list[Path]) -> str:
+    s, last = result.spec, result.history[-1]
+    best = max(h["test_acc"] for h in result.history)
+    lines = [f"# circuitsim train: {s.dataset}, rule {s.rule}, seed {s.seed}", "",
+             f"- network: {s.model} hidden {s.width}, {s.epochs} epochs, lr {s.lr}, "
+             f"batch {s.batch}",
+             f"- final test accuracy **{100 * last['test_acc']:.2f} %** (best epoch "
+             f"{100 * best:.2f} %), test loss {last['test_loss']:.4f}",
+             f"- data: {result.dataset.get('source', s.dataset)}",
+             f"- wall time {result.seconds:.1f} s; transfer/refresh events: "
+             f"{len(result.events)}; SPICE spot-checks: {len(result.spot_checks)}"]
+    for kind, prov in result.surrogates.items():
+        lines.append(f"- {kind} surrogate: cache key {prov['cache_key'][:12]}")
+    lines += ["", "| epoch | train loss | train acc | test loss | test acc | train s |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {100 * h['train_acc']:.2f} | "
+              f"{h['test_loss']:.4f} | {100 * h['test_acc']:.2f} | {h['train_seconds']:.2f} |"
+              for h in result.history]
+    lines += [""] + [f"![{p.stem}]({p.name})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+def write_run(result: Any, out: Path) -> list[Path]:
+    """results.json, report.md and the PNGs of one run in ``out``."""
+    from circuitsim.train import plots
+    label = f"{result.spec.rule}"
+    made = [plots.curves({label: result}, out / "curves.png",
+                         f"{result.spec.dataset}: {result.spec.rule}"),
+            plots.histograms(result, out / "weights.png"),
+            plots.transfers(result, out / "transfers.png"),
+            plots.spot_checks(result, out / "spot_checks.png")]
+    made = [p for p in made if p is not None]
+    write_atomic(out / "results.json", json.dumps(result.to_json(), indent=1) + "\n")
+    write_atomic(out / "report.md", summary_markdown(result, made))
+    return [out / "results.json", out / "report.md", *made]
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from circuitsim.train import loop
+    spec = train_spec(args)
+    out = _out_dir(args.out or f"runs/train/{spec.dataset}-{spec.rule}-seed{spec.seed}")
+    runner = Runner(workers=args.workers, progress=not args.no_progress)
+    with threadpool_limits(1):
+        result = loop.run(spec, progress=not args.no_progress, runner=runner)
+    paths = write_run(result, out)
+    last = result.history[-1]
+    print(f"{spec.dataset} {spec.rule}: test accuracy {100 * last['test_acc']:.2f} % "
+          f"(loss {last['test_loss']:.4f}) after {spec.epochs} epochs, {result.seconds:.1f} s")
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    if args.seeds is not None and args.seeds < 1:
+        raise SpecError(f"--seeds={args.seeds}: must be >= 1")
+    module = importlib.import_module(f"circuitsim.reproduce.{args.name}")
+    out = _out_dir(args.out or f"runs/reproduce/{args.name}")
+    kwargs = {"fast": args.fast, "progress": not args.no_progress}
+    if args.seeds is not None:
+        kwargs["seeds"] = args.seeds
+    with threadpool_limits(1):
+        report = module.run(out, **kwargs)
+    path = report.write(out)
+    print(report.markdown())
+    print(f"report: {path}")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``train`` and ``reproduce`` on the top-level subparsers."""
+    t = sub.add_parser("train", help="train a network with circuit-accurate surrogates")
+    t.add_argument("--dataset", choices=("digits", "mnist", "mnist1d", "mnist1d-seq", "text"))
+    t.add_argument("--rule", choices=("float", "ambrogio", "pcm", "sbp", "pulse"),
+                   help="ambrogio: 2PCM+3T1C; pcm: PCM only; sbp: sign backprop; pulse: "
+                        "Gokmen stochastic pulses; float: software baseline")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--batch", type=int)
+    t.add_argument("--hidden", type=int, help="hidden units (default: the data set's)")
+    t.add_argument("--act-bits", dest="act_bits", type=int,
+                   help="ramp-ADC activation bits (0: float activations)")
+    t.add_argument("--data-path", dest="data_path",
+                   help="IDX directory (mnist) or a text file (text)")
+    t.add_argument("--spot-every", dest="spot_every", type=int,
+                   help="SPICE spot-checks every this many steps")
+    t.add_argument("--spec", help="training spec file (.toml/.json)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one TrainSpec field (dotted keys: ambrogio.transfer_every, "
+                        "periphery.in_bits, rpu.asymmetry, ...); repeatable")
+    t.add_argument("--workers", type=int, help="SPICE worker processes (characterization)")
+    t.add_argument("--out", help="output directory (default runs/train/DATASET-RULE-seedN)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=run_train)
+
+    r = sub.add_parser("reproduce", help="a paper's claim at our scale: table + plot")
+    r.add_argument("name", choices=REPRODUCTIONS)
+    r.add_argument("--seeds", type=int, help="seeds per configuration")
+    r.add_argument("--fast", action="store_true",
+                   help="tiny runs to check the pipeline (numbers are not evidence)")
+    r.add_argument("--out", help="output directory (default runs/reproduce/NAME)")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=run_reproduce)

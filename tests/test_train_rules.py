@@ -1,0 +1,290 @@
+"""Training rules against their definitions: periphery, combined analog reads, 2PCM+3T1C
+(weight formula, transfer, polarity inversion), PCM-only, SBP and pulse weights, the MLP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from circuitsim.errors import SpecError
+from circuitsim.spec import build
+from circuitsim.train import loop, pcm
+from circuitsim.train.acts import Act
+from circuitsim.train.ambrogio import AmbrogioSpec, AmbrogioWeights, PcmOnlyWeights
+from circuitsim.train.config import TrainSpec
+from circuitsim.train.mlp import MLP, SbpSpec, softmax_xent
+from circuitsim.train.periphery import Periphery, PeripherySpec, quantize
+from circuitsim.train.weights import ArrayRead, FloatWeights, pulse_counts
+
+IDEAL = PeripherySpec(in_bits=0, out_bits=0, noise_management=False)
+
+
+@pytest.fixture(scope="module")
+def sur():
+    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio"}))
+
+
+def _periph(spec=IDEAL, seed=0):
+    return Periphery(spec, np.random.default_rng(seed))
+
+
+# ---------------------------------------------------------------- periphery
+
+
+def test_quantize_levels_and_stochastic_rounding_is_unbiased():
+    x = np.linspace(-1, 1, 101).astype(np.float32)
+    q = quantize(x.copy(), 3)
+    assert set(np.round(np.unique(q) * 3).astype(int)) <= {-3, -2, -1, 0, 1, 2, 3}
+    assert np.abs(q - x).max() <= 0.5 / 3 + 1e-6
+    rng = np.random.default_rng(1)
+    v = np.full(200_000, 0.1, np.float32)
+    s = quantize(v, 3, rng)
+    # levels 0 and 1/3: mean must stay 0.1 (binomial std of the mean ~ 3e-4)
+    assert abs(s.mean() - 0.1) < 2e-3
+    assert set(np.unique(np.round(s * 3))) == {0.0, 1.0}
+
+
+def test_noise_management_and_adc_bound():
+    p = Periphery(PeripherySpec(in_bits=5, out_bits=6, out_bound=2.0), np.random.default_rng(0))
+    x = np.array([[0.01, -0.02, 0.005]], np.float32)
+    v, scale = p.dac(x)
+    assert np.isclose(np.abs(v).max(), 1.0) and np.isclose(scale[0, 0], 0.02)
+    y = p.adc(np.array([[5.0, -0.3]], np.float32), scale)
+    lsb = 2.0 / 31
+    assert np.isclose(y[0, 0], 2.0 * 0.02, rtol=1e-5)  # clipped at the bound, scaled back
+    assert np.isclose(y[0, 1] / 0.02 / lsb, np.rint(-0.3 / lsb), atol=1e-4)
+    with pytest.raises(SpecError, match="in_bits=1"):
+        PeripherySpec(in_bits=1)
+
+
+# ---------------------------------------------------------------- analog reads
+
+
+def test_combined_read_equals_sum_of_array_reads(sur):
+    rng = np.random.default_rng(0)
+    arrays = [rng.uniform(1e-6, 20e-6, (40, 24)) for _ in range(3)]
+    gains = [3.0, -3.0, 1.0]
+    read = ArrayRead(sur.mac, arrays, gains)
+    x = rng.uniform(-1, 1, (5, 40)).astype(np.float32)
+    want = sum(c * sur.mac.forward(a, x, exact_read=False) for c, a in zip(gains, arrays, strict=True))
+    fs = np.abs(want).max()
+    assert np.abs(read.forward(x) - want).max() < 1e-5 * fs
+    # a sparse change then a refresh: same as building from the changed arrays
+    idx = rng.choice(arrays[2].size, 50, replace=False)
+    new = rng.uniform(1e-6, 20e-6, 50)
+    read.set_at(2, idx, new)
+    arrays[2].reshape(-1)[idx] = new
+    want = sum(c * sur.mac.forward(a, x, exact_read=False) for c, a in zip(gains, arrays, strict=True))
+    assert np.abs(read.forward(x) - want).max() < 2e-3 * fs  # stale IR-drop factors only
+    read.refresh()
+    assert np.abs(read.forward(x) - want).max() < 1e-5 * fs
+    d = rng.uniform(-1, 1, (3, 24)).astype(np.float32)
+    want_b = sum(c * sur.mac.backward(a, d, exact_read=False) for c, a in zip(gains, arrays, strict=True))
+    assert np.abs(read.backward(d) - want_b).max() < 1e-5 * np.abs(want_b).max()
+
+
+def test_pulse_counts_are_unbiased_and_bounded():
+    rng = np.random.default_rng(3)
+    dw = np.full((400, 400), 0.3, np.float32)
+    dw[:200] = -1.7
+    n = pulse_counts(dw, 1.0, rng, 8)
+    assert abs(n[200:].mean() - 0.3) < 0.01 and abs(n[:200].mean() + 1.7) < 0.01
+    assert np.abs(pulse_counts(np.full((2, 2), 50.0, np.float32), 1.0, rng, 8)).max() == 8
+
+
+# ---------------------------------------------------------------- 2PCM + 3T1C
+
+
+def _ambrogio(sur, w0, **over):
+    spec = AmbrogioSpec(**{"leak_every": 0, **over})
+    return AmbrogioWeights(w0, sur.mac, sur.update, spec, _periph(), _periph(seed=1),
+                           np.random.default_rng(5))
+
+
+def test_ambrogio_weight_formula_and_initial_programming(sur):
+    rng = np.random.default_rng(0)
+    w0 = rng.uniform(-1, 1, (20, 12)).astype(np.float32)
+    w = _ambrogio(sur, w0)
+    g = w.read.g
+    s = w.spec
+    formula = (s.gain_f * (g[0].astype(float) - g[1]) + w.p * (g[2].astype(float) - g[3])
+               ) / s.w_scale
+    assert np.allclose(w.weights(), formula)
+    # g_shared: one reference cell per column, the same in every row
+    assert np.all(g[3] == g[3][0])
+    # programming error after writing the residual into g: about a pulse (dg_nom ~ 1.7 uS)
+    err_us = (w.weights() - w0) * s.w_scale * 1e6
+    assert np.sqrt(np.mean(err_us ** 2)) < 1.5 * w.dg_nom * 1e6
+    # the read sees the same weights: x @ W up to the MAC non-ideality (IR drop, sinh)
+    x = rng.uniform(0, 1, (4, 20)).astype(np.float32)
+    y = w.forward(x)
+    ref = x @ w.weights()
+    assert np.abs(y - ref).max() < 0.05 * np.abs(ref).max()
+
+
+def test_polarity_flips_at_each_transfer_and_weights_survive(sur):
+    rng = np.random.default_rng(1)
+    w0 = rng.uniform(-1, 1, (16, 8)).astype(np.float32)
+    w = _ambrogio(sur, w0, transfer_every=10)
+    pols = []
+    for _ in range(4):
+        before = w.weights()
+        w.end_step(10)  # 10 images: one transfer
+        pols.append(w.p)
+        err_us = (w.weights() - before) * w.spec.w_scale * 1e6
+        assert np.sqrt(np.mean(err_us ** 2)) < 1.5 * w.dg_nom * 1e6
+        assert np.allclose(w.read.gains, [3.0, -3.0, w.p, -w.p])
+    assert pols == [-1.0, 1.0, -1.0, 1.0]
+    assert [e["polarity"] for e in w.events[1:]] == pols
+    off = _ambrogio(sur, w0, transfer_every=10, polarity_inversion=False)
+    off.end_step(10)
+    assert off.p == 1.0
+
+
+def test_update_pulses_follow_polarity_and_sgd_on_average(sur):
+    w0 = np.zeros((8, 6), np.float32)
+    x = np.ones((1, 8), np.float32)
+    d = np.full((1, 6), -1.0, np.float32)  # dW = -lr x^T d > 0
+    for p in (1.0, -1.0):
+        w = _ambrogio(sur, w0, cell_variation=False)
+        w.p = p
+        w.read.set_gain(2, p)
+        w.read.set_gain(3, -p)
+        vc0, before = w.vc.copy(), w.weights()
+        w.update(x, d, lr=w.dg_nom / w.spec.w_scale * 3)  # three nominal pulses
+        moved = np.sign(w.vc - vc0)
+        assert np.all(moved == p)  # up pulses when p = +1, down pulses when p = -1
+        assert np.all(w.weights() > before)  # the weight rises either way
+    # many small updates: the expected change equals SGD's (stochastic rounding)
+    w = _ambrogio(sur, np.zeros((50, 40), np.float32), cell_variation=False)
+    before, vc_before = w.weights(), w.vc.copy()  # programming left g about a pulse up
+    lr = 0.2 * w.dg_nom / w.spec.w_scale  # 0.2 pulse per update on average
+    for _ in range(20):
+        w.update(np.ones((1, 50), np.float32), np.full((1, 40), -1.0, np.float32), lr)
+    # nominal cells: V_C after k pulses from V_C0 is one ladder; map every cell onto it
+    ladder = [np.full(1, w.upd.vc0)]
+    for _ in range(20):
+        ladder.append(w.upd.pulse(ladder[-1], np.ones(1, np.int8), w.upd.nominal_cells(1)))
+    ladder = np.concatenate(ladder)
+    k0 = np.abs(vc_before.reshape(-1, 1) - ladder).argmin(axis=1)
+    k = np.abs(w.vc.reshape(-1, 1) - ladder).argmin(axis=1)
+    assert np.abs(w.vc.reshape(-1) - ladder[k]).max() < 1e-4  # whole pulses only
+    assert np.abs(vc_before.reshape(-1) - ladder[k0]).max() < 1e-4
+    k = k - k0
+    # 20 updates x 0.2 expected pulses: mean 4 (std of the mean over 2000 cells ~0.04)
+    assert abs(k.mean() - 4.0) < 0.2
+    # the weight change is the surrogate's state-dependent g steps, larger above V_C0
+    assert np.all((w.weights() - before).reshape(-1)[k > 0] > 0)
+
+
+def test_pcm_only_updates_only_set_and_refresh_reprograms(sur):
+    rng = np.random.default_rng(2)
+    w0 = rng.uniform(-0.5, 0.5, (10, 6)).astype(np.float32)
+    spec = AmbrogioSpec(transfer_every=5)
+    w = PcmOnlyWeights(w0, sur.mac, spec, _periph(), _periph(seed=1), rng)
+    g0 = [a.copy() for a in w.read.g]
+    w.update(rng.uniform(0, 1, (1, 10)).astype(np.float32),
+             rng.normal(size=(1, 6)).astype(np.float32), 0.5)
+    assert all(np.all(a >= b - 1e-12) for a, b in zip(w.read.g, g0, strict=True))  # SET only
+    before = w.weights()
+    w.end_step(5)
+    assert w.events and w.events[-1]["refresh"]
+    err_us = (w.weights() - before) * spec.w_scale / spec.gain_f * 1e6
+    assert np.sqrt(np.mean(err_us ** 2)) < 2.0  # programming error of the pair, uS
+    assert np.all(np.minimum(w.read.g[0], w.read.g[1]) <= spec.pcm.g_reset + 1e-12)
+
+
+# ---------------------------------------------------------------- SBP and pulse weights
+
+
+def test_sbp_one_identical_pulse_in_the_sign_of_x_delta(sur):
+    spec = build(TrainSpec, {"rule": "sbp", "rpu": {"d2d": 0, "c2c": 0, "bound_d2d": 0},
+                             "periphery": {"in_bits": 0, "out_bits": 0}})
+    rng = np.random.default_rng(0)
+    w0 = rng.uniform(-0.3, 0.3, (12, 5)).astype(np.float32)
+    w = loop.make_weights(spec, sur, w0, rng, last=True)
+    x = (rng.random((1, 12)) > 0.5).astype(np.float32)
+    d = rng.choice(np.array([-1.0, 0.0, 1.0], np.float32), (1, 5))
+    before = w.weights()
+    w.update(x, d, lr=123.0)  # lr is ignored: one device step
+    step = spec.sbp.step
+    assert np.allclose(w.weights() - before, -step * np.sign(x.T @ d), atol=1e-6)
+
+
+def test_sbp_interfaces_are_binary_and_ternary():
+    seen = {}
+
+    class Spy(FloatWeights):
+        def __init__(self, w0, name):
+            super().__init__(w0)
+            self.name = name
+
+        def forward(self, x):
+            seen.setdefault(f"{self.name} in", []).append(np.unique(x))
+            return super().forward(x)
+
+        def backward(self, d):
+            seen.setdefault(f"{self.name} err", []).append(np.unique(d))
+            return super().backward(d)
+
+        def update(self, x, d, lr):
+            seen.setdefault(f"{self.name} upd", []).append(np.unique(d))
+
+    rng = np.random.default_rng(0)
+    net = MLP([Spy(rng.normal(0, 0.3, (9, 6)), "h"), Spy(rng.normal(0, 0.3, (7, 3)), "o")],
+              Act("sigmoid"), SbpSpec())
+    net.step(rng.random((4, 8)).astype(np.float32), np.array([0, 1, 2, 0]), 0.1)
+    for key in ("h in", "o in"):
+        assert set(np.concatenate(seen[key])) <= {0.0, 1.0}
+    for key in ("o err", "h upd", "o upd"):
+        assert set(np.concatenate(seen[key])) <= {-1.0, 0.0, 1.0}
+
+
+def test_float_mlp_backprop_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    layers = [FloatWeights(rng.normal(0, 0.5, (6, 4))), FloatWeights(rng.normal(0, 0.5, (5, 3)))]
+    net = MLP(layers, Act("tanh"))
+    x = rng.random((3, 5)).astype(np.float32)
+    y = np.array([0, 2, 1])
+
+    def loss():
+        return softmax_xent(net.logits(x).astype(np.float64), y)[1] / len(y)
+
+    grads = []
+    for layer in layers:
+        g = np.zeros_like(layer.w, dtype=np.float64)
+        for i in np.ndindex(layer.w.shape):
+            old = layer.w[i]
+            layer.w[i] = old + 1e-2
+            up = loss()
+            layer.w[i] = old - 1e-2
+            g[i] = (up - loss()) / 2e-2
+            layer.w[i] = old
+        grads.append(g)
+    before = [layer.w.astype(np.float64) for layer in layers]
+    net.step(x, y, lr=1e-3)
+    for layer, w_old, g in zip(layers, before, grads, strict=True):
+        step = (w_old - layer.w) / 1e-3
+        assert np.allclose(step, g, atol=2e-3, rtol=0.02)
+
+
+def test_runs_are_reproducible_and_rules_learn(sur):
+    base = {"epochs": 2, "max_train": 400}
+    for rule in ("float", "ambrogio", "pulse"):
+        spec = build(TrainSpec, {**base, "rule": rule})
+        a = loop.run(spec, sur=sur, progress=False)
+        b = loop.run(spec, sur=sur, progress=False)
+        assert a.history == [dict(h, train_seconds=g["train_seconds"])
+                             for h, g in zip(b.history, a.history, strict=True)]
+        assert a.test_acc > 0.4, rule  # 800 images seen; 10 classes: chance is 0.1
+
+
+def test_train_spec_errors_name_the_field():
+    with pytest.raises(SpecError, match="act_bits=6"):
+        TrainSpec(act_bits=6)
+    with pytest.raises(SpecError, match="model='mlp'"):
+        build(TrainSpec, {"dataset": "text"})
+    with pytest.raises(SpecError, match="data_path"):
+        TrainSpec(dataset="mnist")
+    with pytest.raises(SpecError, match="g_max"):
+        pcm.PcmSpec(g_reset=30e-6)
