@@ -60,13 +60,18 @@ def test_noise_management_and_adc_bound():
 # ---------------------------------------------------------------- analog reads
 
 
+def _combined(sur, direction, gains, arrays, v):
+    read = getattr(sur.mac, direction)
+    return sum(c * read(a, v, exact_read=False) for c, a in zip(gains, arrays, strict=True))
+
+
 def test_combined_read_equals_sum_of_array_reads(sur):
     rng = np.random.default_rng(0)
     arrays = [rng.uniform(1e-6, 20e-6, (40, 24)) for _ in range(3)]
     gains = [3.0, -3.0, 1.0]
     read = ArrayRead(sur.mac, arrays, gains)
     x = rng.uniform(-1, 1, (5, 40)).astype(np.float32)
-    want = sum(c * sur.mac.forward(a, x, exact_read=False) for c, a in zip(gains, arrays, strict=True))
+    want = _combined(sur, "forward", gains, arrays, x)
     fs = np.abs(want).max()
     assert np.abs(read.forward(x) - want).max() < 1e-5 * fs
     # a sparse change then a refresh: same as building from the changed arrays
@@ -74,12 +79,12 @@ def test_combined_read_equals_sum_of_array_reads(sur):
     new = rng.uniform(1e-6, 20e-6, 50)
     read.set_at(2, idx, new)
     arrays[2].reshape(-1)[idx] = new
-    want = sum(c * sur.mac.forward(a, x, exact_read=False) for c, a in zip(gains, arrays, strict=True))
+    want = _combined(sur, "forward", gains, arrays, x)
     assert np.abs(read.forward(x) - want).max() < 2e-3 * fs  # stale IR-drop factors only
     read.refresh()
     assert np.abs(read.forward(x) - want).max() < 1e-5 * fs
     d = rng.uniform(-1, 1, (3, 24)).astype(np.float32)
-    want_b = sum(c * sur.mac.backward(a, d, exact_read=False) for c, a in zip(gains, arrays, strict=True))
+    want_b = _combined(sur, "backward", gains, arrays, d)
     assert np.abs(read.backward(d) - want_b).max() < 1e-5 * np.abs(want_b).max()
 
 
