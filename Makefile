@@ -24,6 +24,7 @@ golden: setup
 bench: setup
 	$(PY) scripts/bench_harness.py
 	$(PY) scripts/bench_surrogates.py
+	$(PY) scripts/bench_train.py
 
 clean:
 	find . -path ./$(VENV) -prune -o -path ./.git -prune -o \

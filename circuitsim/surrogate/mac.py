@@ -358,6 +358,14 @@ class MacLayer:
         arrays into one read (e.g. ``F (G+ - G-) + g``) sums their ``T`` and ``L``."""
         return self._t, self._l, self._p, self._q
 
+    def set_g(self, g: np.ndarray) -> None:
+        """Replace ``G`` wholesale (same shape) and :meth:`refresh`."""
+        g = np.asarray(g)
+        if g.shape != self._g.shape:
+            raise SpecError(f"g: expected shape {self._g.shape}, got {g.shape}")
+        self._g[...] = g
+        self.refresh()
+
     def refresh(self) -> None:
         """Recompute ``T``, ``L``, ``P``, ``Q`` and the foot scales from ``G`` (all tiles of one
         shape at once)."""

@@ -143,12 +143,16 @@ class AmbrogioWeights(AnalogWeights):
     # ------------------------------------------------------------ training
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        dw = x.T @ d
+        # rows driven at 0 V fire no pulses: work on the active rows only
+        rows = np.flatnonzero(np.any(x, axis=0))
+        dw = x[:, rows].T @ d
         dw *= np.float32(-lr * self.p * self.spec.w_scale)
-        n = pulse_counts(dw, self.dg_nom, self.rng, self.spec.n_max)
-        idx = np.flatnonzero(n)
-        if idx.size:
-            self.upd.pulse_at(self.vc, idx, n.reshape(-1)[idx], self.cells)
+        n = pulse_counts(dw, self.dg_nom, self.rng, self.spec.n_max).reshape(-1)
+        hit = np.flatnonzero(n)
+        if hit.size:
+            n = n[hit]
+            idx = rows[hit // self.n_out] * self.n_out + hit % self.n_out
+            self.upd.pulse_at(self.vc, idx, n, self.cells)
             self.read.set_at(2, idx, self.upd.g_at(self.vc, idx, self.cells))
 
     def end_step(self, n_images: int) -> None:

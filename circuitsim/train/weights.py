@@ -99,8 +99,9 @@ class ArrayRead:
         flat = self.g[k].reshape(-1)
         dg = np.asarray(g_new, dtype=np.float32) - flat[idx]
         flat[idx] += dg
-        self.layers[k].apply_delta_at(idx, dg)
-        if self.combined:
+        if not self.combined:
+            self.layers[k].apply_delta_at(idx, dg)
+        else:  # the arrays' own T are rebuilt from self.g at the next refresh
             c = np.float32(self.gains[k])
             _, _, p, q = self.layers[k].terms()
             self.t.reshape(-1)[idx] += c * dg * p.reshape(-1)[idx]
@@ -120,8 +121,8 @@ class ArrayRead:
     def refresh(self) -> None:
         """Recompute every array's IR-drop factors from its conductances (after large
         changes such as a transfer; also every ``refresh_every`` updates)."""
-        for layer in self.layers:
-            layer.refresh()
+        for layer, g in zip(self.layers, self.g, strict=True):
+            layer.set_g(g)
         self._rebuild()
         self._count = 0
 

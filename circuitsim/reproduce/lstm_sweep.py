@@ -1,0 +1,95 @@
+"""Run many :class:`~circuitsim.train.config.TrainSpec` points of one data set (the LSTM
+reproductions): identical specs run once, results are summaries (JSON-able), optionally on
+worker processes.
+
+Every run uses ONE BLAS thread (``threadpoolctl``): the LSTM's per-time-step matrix products
+are tiny, and a multi-threaded OpenBLAS on a busy machine spends milliseconds per call waiting
+for its threads (measured: 11 s -> 0.6 s for one float text epoch on 2 shared cores); it
+also keeps the float summation order, so a point's numbers do not depend on the worker count.
+Parallelism comes from ``workers`` processes instead (spawned, one point at a time each); the
+data set and the surrogates are loaded once per process (surrogates from the cache: the caller
+loads them first, so a characterization never runs inside a worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from circuitsim.spec import to_mapping
+from circuitsim.train import data as datasets
+from circuitsim.train import loop
+from circuitsim.train.config import TrainSpec
+
+_DS: dict[str, datasets.Dataset] = {}
+_SUR: dict[str, loop.Surrogates] = {}
+
+
+def _key(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def dataset(name: str, **kwargs: Any) -> datasets.Dataset:
+    """``data.load(name, **kwargs)``, once per process."""
+    k = _key([name, kwargs])
+    if k not in _DS:
+        _DS[k] = datasets.load(name, **kwargs)
+    return _DS[k]
+
+
+def surrogates(spec: TrainSpec) -> loop.Surrogates:
+    """``loop.load_surrogates(spec)``, once per (rule, act_bits, quick) and process."""
+    k = _key([spec.analog and spec.rule, spec.act_bits, spec.quick])
+    if k not in _SUR:
+        _SUR[k] = loop.load_surrogates(spec)
+    return _SUR[k]
+
+
+def summary(res: loop.TrainResult) -> dict[str, Any]:
+    """The numbers a report needs from one run."""
+    last = res.history[-1]
+    return {"test_loss": last["test_loss"], "test_acc": last["test_acc"],
+            "train_loss": last["train_loss"], "seconds": round(res.seconds, 2),
+            "history": res.history, "surrogates": res.surrogates}
+
+
+def train_point(spec: TrainSpec, ds_name: str, ds_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """One run (single BLAS thread); its summary."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        ds = dataset(ds_name, **ds_kwargs)
+        return summary(loop.run(spec, ds=ds, sur=surrogates(spec), progress=False))
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def run_specs(specs: list[TrainSpec], ds_name: str, ds_kwargs: dict[str, Any], *,
+              workers: int = 1, progress: bool = True, desc: str = "runs") -> list[dict]:
+    """Summaries of ``specs`` (in order; identical specs are trained once)."""
+    keys = [_key(to_mapping(s)) for s in specs]
+    unique = list(dict.fromkeys(keys))
+    first = {k: specs[keys.index(k)] for k in unique}
+    for s in first.values():  # characterize/load in this process, workers hit the cache
+        surrogates(s)
+    bar = tqdm(total=len(unique), disable=not progress, desc=desc, unit="run", leave=False)
+    done: dict[str, dict] = {}
+    if workers <= 1 or len(unique) == 1:
+        for k in unique:
+            done[k] = train_point(first[k], ds_name, ds_kwargs)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as ex:
+            futs = {ex.submit(train_point, first[k], ds_name, ds_kwargs): k for k in unique}
+            for fut in as_completed(futs):
+                done[futs[fut]] = fut.result()
+                bar.update()
+    bar.close()
+    return [done[k] for k in keys]
+

@@ -1,0 +1,74 @@
+"""``circuitsim train`` / ``circuitsim reproduce`` end to end (real surrogates, QUICK presets)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from circuitsim.cli import main
+from circuitsim.train.data import write_idx
+
+
+def test_train_writes_results_and_plots(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--dataset", "digits", "--rule", "ambrogio", "--epochs", "1",
+                 "--set", "max_train=300", "--set", "ambrogio.transfer_every=100",
+                 "--no-progress", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "digits ambrogio: test accuracy" in printed
+    res = json.loads((out / "results.json").read_text())
+    assert res["spec"]["rule"] == "ambrogio" and len(res["history"]) == 1
+    assert {"mac", "update", "adc"} <= set(res["surrogates"])
+    polarities = [e["polarity"] for e in res["events"] if e["layer"] == 0]
+    assert len(polarities) == 4  # initial programming + 3 transfers of 100 images
+    assert all(a == -b for a, b in zip(polarities, polarities[1:], strict=False))
+    for name in ("curves.png", "weights.png", "transfers.png", "report.md"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_train_on_tiny_idx_mnist(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    d = tmp_path / "mnist"
+    d.mkdir()
+    for prefix, n in (("train", 60), ("t10k", 20)):
+        write_idx(d / f"{prefix}-images-idx3-ubyte.gz",
+                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(d / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--data-path", str(d), "--rule", "pulse",
+                 "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["dataset"]["n_train"] == 60 and res["dataset"]["n_test"] == 20
+    assert list(res["dataset"]["x_shape"])[-1] == 784  # flattened 28x28, the 784-250-10 MLP
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--set", "rule=quantum"], "rule"),
+    (["--dataset", "mnist"], "data_path"),
+    (["--set", "ambrogio.gain_f=-1"], "gain_f=-1"),
+    (["--set", "nosuch=1"], "nosuch"),
+])
+def test_train_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
+    out = tmp_path / "run"
+    assert main(["train", "--no-progress", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not any(out.glob("*")) if out.exists() else True
+
+
+@pytest.mark.parametrize("name", ["ambrogio2018", "sbp2018"])
+def test_reproduce_fast_writes_table_and_plot(tmp_path, capsys, name):
+    out = tmp_path / name
+    assert main(["reproduce", name, "--fast", "--seeds", "1", "--no-progress",
+                 "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["fast"] and len(res["rows"]) >= 3
+    assert res["rows"][0]["configuration"].startswith("float")
+    report = (out / "report.md").read_text()
+    assert "FAST MODE" in report and "**Verdict.**" in report
+    assert all((out / p).stat().st_size > 0 for p in res["plots"])
+    capsys.readouterr()
