@@ -72,3 +72,18 @@ def test_reproduce_fast_writes_table_and_plot(tmp_path, capsys, name):
     assert "FAST MODE" in report and "**Verdict.**" in report
     assert all((out / p).stat().st_size > 0 for p in res["plots"])
     capsys.readouterr()
+
+
+@pytest.mark.spice
+def test_spot_checks_log_surrogate_vs_spice_during_training(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--spot-every", "100", "--set", "max_train=100",
+                 "--no-progress", "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    kinds = {c["kind"]: c for c in res["spot_checks"]}
+    assert set(kinds) == {"mac", "update"} and all(c["step"] == 100 for c in kinds.values())
+    mac = kinds["mac"]["metrics"]
+    assert mac["rms_pct_fs"] < 1.0 and mac["rms_pct_fs"] < mac["ideal_rms_pct_fs"]
+    assert kinds["update"]["metrics"]["dg_rms_pct_mean_step"] < 5.0
+    assert (out / "spot_checks.png").stat().st_size > 0
+    capsys.readouterr()
