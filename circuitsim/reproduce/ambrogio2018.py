@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from circuitsim.plots import save_figure
-from circuitsim.reproduce.common import Report, mean_std
+from circuitsim.reproduce.common import Report, accuracy_grid
 from circuitsim.spec import build
 from circuitsim.train import data, loop
 from circuitsim.train.config import TrainSpec
@@ -41,24 +41,8 @@ def run(out: Path, *, seeds: int = 3, fast: bool = False, progress: bool = True)
         base["max_train"] = 300
     ds = data.load("digits")
     sur = loop.load_surrogates(build(TrainSpec, {**base, "rule": "ambrogio"}))
-    rows, curves = [], {}
-    for label, over in CONFIGS:
-        accs, losses, hist = [], [], []
-        for seed in range(seeds):
-            spec = build(TrainSpec, {**base, **over, "seed": seed})
-            res = loop.run(spec, ds=ds, sur=sur if spec.analog else loop.Surrogates(),
-                           progress=progress)
-            accs.append(100 * res.test_acc)
-            losses.append(res.history[-1]["test_loss"])
-            hist.append([100 * h["test_acc"] for h in res.history])
-        m, s = mean_std(accs)
-        rows.append({"configuration": label, "seeds": seeds, "test acc [%]": f"{m:.2f} ± {s:.2f}",
-                     "mean": m, "per seed": ", ".join(f"{a:.2f}" for a in accs),
-                     "test loss": mean_std(losses)[0]})
-        curves[label] = np.mean(hist, axis=0)
+    rows, curves = accuracy_grid(base, CONFIGS, seeds, ds, sur, progress)
     ref = rows[0]["mean"]
-    for r in rows:
-        r["vs float [pt]"] = f"{r['mean'] - ref:+.2f}"
     by = {r["configuration"]: r["mean"] for r in rows}
     pi, no_pi = by["2PCM+3T1C + PI"], by["2PCM+3T1C, no PI"]
     verdict = (f"2PCM+3T1C with polarity inversion: {pi:.2f} % vs float {ref:.2f} % "
@@ -85,7 +69,7 @@ def loop_default(name: str) -> Any:
     return getattr(TrainSpec().ambrogio, name)
 
 
-def _plot(curves: dict[str, np.ndarray], rows: list[dict[str, Any]], path: Path) -> Path:
+def _plot(curves: dict[str, list[float]], rows: list[dict[str, Any]], path: Path) -> Path:
     fig = Figure(figsize=(11, 4))
     ax, bar = fig.subplots(1, 2)
     for label, c in curves.items():

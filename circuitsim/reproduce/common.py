@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from circuitsim.io import write_atomic
+from circuitsim.spec import build
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -76,3 +77,32 @@ class Report:
         path = out / "report.md"
         write_atomic(path, self.markdown())
         return path
+
+
+def accuracy_grid(base: dict[str, Any], configs: Sequence[tuple[str, dict[str, Any]]],
+                  seeds: int, ds: Any, sur: Any, progress: bool
+                  ) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """Train every ``(label, TrainSpec overrides)`` of ``configs`` on ``base`` for seeds
+    ``0..seeds-1``: table rows (accuracy mean ± std, per seed, test loss, difference to the
+    first configuration) and the mean test-accuracy curve (%) per label."""
+    from circuitsim.train import loop
+    from circuitsim.train.config import TrainSpec
+
+    rows, curves = [], {}
+    for label, over in configs:
+        accs, losses, hist = [], [], []
+        for seed in range(seeds):
+            spec = build(TrainSpec, {**base, **over, "seed": seed})
+            res = loop.run(spec, ds=ds, sur=sur if spec.analog else loop.Surrogates(),
+                           progress=progress)
+            accs.append(100 * res.test_acc)
+            losses.append(res.history[-1]["test_loss"])
+            hist.append([100 * h["test_acc"] for h in res.history])
+        m, s = mean_std(accs)
+        rows.append({"configuration": label, "seeds": seeds, "test acc [%]": f"{m:.2f} ± {s:.2f}",
+                     "mean": m, "per seed": ", ".join(f"{a:.2f}" for a in accs),
+                     "test loss": mean_std(losses)[0]})
+        curves[label] = [sum(c) / len(c) for c in zip(*hist, strict=True)]
+    for r in rows:
+        r[f"vs {rows[0]['configuration'].split()[0]} [pt]"] = f"{r['mean'] - rows[0]['mean']:+.2f}"
+    return rows, curves

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from circuitsim.plots import save_figure
-from circuitsim.reproduce.common import Report, mean_std
+from circuitsim.reproduce.common import Report, accuracy_grid
 from circuitsim.spec import build
 from circuitsim.train import data, loop
 from circuitsim.train.config import TrainSpec
@@ -38,22 +38,8 @@ def run(out: Path, *, seeds: int = 3, fast: bool = False, progress: bool = True)
         base["max_train"] = 300
     ds = data.load("digits")
     sur = loop.load_surrogates(build(TrainSpec, {**base, "rule": "sbp"}))
-    rows, curves = [], {}
-    for label, over in CONFIGS:
-        accs, hist = [], []
-        for seed in range(seeds):
-            spec = build(TrainSpec, {**base, **over, "seed": seed})
-            res = loop.run(spec, ds=ds, sur=sur if spec.analog else loop.Surrogates(),
-                           progress=progress)
-            accs.append(100 * res.test_acc)
-            hist.append([100 * h["test_acc"] for h in res.history])
-        m, s = mean_std(accs)
-        rows.append({"configuration": label, "seeds": seeds, "test acc [%]": f"{m:.2f} ± {s:.2f}",
-                     "mean": m, "per seed": ", ".join(f"{a:.2f}" for a in accs)})
-        curves[label] = np.mean(hist, axis=0)
+    rows, curves = accuracy_grid(base, CONFIGS, seeds, ds, sur, progress)
     ref = rows[0]["mean"]
-    for r in rows:
-        r["vs float [pt]"] = f"{r['mean'] - ref:+.2f}"
     sbp = rows[-1]["mean"]
     verdict = (f"SBP with device variation reaches {sbp:.2f} % against the float MLP's "
                f"{ref:.2f} % ({sbp - ref:+.2f} pt). "
@@ -70,7 +56,7 @@ def run(out: Path, *, seeds: int = 3, fast: bool = False, progress: bool = True)
                   rows, verdict, notes, [plot], time.perf_counter() - t0, fast)
 
 
-def _plot(curves: dict[str, np.ndarray], path: Path) -> Path:
+def _plot(curves: dict[str, list[float]], path: Path) -> Path:
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for label, c in curves.items():

@@ -1,0 +1,51 @@
+"""The LSTM reproductions (gokmen2018, yang2025) in fast mode: report.md, results.json and the
+PNG are written, with one row per sweep point and a verdict."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from circuitsim.reproduce import gokmen2018, yang2025
+
+
+@pytest.mark.spice  # pulse rule: the MAC surrogate (SPICE on a cold cache)
+def test_gokmen2018_fast(tmp_path):
+    rep = gokmen2018.run(tmp_path, fast=True, progress=False)
+    res = json.loads((tmp_path / "results.json").read_text())
+    md = (tmp_path / "report.md").read_text()
+    assert (tmp_path / "gokmen2018.png").stat().st_size > 10_000
+    assert res["fast"] is True and "FAST MODE" in md and rep.verdict in md
+    sweeps = [(r["sweep"], r["setting"]) for r in res["rows"]]
+    n_bits = len(gokmen2018.IN_BITS)
+    assert len(sweeps) == 1 + 2 * len(gokmen2018.ASYMMETRY) + 2 * n_bits - 1
+    assert sweeps[0] == ("float", "float weights (SGD)")
+    assert ("asymmetry (mean)", "5 %") in sweeps
+    assert ("asymmetry (device spread)", "10 %") in sweeps
+    assert ("input bits", "ideal") in sweeps
+    assert ("input bits, stochastic rounding", "5 bit") in sweeps
+    rows = {(r["sweep"], r["setting"]): r for r in res["rows"]}
+    # the 0 % devices and the 7-bit point are one and the same run
+    base = rows[("input bits", "7 bit")]["test loss [nats/char]"]
+    assert rows[("asymmetry (mean)", "0 %")]["test loss [nats/char]"] == base
+    assert rows[("asymmetry (device spread)", "0 %")]["test loss [nats/char]"] == base
+    for r in res["rows"]:
+        assert 0 < r["test loss [nats/char]"] < 10 and len(r["seed losses"]) == 1
+    assert "Asymmetry:" in res["verdict"]
+
+
+@pytest.mark.spice  # pulse rule and the QUICK ramp-ADC surrogate
+def test_yang2025_fast(tmp_path):
+    rep = yang2025.run(tmp_path, fast=True, progress=False)
+    res = json.loads((tmp_path / "results.json").read_text())
+    md = (tmp_path / "report.md").read_text()
+    assert (tmp_path / "yang2025.png").stat().st_size > 10_000
+    assert res["fast"] is True and rep.verdict in md
+    labels = [(r["weights"], r["gate activations"]) for r in res["rows"]]
+    assert labels == [("float", "float"), ("pulse (RPU)", "float")] + [
+        ("pulse (RPU)", f"{b}-bit ramp ADC") for b in yang2025.FAST["bits"]]
+    assert res["rows"][1]["vs float act [pp]"] == 0
+    for r in res["rows"]:
+        assert 0 <= r["test acc"] <= 1 and len(r["curves"][0]) == yang2025.FAST["train"]["epochs"]
+    assert any("ADC surrogates" in n for n in res["notes"])
