@@ -118,14 +118,11 @@ def verdict(rows: list[dict]) -> str:
         zero = rs[0]
         worse = [r for r in rs[1:] if r["test loss [nats/char]"]
                  > zero["test loss [nats/char]"] + _tol(r, zero)]
-        first = f"{worse[0]['setting']}" if worse else "none of the swept values"
-        few = bool(worse) and worse[0]["x"] <= 5
-        asym_ok.append(few)
-        parts.append(f"{sweep}: loss rises above the 0 % device by more than "
-                     f"{_tol(zero):.2g} nats/char from {first} on (0 %: "
-                     f"{zero['test loss [nats/char]']:.3f}, 10 %: "
-                     f"{rs[-1]['test loss [nats/char]']:.3f}, float "
-                     f"{flt['test loss [nats/char]']:.3f})")
+        asym_ok.append(bool(worse) and worse[0]["x"] <= 5)
+        values = ", ".join(f"{r['setting']} {r['test loss [nats/char]']:.3f}" for r in rs)
+        rise = (f"worse than 0 % by more than {_tol(zero):.2g} from {worse[0]['setting']} on"
+                if worse else f"never worse than 0 % by more than {_tol(zero):.2g}")
+        parts.append(f"{sweep} ({values} nats/char): {rise}")
     det = _sweep(rows, "input bits")
     ideal = next(r for r in det if r["x"] == 0)
     n_det = _needed_bits(det, ideal)
@@ -144,7 +141,8 @@ def verdict(rows: list[dict]) -> str:
         "shown (same thresholds)" if bits_claim else
         "qualitatively shown (stochastic rounding lowers the needed resolution)" if sr_helps
         else "not shown at these run sizes")
-    return head + ". " + "; ".join(parts) + "."
+    return (head + f". Float {flt['test loss [nats/char]']:.3f} nats/char; "
+            + "; ".join(parts) + ".")
 
 
 def plot(rows: list[dict], path: Path) -> Path:

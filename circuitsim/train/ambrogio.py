@@ -71,13 +71,17 @@ class AmbrogioSpec:
     t_image: float = param(1e-6, "time per training image (for the 3T1C leakage)", "s")
     leak_every: int = param(50, "images between leakage integrations (0 = no leakage)")
     n_max: int = param(8, "most pulses per cell and update")
+    cell_c: float = param(400e-15, "storage capacitor of the characterized 3T1C cell (sets "
+                                   "the step per pulse: ~7.5 mV at 400 fF, ~30 mV at 100 fF)",
+                          "F")
     cell_variation: bool = param(True, "3T1C cells drawn from the SPICE-fitted distribution "
                                        "(False: all nominal)")
     pcm: pcm.PcmSpec = param(pcm.PcmSpec(), "PCM device model")
 
     def __post_init__(self) -> None:
         check_types(self)
-        positive(self, "gain_f", "w_scale", "transfer_every", "t_image", "n_max", "offset")
+        positive(self, "gain_f", "w_scale", "transfer_every", "t_image", "n_max", "offset",
+                 "cell_c")
         non_negative(self, "leak_every", "absorb_iters")
 
 

@@ -10,6 +10,7 @@ float32 weights, float activations and no periphery.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,14 @@ def adc_spec(quick: bool, bits: int) -> Any:
     return service.make_spec("adc", None if quick and bits <= 4 else ADC_TRAIN, quick=True)
 
 
+def update_spec(spec: TrainSpec) -> Any:
+    """The 3T1C characterization of ``spec``'s cell: the preset with the storage capacitor
+    ``ambrogio.cell_c`` (smaller steps need more staircase rounds)."""
+    rounds = max(10, math.ceil(40 * spec.ambrogio.cell_c / 400e-15))
+    return service.make_spec("update", {"cell": {"c": spec.ambrogio.cell_c},
+                                        "max_rounds": rounds}, quick=spec.quick)
+
+
 def load_surrogates(spec: TrainSpec, runner: service.Runner | None = None) -> Surrogates:
     """The surrogates ``spec`` needs (characterized and fitted on a cache miss)."""
     sur = Surrogates()
@@ -61,7 +70,7 @@ def load_surrogates(spec: TrainSpec, runner: service.Runner | None = None) -> Su
         return sur
     need = {"mac": service.make_spec("mac", quick=spec.quick)}
     if spec.rule == "ambrogio":
-        need["update"] = service.make_spec("update", quick=spec.quick)
+        need["update"] = update_spec(spec)
     if spec.act_bits and spec.rule != "sbp":
         need["adc"] = adc_spec(spec.quick, spec.act_bits)
     for kind, s in need.items():
