@@ -6,7 +6,8 @@ Every run uses ONE BLAS thread (``threadpoolctl``): the LSTM's per-time-step mat
 are tiny, and a multi-threaded OpenBLAS on a busy machine spends milliseconds per call waiting
 for its threads (measured: 11 s -> 0.6 s for one float text epoch on 2 shared cores); it
 also keeps the float summation order, so a point's numbers do not depend on the worker count.
-Parallelism comes from ``workers`` processes instead (spawned, one point at a time each); the
+Parallelism comes from ``workers`` processes instead (:class:`circuitsim.spice.pool.WorkerPool`:
+fresh interpreters, one point at a time each); the
 data set and the surrogates are loaded once per process (surrogates from the cache: the caller
 loads them first, so a characterization never runs inside a worker).
 """
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from circuitsim.errors import CircuitsimError
 from circuitsim.spec import to_mapping
+from circuitsim.spice.pool import WorkerPool
 from circuitsim.train import data as datasets
 from circuitsim.train import loop
 from circuitsim.train.config import TrainSpec
@@ -66,6 +67,10 @@ def train_point(spec: TrainSpec, ds_name: str, ds_kwargs: dict[str, Any]) -> dic
         return summary(loop.run(spec, ds=ds, sur=surrogates(spec), progress=False))
 
 
+def _train_item(item: tuple[TrainSpec, str, dict[str, Any]]) -> dict[str, Any]:
+    return train_point(*item)
+
+
 def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
@@ -85,10 +90,12 @@ def run_specs(specs: list[TrainSpec], ds_name: str, ds_kwargs: dict[str, Any], *
             done[k] = train_point(first[k], ds_name, ds_kwargs)
             bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as ex:
-            futs = {ex.submit(train_point, first[k], ds_name, ds_kwargs): k for k in unique}
-            for fut in as_completed(futs):
-                done[futs[fut]] = fut.result()
+        items = [(first[k], ds_name, ds_kwargs) for k in unique]
+        with WorkerPool(workers=workers, timeout=None) as pool:
+            for i, value in pool.imap_unordered(_train_item, items):
+                if isinstance(value, CircuitsimError):
+                    raise value
+                done[unique[i]] = value
                 bar.update()
     bar.close()
     return [done[k] for k in keys]
