@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from circuitsim.errors import SpecError
 from circuitsim.spec import build
 from circuitsim.surrogate import mac as sm
 from circuitsim.surrogate import service
@@ -175,3 +176,14 @@ def test_float_lstm_learns_text():
     first, last = res.history[0], res.history[-1]
     assert last["test_loss"] < math.log(ds.n_classes) - 1.0
     assert last["train_loss"] < first["train_loss"]
+
+
+def test_build_refuses_sbp_and_vector_data(seq):
+    spec = build(TrainSpec, {"dataset": "mnist1d-seq", "model": "lstm", "rule": "sbp",
+                             "hidden": 4})
+    with pytest.raises(SpecError, match="rule='sbp'"):
+        build_lstm(spec, seq, loop.Surrogates(), np.random.SeedSequence(0).spawn(8))
+    digits = data.load("digits")
+    with pytest.raises(SpecError, match="dataset='digits'"):
+        build_lstm(replace(spec, rule="float"), digits, loop.Surrogates(),
+                   np.random.SeedSequence(0).spawn(8))

@@ -40,6 +40,8 @@ class TrainSpec:
     quick: bool = param(True, "use the QUICK characterization presets for the surrogates")
     spot_every: int = param(0, "run SPICE spot-checks every this many steps (0: never)")
     max_train: int = param(0, "use at most this many training samples (0: all)")
+    binary_inputs: bool = param(False, "threshold the inputs at 0.5 to 0/1 (vector data; SBP "
+                                       "always does)")
     periphery: PeripherySpec = param(PeripherySpec(), "DAC/ADC of the analog arrays")
     ambrogio: AmbrogioSpec = param(AmbrogioSpec(), "2PCM+3T1C (rules ambrogio, pcm)")
     rpu: RpuSpec = param(RpuSpec(), "pulse device (rules pulse, sbp)")

@@ -163,6 +163,9 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
     :class:`~circuitsim.train.probe.SpiceProbe`, real ngspice runs) logs spot-checks."""
     t0 = time.perf_counter()
     ds = ds or datasets.load(spec.dataset, path=spec.data_path or None)
+    if spec.binary_inputs and ds.kind == "vector":
+        ds = replace(ds, x_train=(ds.x_train > 0.5).astype(np.float32),
+                     x_test=(ds.x_test > 0.5).astype(np.float32))
     sur = sur or load_surrogates(spec, runner)
     seeds = np.random.SeedSequence(spec.seed).spawn(8)
     if spec.model == "lstm":

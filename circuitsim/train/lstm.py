@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from circuitsim.errors import SpecError
 from circuitsim.train.acts import Act
 from circuitsim.train.loop import init_weights, make_weights
 from circuitsim.train.mlp import softmax_xent
@@ -207,7 +208,11 @@ def build_lstm(spec: Any, ds: Any, sur: Any, seeds: list[np.random.SeedSequence]
     """The LSTM of ``spec`` (a TrainSpec) for dataset ``ds``: ``seeds[0]`` draws the initial
     weights, ``seeds[2 + k]`` feeds layer ``k`` (0: recurrent, 1: output)."""
     if ds.kind not in ("sequence", "text"):
-        raise ValueError(f"dataset {ds.name!r} ({ds.kind}) is not a sequence or text data set")
+        raise SpecError(f"dataset={ds.name!r}: a {ds.kind} data set, the LSTM needs sequences "
+                        "or text")
+    if spec.rule == "sbp":
+        raise SpecError("rule='sbp': sign backprop's binary/ternary interfaces are defined for "
+                        "the MLP only, not for the LSTM")
     n_in = ds.n_classes if ds.kind == "text" else int(ds.x_train.shape[2])
     hidden = spec.width
     w0s = init_lstm(n_in, hidden, ds.n_classes, np.random.default_rng(seeds[0]))
