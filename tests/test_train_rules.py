@@ -117,9 +117,9 @@ def test_ambrogio_weight_formula_and_initial_programming(sur):
     assert np.allclose(w.weights(), formula)
     # g_shared: one reference cell per column, the same in every row
     assert np.all(g[3] == g[3][0])
-    # programming error after writing the residual into g: about a pulse (dg_nom ~ 1.7 uS)
+    # PCM programming error (~0.5 uS x F) written into g and verified with local steps
     err_us = (w.weights() - w0) * s.w_scale * 1e6
-    assert np.sqrt(np.mean(err_us ** 2)) < 1.5 * w.dg_nom * 1e6
+    assert np.sqrt(np.mean(err_us ** 2)) < 0.5  # uS: a write-and-verify of g, local steps
     # the read sees the same weights: x @ W up to the MAC non-ideality (IR drop, sinh)
     x = rng.uniform(0, 1, (4, 20)).astype(np.float32)
     y = w.forward(x)
@@ -137,7 +137,7 @@ def test_polarity_flips_at_each_transfer_and_weights_survive(sur):
         w.end_step(10)  # 10 images: one transfer
         pols.append(w.p)
         err_us = (w.weights() - before) * w.spec.w_scale * 1e6
-        assert np.sqrt(np.mean(err_us ** 2)) < 1.5 * w.dg_nom * 1e6
+        assert np.sqrt(np.mean(err_us ** 2)) < 0.5  # uS: a write-and-verify of g, local steps
         assert np.allclose(w.read.gains, [3.0, -3.0, w.p, -w.p])
     assert pols == [-1.0, 1.0, -1.0, 1.0]
     assert [e["polarity"] for e in w.events[1:]] == pols

@@ -66,7 +66,7 @@ class AmbrogioSpec:
     polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
     offset: float = param(2e-6, "conductance left to g at a transfer (PCM target lowered by "
                                 "it)", "S")
-    absorb_iters: int = param(3, "write-and-verify rounds writing the PCM programming "
+    absorb_iters: int = param(4, "write-and-verify rounds writing the PCM programming "
                                  "residual into g (0: g restarts at V_C0)")
     t_image: float = param(1e-6, "time per training image (for the 3T1C leakage)", "s")
     leak_every: int = param(50, "images between leakage integrations (0 = no leakage)")
@@ -191,8 +191,14 @@ class AmbrogioWeights(AnalogWeights):
         pcm_part = s.gain_f * (gp.astype(np.float64) - gn)
         residual = target - pcm_part - cell
         for _ in range(s.absorb_iters):  # write-and-verify the residual into g
-            left = target - pcm_part - self.p * (self._g().astype(np.float64) - gs0)
-            n = np.clip(np.rint(self.p * left / self.dg_nom), -64, 64).astype(np.int16)
+            want = self.p * (target - pcm_part) - (self._g().astype(np.float64) - gs0)
+            # pulses at the cell's own local step (g(V_C) is steep: a nominal-step count
+            # overshoots, and the next round would overshoot back)
+            step = np.maximum(np.where(want > 0, upd.dg(self.vc, 1, self.cells),
+                                       -upd.dg(self.vc, -1, self.cells)), 1e-12)
+            n = np.where(np.abs(want) > 0.5 * step,
+                         np.sign(want) * np.maximum(1, np.rint(np.abs(want) / step)), 0)
+            n = np.clip(n, -64, 64).astype(np.int16)
             if not n.any():
                 break
             self.vc = upd.pulse(self.vc, n, self.cells).astype(np.float32)
