@@ -101,7 +101,7 @@ def test_pulse_counts_are_unbiased_and_bounded():
 
 
 def _ambrogio(sur, w0, **over):
-    spec = AmbrogioSpec(**{"leak_every": 0, **over})
+    spec = AmbrogioSpec(**{"leak_every": 0, "w_scale": 40e-6, **over})
     return AmbrogioWeights(w0, sur.mac, sur.update, spec, _periph(), _periph(seed=1),
                            np.random.default_rng(5))
 
@@ -185,7 +185,7 @@ def test_update_pulses_follow_polarity_and_sgd_on_average(sur):
 def test_pcm_only_updates_only_set_and_refresh_reprograms(sur):
     rng = np.random.default_rng(2)
     w0 = rng.uniform(-0.5, 0.5, (10, 6)).astype(np.float32)
-    spec = AmbrogioSpec(transfer_every=5)
+    spec = AmbrogioSpec(transfer_every=5, w_scale=40e-6)
     w = PcmOnlyWeights(w0, sur.mac, spec, _periph(), _periph(seed=1), rng)
     g0 = [a.copy() for a in w.read.g]
     w.update(rng.uniform(0, 1, (1, 10)).astype(np.float32),

@@ -66,7 +66,7 @@ def run(out: Path, *, seeds: int = 3, fast: bool = False, progress: bool = True)
 
 
 def loop_default(name: str) -> Any:
-    return getattr(TrainSpec().ambrogio, name)
+    return getattr(TrainSpec().ambrogio_spec, name)
 
 
 def _plot(curves: dict[str, list[float]], rows: list[dict[str, Any]], path: Path) -> Path:

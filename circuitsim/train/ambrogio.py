@@ -60,7 +60,8 @@ class AmbrogioSpec:
     """2PCM+3T1C synapse (and the PCM-only ablation)."""
 
     gain_f: float = param(3.0, "F: gain of the PCM pair relative to the 3T1C cell")
-    w_scale: float = param(40e-6, "effective conductance of one weight unit", "S")
+    w_scale: float = param(0.0, "effective conductance of one weight unit (0: the data set's "
+                                "reference, config.W_SCALE)", "S")
     transfer_every: int = param(200, "images between transfers to the PCM pair (PCM-only: "
                                      "between RESET-and-reprogram refreshes)")
     polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
@@ -80,8 +81,8 @@ class AmbrogioSpec:
 
     def __post_init__(self) -> None:
         check_types(self)
-        positive(self, "gain_f", "w_scale", "transfer_every", "t_image", "n_max", "offset",
-                 "cell_c")
+        positive(self, "gain_f", "transfer_every", "t_image", "n_max", "offset", "cell_c")
+        non_negative(self, "w_scale")
         non_negative(self, "leak_every", "absorb_iters")
 
 

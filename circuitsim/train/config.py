@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from circuitsim.spec import check_types, non_negative, param, positive, require
@@ -14,6 +14,11 @@ from circuitsim.train.rpu import RpuSpec
 RULES = ("float", "ambrogio", "pcm", "sbp", "pulse")
 #: Hidden width of each data set's reference network (0 in the spec selects it).
 HIDDEN = {"digits": 32, "mnist": 250, "mnist1d": 100, "mnist1d-seq": 32, "text": 64}
+#: 2PCM+3T1C weight scale of each data set's reference network (S per weight unit): the PCM
+#: pair spans +-F g_max / w_scale weight units and a 3T1C pulse ~0.4-1 uS / w_scale. The float
+#: MNIST-1D MLP needs weights up to ~5 (digits: ~3), so it trades resolution for range [ours].
+W_SCALE = {"digits": 40e-6, "mnist": 40e-6, "mnist1d": 20e-6, "mnist1d-seq": 40e-6,
+           "text": 40e-6}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,13 @@ class TrainSpec:
     @property
     def analog(self) -> bool:
         return self.rule != "float"
+
+    @property
+    def ambrogio_spec(self) -> AmbrogioSpec:
+        """``ambrogio`` with ``w_scale`` 0 resolved to the data set's reference."""
+        if self.ambrogio.w_scale:
+            return self.ambrogio
+        return replace(self.ambrogio, w_scale=W_SCALE[self.dataset])
 
     @property
     def width(self) -> int:

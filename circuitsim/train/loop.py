@@ -100,9 +100,9 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
     bwd = Periphery(per, rng)
     args = dict(fwd=fwd, bwd=bwd, rng=rng, exact_read=spec.exact_read)
     if spec.rule == "ambrogio":
-        return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio, **args)
+        return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio_spec, **args)
     if spec.rule == "pcm":
-        return PcmOnlyWeights(w0, sur.mac, spec.ambrogio, **args)
+        return PcmOnlyWeights(w0, sur.mac, spec.ambrogio_spec, **args)
     rpu = replace(spec.rpu, dw_min=spec.sbp.step) if spec.rule == "sbp" else spec.rpu
     return RpuWeights(w0, sur.mac, rpu, rule=spec.rule, **args)
 

@@ -156,6 +156,8 @@ class AnalogWeights:
     kind = "analog"
 
     def __init__(self, n_in: int, n_out: int, w_scale: float, fwd: Periphery, bwd: Periphery):
+        if not w_scale > 0:
+            raise SpecError(f"w_scale={w_scale!r}: must be > 0 (S per weight unit)")
         self.n_in, self.n_out = n_in, n_out
         self.w_scale = float(w_scale)
         self.fwd, self.bwd = fwd, bwd
