@@ -1,7 +1,8 @@
 """Training throughput with surrogates against float numpy training of the same network.
 
-For each network (the digits MLP 64-32-10; the MNIST-sized 784-250-10 on random images) and
-rule, trains the same images with the same per-image SGD loop (``circuitsim.train``) and
+For each network (the digits MLP 64-32-10; the MNIST-sized 784-250-10 on random images), batch
+size (1: per-image SGD as in the papers; 16) and rule, trains the same images with the same
+loop (``circuitsim.train``) and
 reports images per second of the training loop (model building and evaluation excluded) and
 the ratio to the float rule, all in one run, one BLAS thread, best of ``--repeat`` passes.
 The analog rules read every MAC through the MAC surrogate with DAC/ADC periphery, the hidden
@@ -34,14 +35,15 @@ def _mnist_like(n: int) -> data.Dataset:
                         source="random sparse 28x28 images (19 % non-zero, like MNIST)")
 
 
-def bench(ds: data.Dataset, hidden: int, images: int, repeat: int, label: str) -> None:
+def bench(ds: data.Dataset, hidden: int, images: int, repeat: int, label: str,
+          batch: int) -> None:
     print(f"\n{label}: {ds.x_train.shape[1]}-{hidden}-{ds.n_classes}, {images} images per "
-          f"pass, batch 1, best of {repeat}")
+          f"pass, batch {batch}, best of {repeat}")
     print(f"{'rule':10s} {'images/s':>10s} {'vs float':>9s}")
     base = None
     for rule in RULES:
         spec = build(TrainSpec, {"dataset": "digits", "rule": rule, "hidden": hidden,
-                                 "epochs": 1, "max_train": images})
+                                 "epochs": 1, "max_train": images, "batch": batch})
         sur = loop.load_surrogates(spec)
         best = min(loop.run(spec, ds=ds, sur=sur, progress=False).history[0]["train_seconds"]
                    for _ in range(repeat))
@@ -59,8 +61,11 @@ def main() -> None:
         digits = data.load("digits")
         digits = dataclasses.replace(digits, x_test=digits.x_test[:64],
                                      y_test=digits.y_test[:64])
-        bench(digits, 32, min(args.images, len(digits.y_train)), args.repeat, "digits MLP")
-        bench(_mnist_like(args.images), 250, args.images, args.repeat, "MNIST-sized MLP")
+        mnist = _mnist_like(args.images)
+        for batch in (1, 16):
+            bench(digits, 32, min(args.images, len(digits.y_train)), args.repeat, "digits MLP",
+                  batch)
+            bench(mnist, 250, args.images, args.repeat, "MNIST-sized MLP", batch)
 
 
 if __name__ == "__main__":
