@@ -47,5 +47,7 @@ def test_yang2025_fast(tmp_path):
         ("pulse (RPU)", f"{b}-bit ramp ADC") for b in yang2025.FAST["bits"]]
     assert res["rows"][1]["vs float act [pp]"] == 0
     for r in res["rows"]:
-        assert 0 <= r["test acc"] <= 1 and len(r["curves"][0]) == yang2025.FAST["train"]["epochs"]
+        assert 0 <= r[yang2025.ACC] <= 1
+        assert len(r["curves"][0]) == yang2025.FAST["train"]["epochs"]
     assert any("ADC surrogates" in n for n in res["notes"])
+    assert any("Run-to-run noise" in n for n in res["notes"])
