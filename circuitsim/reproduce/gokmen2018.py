@@ -111,13 +111,15 @@ def verdict(rows: list[dict], tol: float) -> str:
     """The verdict text; ``tol``: nats/char two losses must differ by."""
     flt = rows[0]
     parts = []
-    asym_ok = []
+    asym_ok, first = [], []
     for sweep in ASYM_FIELDS.values():
         rs = _sweep(rows, sweep)
         zero = rs[0]
         worse = [r for r in rs[1:] if r["test loss [nats/char]"]
                  > zero["test loss [nats/char]"] + tol]
         asym_ok.append(bool(worse) and worse[0]["x"] <= 5)
+        first.append(f"{sweep.split('(')[1].rstrip(')')} from {worse[0]['setting']}" if worse
+                     else f"{sweep.split('(')[1].rstrip(')')}: no rise up to 10 %")
         values = ", ".join(f"{r['setting']} {r['test loss [nats/char]']:.3f}" for r in rs)
         rise = (f"worse than 0 % by more than {tol:.2g} from {worse[0]['setting']} on"
                 if worse else f"never worse than 0 % by more than {tol:.2g}")
@@ -136,10 +138,11 @@ def verdict(rows: list[dict], tol: float) -> str:
     asym_claim = any(asym_ok)
     bits_claim = n_det == 7 and n_sr == 5
     sr_helps = n_det is not None and n_sr is not None and n_sr < n_det
-    head = ("Asymmetry: shown" if asym_claim else "Asymmetry: not shown") + "; input bits: " + (
-        "shown (same thresholds)" if bits_claim else
-        "qualitatively shown (stochastic rounding lowers the needed resolution)" if sr_helps
-        else "not shown at these run sizes")
+    bits_word = ("shown (same thresholds)" if bits_claim else
+                 "qualitatively shown (stochastic rounding lowers the needed resolution)"
+                 if sr_helps else "not shown at these run sizes")
+    head = (f"Asymmetry: {'shown' if asym_claim else 'not shown'} ({', '.join(first)}); "
+            f"input bits: {bits_word}")
     return (head + f". Float {flt['test loss [nats/char]']:.3f} nats/char; "
             + "; ".join(parts) + ".")
 
