@@ -76,11 +76,13 @@ def write_run(result: Any, out: Path) -> list[Path]:
 def run_train(args: argparse.Namespace) -> int:
     from circuitsim.train import loop
     spec = train_spec(args)
-    out = _out_dir(args.out or f"runs/train/{spec.dataset}-{spec.rule}-seed{spec.seed}")
+    out = Path(args.out or f"runs/train/{spec.dataset}-{spec.rule}-seed{spec.seed}")
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out: {str(out)!r} exists and is not a directory")
     runner = Runner(workers=args.workers, progress=not args.no_progress)
     with threadpool_limits(1):
         result = loop.run(spec, progress=not args.no_progress, runner=runner)
-    paths = write_run(result, out)
+    paths = write_run(result, _out_dir(str(out)))  # created once there is something to write
     last = result.history[-1]
     print(f"{spec.dataset} {spec.rule}: test accuracy {100 * last['test_acc']:.2f} % "
           f"(loss {last['test_loss']:.4f}) after {spec.epochs} epochs, {result.seconds:.1f} s")

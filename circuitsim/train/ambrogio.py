@@ -186,6 +186,7 @@ class AmbrogioWeights(AnalogWeights):
             self.p = -self.p
         self.vc = np.full(self.vc.shape, upd.vc0, np.float32)
         self.vc_ref = np.full(self.vc_ref.shape, upd.vc0, np.float32)
+        self._since_leak = 0  # the cells restart: no hold time carried over
         g0, gs0 = self._g(), self._g_shared()
         cell = self.p * (g0.astype(np.float64) - gs0 + s.offset)
         gp, gn = _program_pair(s, (target - cell) / s.gain_f, self.rng)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from circuitsim.errors import SpecError
 from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
@@ -96,8 +97,11 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
     per = spec.periphery
     hidden_adc = spec.act_bits and not last and spec.rule != "sbp"
     # a hidden layer followed by a ramp-ADC activation: that ADC is the layer's output ADC
-    fwd = Periphery(replace(per, out_bits=0) if hidden_adc else per, rng)
-    bwd = Periphery(per, rng)
+    # the converters' noise and rounding draw from their own streams, so switching them on
+    # leaves the devices' draws unchanged (paired comparisons)
+    fwd_rng, bwd_rng = rng.spawn(2)
+    fwd = Periphery(replace(per, out_bits=0) if hidden_adc else per, fwd_rng)
+    bwd = Periphery(per, bwd_rng)
     args = dict(fwd=fwd, bwd=bwd, rng=rng, exact_read=spec.exact_read)
     if spec.rule == "ambrogio":
         return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio_spec, **args)
@@ -156,6 +160,7 @@ class TrainResult:
                 "spot_checks": self.spot_checks, "seconds": round(self.seconds, 2)}
 
 
+@np.errstate(over="ignore", invalid="ignore")  # a diverging run is reported as an error below
 def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset | None = None,
         progress: bool = True, runner: service.Runner | None = None,
         spot: Callable[[Any, int], list[dict[str, Any]]] | None = None) -> TrainResult:
@@ -178,7 +183,8 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
     if spec.max_train:
         x, y = x[:spec.max_train], y[:spec.max_train]
     if spot is None and spec.spot_every and spec.analog:
-        spot = SpiceProbe(sur, x[:8], spec.seed)
+        probe = (x[:8] > 0.5).astype(np.float32) if spec.rule == "sbp" else x[:8]
+        spot = SpiceProbe(sur, probe, spec.seed)  # the inputs the arrays really see
     history: list[dict[str, float]] = []
     checks: list[dict[str, Any]] = []
     step = 0
@@ -196,6 +202,9 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
             if spot is not None and spec.spot_every and step % spec.spot_every == 0:
                 checks.extend(spot(model, step))
         train_seconds = time.perf_counter() - te
+        if not np.isfinite(loss):
+            raise SpecError(f"lr={spec.lr!r}: training diverged (loss not finite in epoch "
+                            f"{epoch}); lower the learning rate")
         test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test)
         history.append({"epoch": epoch, "train_loss": loss / count, "train_acc": correct / count,
                         "test_loss": test_loss, "test_acc": test_acc,

@@ -90,7 +90,7 @@ class ArrayRead:
 
     def set_gain(self, k: int, gain: float) -> None:
         self.gains[k] = float(gain)
-        self._rebuild()
+        self.refresh()
 
     def set_at(self, k: int, idx: np.ndarray, g_new: np.ndarray) -> None:
         """Array ``k``'s conductances at flat indices ``idx`` become ``g_new`` (S)."""
