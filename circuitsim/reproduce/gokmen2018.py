@@ -184,16 +184,12 @@ def run(out: Path, *, seeds: int = 1, fast: bool = False, progress: bool = True)
     out.mkdir(parents=True, exist_ok=True)
     cfg = FAST if fast else FULL
     pts = points(cfg["train"])
-    specs = [replace(spec, seed=s) for *_, spec in pts for s in range(seeds)]
     baseline = next(spec for sweep, _, x, spec in pts if sweep == "input bits" and x == BASE_BITS)
-    n_noise = max(NOISE_SEEDS, seeds)
-    specs += [replace(baseline, seed=s) for s in range(n_noise)]
-    flat = lstm_sweep.run_specs(specs, "text", cfg["data"], progress=progress, desc=NAME,
-                                workers=1 if fast else lstm_sweep.default_workers())
-    results = [flat[k * seeds:(k + 1) * seeds] for k in range(len(pts))]
-    noise = [r["test_loss"] for r in flat[len(pts) * seeds:]]
-    run_std = mean_std(noise)[1]
-    tol = max(TOL, 2 * run_std / math.sqrt(seeds))
+    results, base_runs = lstm_sweep.run_with_noise(
+        [spec for *_, spec in pts], baseline, seeds, NOISE_SEEDS, "text", cfg["data"],
+        fast=fast, progress=progress, desc=NAME)
+    noise = [r["test_loss"] for r in base_runs]
+    run_std, tol = lstm_sweep.tolerance(noise, seeds, TOL)
     rows = _rows(pts, results)
     ds = lstm_sweep.dataset("text", **cfg["data"])
     tr = cfg["train"]
@@ -210,7 +206,7 @@ def run(out: Path, *, seeds: int = 1, fast: bool = False, progress: bool = True)
         "'x % asymmetry': mean = every device's beta = x/100 (dw_up/dw_down = (1+b)/(1-b)); "
         "device spread = beta ~ N(0, (x/100)^2) per device.",
         f"Run-to-run noise: the baseline ({BASE_BITS}-bit, asymmetry 0) with seeds 0-"
-        f"{n_noise - 1}: " + ", ".join(f"{v:.3f}" for v in noise) + f" nats/char (std "
+        f"{len(noise) - 1}: " + ", ".join(f"{v:.3f}" for v in noise) + f" nats/char (std "
         f"{run_std:.3f}); two points differ when apart by more than {tol:.3f} nats/char "
         f"(max of {TOL} and 2 std / sqrt(seeds)).",
     ]

@@ -15,13 +15,16 @@ loads them first, so a characterization never runs inside a worker).
 from __future__ import annotations
 
 import json
+import math
 import os
+from dataclasses import replace
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from circuitsim.errors import CircuitsimError
+from circuitsim.reproduce.common import mean_std
 from circuitsim.spec import to_mapping
 from circuitsim.spice.pool import WorkerPool
 from circuitsim.train import data as datasets
@@ -100,3 +103,24 @@ def run_specs(specs: list[TrainSpec], ds_name: str, ds_kwargs: dict[str, Any], *
     bar.close()
     return [done[k] for k in keys]
 
+
+
+def run_with_noise(specs: list[TrainSpec], baseline: TrainSpec, seeds: int, noise_seeds: int,
+                   ds_name: str, ds_kwargs: dict[str, Any], *, fast: bool, progress: bool,
+                   desc: str) -> tuple[list[list[dict]], list[dict]]:
+    """Every spec of ``specs`` for seeds ``0..seeds-1`` plus the ``baseline`` for
+    ``max(noise_seeds, seeds)`` seeds (the run-to-run noise): per-spec lists of summaries and
+    the baseline's summaries."""
+    runs = [replace(spec, seed=s) for spec in specs for s in range(seeds)]
+    runs += [replace(baseline, seed=s) for s in range(max(noise_seeds, seeds))]
+    flat = run_specs(runs, ds_name, ds_kwargs, progress=progress, desc=desc,
+                     workers=1 if fast else default_workers())
+    n = len(specs) * seeds
+    return [flat[k * seeds:(k + 1) * seeds] for k in range(len(specs))], flat[n:]
+
+
+def tolerance(noise: list[float], seeds: int, floor: float) -> tuple[float, float]:
+    """Run-to-run std of ``noise`` and the difference that counts between two points of
+    ``seeds`` seeds each: ``max(floor, 2 std / sqrt(seeds))``."""
+    std = mean_std(noise)[1]
+    return std, max(floor, 2 * std / math.sqrt(seeds))

@@ -21,7 +21,6 @@ report notes how long that took.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -179,15 +178,12 @@ def run(out: Path, *, seeds: int = 1, fast: bool = False, progress: bool = True)
     cfg = FAST if fast else FULL
     timing = adc_timing(cfg["bits"])
     pts = points(cfg["train"], cfg["bits"])
-    specs = [replace(spec, seed=s) for *_, spec in pts for s in range(seeds)]
-    n_noise = max(NOISE_SEEDS, seeds)
-    specs += [replace(pts[1][3], seed=s) for s in range(n_noise)]
-    flat = lstm_sweep.run_specs(specs, "mnist1d-seq", {}, progress=progress, desc=NAME,
-                                workers=1 if fast else lstm_sweep.default_workers())
-    rows = _rows(pts, [flat[k * seeds:(k + 1) * seeds] for k in range(len(pts))])
-    noise = [accuracy(r) for r in flat[len(pts) * seeds:]]
-    run_std = mean_std(noise)[1]
-    tol = max(TOL, 2 * run_std / math.sqrt(seeds))
+    results, base_runs = lstm_sweep.run_with_noise(
+        [spec for *_, spec in pts], pts[1][3], seeds, NOISE_SEEDS, "mnist1d-seq", {},
+        fast=fast, progress=progress, desc=NAME)
+    rows = _rows(pts, results)
+    noise = [accuracy(r) for r in base_runs]
+    run_std, tol = lstm_sweep.tolerance(noise, seeds, TOL)
     ds = lstm_sweep.dataset("mnist1d-seq")
     tr = cfg["train"]
     adc_note = "; ".join(
@@ -209,7 +205,7 @@ def run(out: Path, *, seeds: int = 1, fast: bool = False, progress: bool = True)
         "range [-7, 7], tanh [-3.5, 3.5], clamped outside); tanh(c) digital.",
         f"ADC surrogates: {adc_note}.",
         f"Accuracy of a run = mean test accuracy of its last {LAST} epochs. Run-to-run "
-        f"noise: pulse devices with float activations, seeds 0-{n_noise - 1}: "
+        f"noise: pulse devices with float activations, seeds 0-{len(noise) - 1}: "
         + ", ".join(f"{100 * v:.1f}" for v in noise) + f" % (std {100 * run_std:.1f} pp); "
         f"tolerance {100 * tol:.1f} pp (max of {100 * TOL:.0f} pp and 2 std / sqrt(seeds)).",
     ]
