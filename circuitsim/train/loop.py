@@ -95,8 +95,8 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
     if not spec.analog:
         return FloatWeights(w0)
     per = spec.periphery
-    hidden_adc = spec.act_bits and not last and spec.rule != "sbp"
     # a hidden layer followed by a ramp-ADC activation: that ADC is the layer's output ADC
+    hidden_adc = spec.act_bits and not last and spec.rule != "sbp"
     # the converters' noise and rounding draw from their own streams, so switching them on
     # leaves the devices' draws unchanged (paired comparisons)
     fwd_rng, bwd_rng = rng.spawn(2)
