@@ -64,10 +64,42 @@ def _read_deck(path: str) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    """Summarise a deck; list every line ``simulate`` would refuse (exit 1 if there is one)."""
     from circuitsim.netlist.inspect import report, summarize
+    from circuitsim.netlist.safety import message, refusals
 
-    print(report(summarize(_read_deck(args.file))))
+    text = _read_deck(args.file)
+    print(report(summarize(text)))
+    refused = refusals(text)
+    if refused:
+        print(f"simulate would refuse {len(refused)} line(s):")
+        for r in refused:
+            print(f"  {message('deck', r)}")
+        return 1
+    print("simulate would accept every line")
     return 0
+
+
+def _libraries(specs_: list[str] | None):
+    """``--lib PATH[@SECTION]`` arguments, each vetted (with every file it pulls in)."""
+    from circuitsim.netlist.safety import vet_library
+
+    out = []
+    for item in specs_ or []:
+        path, _, section = item.partition("@")
+        try:
+            out.append(vet_library(path, section or None))
+        except CircuitsimError as exc:
+            raise SpecError(f"--lib {item!r}: {exc}") from None
+    return tuple(out)
+
+
+def with_libraries(deck: str, libraries) -> str:
+    """``deck`` with the include line of each vetted library after its title line."""
+    if not libraries:
+        return deck
+    title, _, rest = deck.partition("\n")
+    return "\n".join([title, *(lib.line() for lib in libraries), rest])
 
 
 def _check_output(path: str | None, flag: str, suffix: str) -> Path | None:
@@ -87,11 +119,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from circuitsim.io import write_atomic
+    from circuitsim.netlist.safety import check_deck
     from circuitsim.spice.runner import SimOptions, simulate
 
     npz, png = _check_output(args.out, "--out", ".npz"), _check_output(args.plot, "--plot", ".png")
-    options = SimOptions(backend=args.backend, timeout=args.timeout)
-    result = simulate(_read_deck(args.file), options)
+    deck = _read_deck(args.file)
+    check_deck(deck.replace("\r\n", "\n"))  # the user's own lines: no include lines at all
+    libraries = _libraries(args.lib)
+    options = SimOptions(backend=args.backend, timeout=args.timeout, libraries=libraries)
+    result = simulate(with_libraries(deck, libraries), options)
     print(f"ngspice {result.ngspice_version} ({args.backend} backend), wall time "
           f"{result.wall_time:.3f} s, {len(result.time)} time points, "
           f"{len(result.signals)} saved vectors")
@@ -180,7 +216,8 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("-o", "--output", help="write the deck here instead of stdout")
     n.set_defaults(func=cmd_netlist)
 
-    i = sub.add_parser("inspect", help="summarise a deck (elements, nodes, models, analyses)")
+    i = sub.add_parser("inspect", help="summarise a deck (elements, nodes, models, analyses) "
+                                       "and flag every line simulate would refuse")
     i.add_argument("file")
     i.set_defaults(func=cmd_inspect)
 
@@ -193,6 +230,9 @@ def parser() -> argparse.ArgumentParser:
                         "(default): shared for small decks, batch for large ones")
     s.add_argument("--out", metavar="FILE.npz", help="save time, waveforms and .meas values")
     s.add_argument("--plot", metavar="FILE.png", help="plot the saved waveforms")
+    s.add_argument("--lib", action="append", metavar="PATH[@SECTION]",
+                   help="a model library to include (.lib PATH SECTION, or .include PATH "
+                        "without @SECTION); every file it pulls in is vetted first")
     s.set_defaults(func=cmd_simulate)
 
     w = sub.add_parser("sweep", help="run a phase over a grid and/or Monte-Carlo draws")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from circuitsim.errors import NetlistError, SetupError, SimError
-from circuitsim.spice import ngspice
+from circuitsim.spice import control, ngspice
 from circuitsim.spice.ngspice import parse_meas, run_batch
 
 RC = """* rc step
@@ -58,9 +58,9 @@ def test_timeout_raises_and_keeps_run_dir():
 
 def test_deck_without_end_or_with_control_is_refused():
     with pytest.raises(NetlistError, match=".end"):
-        ngspice.runnable("* t\nR1 a 0 1\n")
+        control.runnable("* t\nR1 a 0 1\n")
     with pytest.raises(NetlistError, match=".control"):
-        ngspice.runnable("* t\nR1 a 0 1\n.control\nshell ls\n.endc\n.end\n")
+        control.runnable("* t\nR1 a 0 1\n.control\nshell ls\n.endc\n.end\n")
 
 
 def test_parse_meas_reads_values_and_failures():

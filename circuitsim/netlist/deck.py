@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from circuitsim.errors import NetlistError
 from circuitsim.netlist.fmt import name, text_line
+from circuitsim.netlist.safety import check_deck
 
 #: The package's model libraries (``circuitsim/models`` links to the repository's ``models/``).
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -17,13 +17,6 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_FILES = {"ptm45hp": "ptm45hp.lib"}
 #: The MOSFET library every transistor-level block uses, and its model names.
 MOS_LIBRARY, NMOS, PMOS = "ptm45hp", "ptm45n", "ptm45p"
-
-#: Lines no deck circuitsim writes or runs may contain: control blocks, script titles and
-#: ``*#`` command comments run ngspice commands (``shell`` included); includes would pull in
-#: text these checks never saw.
-FORBIDDEN = re.compile(
-    r"^\s*(\.control|\.endc|\*\s*ng_script|\*#|\.include|\.inc|\.lib)(?=\s|$)",
-    re.I | re.M)
 
 #: Options written into every deck: the KLU sparse solver (ngspice >= 42 built with KLU).
 OPTIONS = ".options klu"
@@ -63,10 +56,9 @@ def render(title: str, header: Sequence[str], body: Iterable[str],
 
 
 def check_safe(text: str) -> None:
-    """Final guard on a deck: printable ASCII lines only, no control/script/include lines."""
+    """Final guard on a generated deck: printable ASCII, every line in the allowlist
+    (:mod:`circuitsim.netlist.safety`)."""
     for line in text.split("\n"):
         if not all(" " <= ch <= "~" or ch == "\t" for ch in line):
             raise NetlistError(f"deck line holds a non-printable character: {line[:60]!r}")
-    found = FORBIDDEN.search(text)
-    if found:
-        raise NetlistError(f"deck must not contain {found.group(1)!r} lines")
+    check_deck(text, "generated deck")

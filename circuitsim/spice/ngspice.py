@@ -15,14 +15,20 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from circuitsim.errors import NetlistError, SetupError, SimError
-from circuitsim.netlist.deck import FORBIDDEN
+from circuitsim.errors import SetupError, SimError
+from circuitsim.spice import pool
+from circuitsim.spice.control import runnable
 from circuitsim.spice.rawfile import read_raw
 from circuitsim.spice.result import TranResult
+
+if TYPE_CHECKING:
+    from circuitsim.netlist.safety import ModelLibrary
 
 MIN_VERSION = 42
 FIX_HINT = (
@@ -58,13 +64,6 @@ def ngspice_version() -> str:
         raise SetupError(f"ngspice {version} at {exe} was built without KLU; {FIX_HINT}")
     return version
 
-
-#: The control block the runner appends to a deck (fixed text, never user input): run the
-#: deck's analyses (its ``.meas`` lines are evaluated) and write the saved vectors as binary raw.
-#: ``num_threads=1``: one ngspice per process is the parallelism; the stock spinit's 8 OpenMP
-#: threads make a small BSIM4 deck 3x slower on 2 cores (58 ms instead of 19 ms, measured).
-CONTROL = (".control", "set filetype=binary", "set num_threads=1", "run", "write out.raw",
-           "quit", ".endc")
 
 _MEAS_RE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*([-+0-9.eE]+|failed)\b", re.I)
 _ERROR_RE = re.compile(
@@ -140,41 +139,6 @@ def meas_names(deck: str) -> set[str]:
     return {n.lower() for n in found}
 
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
-
-
-def runnable(deck: str) -> str:
-    """The deck as run: its own lines up to ``.end`` plus :data:`CONTROL`.
-
-    Refused (:class:`NetlistError`, a user-input error): a ``.control`` block or a
-    ``*ng_script`` title (both run commands, shell included; circuitsim appends its own fixed
-    control block), control characters other than tab and newline (ngspice and Python treat
-    some as line breaks, which would hide lines from these checks), a missing ``.end``."""
-    deck = deck.replace("\r\n", "\n")
-    bad = _CONTROL_CHARS.search(deck)
-    if bad:
-        line = deck.count("\n", 0, bad.start()) + 1
-        raise NetlistError(f"deck line {line} holds control character {bad.group()!r}")
-    lines = deck.rstrip().split("\n")
-    found = FORBIDDEN.search(deck)
-    if found:
-        raise NetlistError(f"deck has a {found.group(1)!r} line; circuitsim runs only "
-                           "self-contained plain decks (no .control, *ng_script, *# or include "
-                           "lines: inline included files, run scripts with ngspice directly)")
-    if lines[-1].strip().lower() != ".end":
-        raise NetlistError("deck does not end with .end")
-    return "\n".join([*lines[:-1], *CONTROL, ".end"]) + "\n"
-
-
-def unrunnable(text: str) -> str:
-    """The deck a :func:`runnable` text came from (its :data:`CONTROL` block removed)."""
-    lines = text.rstrip().splitlines()
-    n = len(CONTROL)
-    if len(lines) > n and tuple(lines[-n - 1:-1]) == CONTROL:
-        lines = [*lines[:-n - 1], lines[-1]]
-    return "\n".join(lines) + "\n"
-
-
 def _die_with_parent() -> None:
     """In the ngspice child: die with the process that started it (a killed pool worker must
     not leave ngspice running) and take Ctrl-C normally (workers ignore SIGINT)."""
@@ -186,17 +150,18 @@ def _die_with_parent() -> None:
         pass
 
 
-def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> TranResult:
-    """Run ``deck`` with ``ngspice -b`` and return its waveforms and ``.meas`` values."""
+def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False,
+              libraries: Sequence[ModelLibrary] = ()) -> TranResult:
+    """Run ``deck`` with ``ngspice -b`` and return its waveforms and ``.meas`` values. The deck
+    is checked (:func:`~circuitsim.spice.control.runnable`) before ngspice is looked for, so a
+    refused deck is a user error even where ngspice is missing."""
+    text = runnable(deck, libraries)
     exe = ngspice_executable()
     version = ngspice_version()
-    text = runnable(deck)
     run_dir = Path(tempfile.mkdtemp(prefix="circuitsim-run-"))
     deck_path, raw_path = run_dir / "deck.cir", run_dir / "out.raw"
     log_path = run_dir / "ngspice.log"
     deck_path.write_text(text)
-    from circuitsim.spice import pool  # here: pool imports this module
-
     pool.report_running(run_dir, timeout)  # inside a worker: the parent can name the run dir
     start = time.perf_counter()
     try:

@@ -45,6 +45,7 @@ from typing import Any
 
 from circuitsim.errors import CircuitsimError, SimError
 from circuitsim.spec import require
+from circuitsim.spice.control import unrunnable
 
 #: A new worker must report ready within this many seconds (imports, ``__main__`` set-up).
 STARTUP_TIMEOUT = 120.0
@@ -181,8 +182,6 @@ class _Worker:
         if self.run_dir is None:
             return SimError(why)
         deck_path, log_path = self.run_dir / "deck.cir", self.run_dir / "ngspice.log"
-        from circuitsim.spice.ngspice import unrunnable
-
         deck = unrunnable(deck_path.read_text()) if deck_path.exists() else ""
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
         if self.run_dir.exists() and not log_path.exists():

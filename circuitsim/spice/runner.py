@@ -14,39 +14,24 @@ directory) on failure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-from circuitsim.spec import check_types, param, positive
+from circuitsim.spice.control import runnable
 from circuitsim.spice.ngspice import run_batch
+from circuitsim.spice.options import AUTO_BATCH_LINES, SimOptions
 from circuitsim.spice.result import TranResult
+from circuitsim.spice.shared_backend import simulate_shared
 
-#: ``auto`` runs decks longer than this with the batch backend (see the module docstring).
-AUTO_BATCH_LINES = 8000
-
-
-@dataclass(frozen=True, slots=True)
-class SimOptions:
-    """How a deck is run (none of these change the simulated numbers)."""
-
-    backend: Literal["auto", "shared", "batch"] = param(
-        "auto", "shared: libngspice in a worker process; batch: one ngspice -b per run; "
-        "auto: shared for small decks, batch for large ones")
-    timeout: float = param(600.0, "wall-time limit of one run", "s")
-    keep_dir: bool = param(False, "keep the run directory (deck, log) even on success")
-
-    def __post_init__(self) -> None:
-        check_types(self)
-        positive(self, "timeout")
+__all__ = ["SimOptions", "simulate"]
 
 
-def simulate(deck: str, options: SimOptions = SimOptions()) -> TranResult:
-    """Run ``deck`` and return its waveforms and ``.meas`` values (raises ``SimError``)."""
+def simulate(deck: str, options: SimOptions | None = None) -> TranResult:
+    """Run ``deck`` and return its waveforms and ``.meas`` values (raises ``SimError``; a deck
+    outside the allowlist raises ``NetlistError`` before any simulator is looked for)."""
+    options = options or SimOptions()
+    runnable(deck, options.libraries)
     backend = options.backend
     if backend == "auto":
         backend = "batch" if deck.count("\n") > AUTO_BATCH_LINES else "shared"
     if backend == "batch":
-        return run_batch(deck, timeout=options.timeout, keep_dir=options.keep_dir)
-    from circuitsim.spice.shared_backend import simulate_shared
-
+        return run_batch(deck, timeout=options.timeout, keep_dir=options.keep_dir,
+                         libraries=options.libraries)
     return simulate_shared(deck, options)

@@ -32,18 +32,18 @@ import numpy as np
 
 from circuitsim.errors import SetupError, SimError
 from circuitsim.spice import pool
+from circuitsim.spice.control import runnable
 from circuitsim.spice.ngspice import (
     FIX_HINT,
     MIN_VERSION,
     log_errors,
     meas_names,
     parse_meas,
-    runnable,
 )
 from circuitsim.spice.result import TranResult
 
 if TYPE_CHECKING:
-    from circuitsim.spice.runner import SimOptions
+    from circuitsim.spice.options import SimOptions
 
 #: ngspice vector types (``enum simvartype``) that get a ``v(...)``/``i(...)`` raw-file name.
 _SV_VOLTAGE, _SV_CURRENT = 3, 4
@@ -88,7 +88,7 @@ def run_here(deck: str, options: SimOptions) -> TranResult:
     if not pool.in_worker():
         raise SimError("libngspice runs only inside circuitsim worker processes "
                        "(use simulate(), which hands the deck to one)", deck=deck)
-    text = runnable(deck)
+    text = runnable(deck, options.libraries)
     eng = engine()
     with eng.lock:
         run_dir = Path(tempfile.mkdtemp(prefix="circuitsim-run-"))
