@@ -69,14 +69,17 @@ _MEAS_RE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*([-+0-9.eE]+|failed)\b", re
 _ERROR_RE = re.compile(
     r"^(error(?!: (measure|no such vector))[: ].*|.*\btimestep too small\b.*|"
     r".*\bsingular matrix\b.*|.*no convergence.*|"
-    r".*\bunknown (subckt|model|device)\b.*|.*could not find a valid modelname.*)$",
+    r".*\bunknown (subckt|model|device)\b.*|.*could not find a valid modelname.*|"
+    r".*\bfatal error\b.*|.*\bsimulation interrupted\b.*|.*\baborted\b.*|"
+    r".*\bcan't find model\b.*|.*\bthere aren't any circuits loaded\b.*)$",
     re.I | re.M,
 )
 
 
 #: Words every line matched by _ERROR_RE contains (lower case), to find candidates quickly.
 _ERROR_WORDS = ("error", "timestep too small", "singular matrix", "no convergence", "unknown ",
-                "could not find a valid modelname")
+                "could not find a valid modelname", "interrupted", "aborted", "can't find model",
+                "aren't any circuits")
 _MEAS_WORDS = ("=", "failed")
 
 
@@ -187,6 +190,9 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False,
         raise SimError(f"ngspice failed: {reason} (run dir kept: {run_dir})",
                        deck=deck, log=log, run_dir=run_dir)
     plots = read_raw(raw_path)
+    if plots[-1].plotname.lower().startswith("constant"):  # `write` with no analysis run
+        raise SimError(f"ngspice failed: no analysis results (run dir kept: {run_dir})",
+                       deck=deck, log=log, run_dir=run_dir)
     vectors = plots[-1].vectors
     t = vectors.pop("time", np.zeros(0))
     signals = {k: np.real(v) for k, v in vectors.items()}

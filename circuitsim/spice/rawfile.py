@@ -19,11 +19,16 @@ class RawPlot:
 
 
 def read_raw(path: Path) -> list[RawPlot]:
+    """Every plot of a raw file; an empty, truncated or malformed file is a :class:`SimError`."""
     data = Path(path).read_bytes()
     plots: list[RawPlot] = []
     pos = 0
     while data[pos:].strip():
-        plot, pos = _read_plot(data, pos)
+        try:
+            plot, pos = _read_plot(data, pos)
+        except (ValueError, KeyError, IndexError, StopIteration) as exc:
+            raise SimError(f"raw file {path} is truncated or malformed at byte {pos} "
+                           f"({type(exc).__name__}: {exc})") from None
         plots.append(plot)
     if not plots:
         raise SimError(f"raw file {path} holds no plot")
@@ -55,6 +60,8 @@ def _read_plot(data: bytes, pos: int) -> tuple[RawPlot, int]:
     if key == "binary":
         dtype = np.complex128 if is_complex else np.float64
         count = nvar * npts
+        if pos + count * np.dtype(dtype).itemsize > len(data):
+            raise ValueError(f"{npts} points of {nvar} vectors need more bytes than remain")
         arr = np.frombuffer(data, dtype=dtype, count=count, offset=pos).reshape(npts, nvar)
         pos += count * np.dtype(dtype).itemsize
     else:
@@ -72,6 +79,8 @@ def _read_ascii(data: bytes, pos: int, nvar: int, npts: int, is_complex: bool):
         end = len(data) if end < 0 else end
         text_tokens += data[pos:end].decode("latin-1").split()
         pos = end + 1
+    if len(text_tokens) < tokens_needed + npts:
+        raise ValueError(f"{npts} points of {nvar} vectors need more values than remain")
     it = iter(text_tokens)
     for p in range(npts):
         next(it)  # point index

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from circuitsim.errors import SimError
+
 
 @dataclass(frozen=True, slots=True)
 class TranResult:
@@ -28,4 +30,11 @@ class TranResult:
     run_dir: Path | None = None
 
     def __getitem__(self, key: str) -> np.ndarray:
-        return self.signals[key.lower()]
+        """The waveform named ``key`` (any case); a missing vector is a failed run."""
+        try:
+            return self.signals[key.lower()]
+        except KeyError:
+            known = ", ".join(sorted(self.signals)) or "none"
+            raise SimError(f"ngspice result has no vector {key!r} (saved: {known}); "
+                           "add it to the deck's .save line", log=self.log,
+                           run_dir=self.run_dir) from None
