@@ -44,11 +44,7 @@ def cmd_netlist(args: argparse.Namespace) -> int:
         from circuitsim.io import write_atomic
 
         out = Path(args.output)
-        if not out.parent.is_dir():
-            raise SpecError(f"-o: directory {str(out.parent)!r} does not exist")
-        if out.is_dir():
-            raise SpecError(f"-o: {str(out)!r} is a directory")
-        write_atomic(out, deck)
+        write_atomic(out, deck, "-o")
         print(f"wrote {out} ({len(deck.splitlines())} lines)")
     else:
         sys.stdout.write(deck)
@@ -103,14 +99,13 @@ def with_libraries(deck: str, libraries) -> str:
 
 
 def _check_output(path: str | None, flag: str, suffix: str) -> Path | None:
+    from circuitsim.io import check_output
+
     if path is None:
         return None
-    out = Path(path)
-    if out.suffix.lower() != suffix:
+    if Path(path).suffix.lower() != suffix:
         raise SpecError(f"{flag}: {path!r} must end in {suffix}")
-    if not out.parent.is_dir():
-        raise SpecError(f"{flag}: directory {str(out.parent)!r} does not exist")
-    return out
+    return check_output(path, flag)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -141,7 +136,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         buf = io.BytesIO()
         np.savez(buf, time=result.time, **{f"signal:{k}": v for k, v in result.signals.items()},
                  **{f"meas:{k}": np.float64(v) for k, v in result.meas.items()})
-        write_atomic(npz, buf.getvalue())
+        write_atomic(npz, buf.getvalue(), "--out")
         print(f"wrote {npz} (time, signal:<name>, meas:<name>; load with numpy.load)")
     if png is not None:
         from circuitsim.plots import plot_waveforms

@@ -45,5 +45,12 @@ class SimError(CircuitsimError):
         self.run_dir = run_dir
 
 
+class OutputError(CircuitsimError):
+    """An output path that cannot or must not be written (missing directory, not a regular
+    file, no permission): user input, refused before any work where possible."""
+
+    exit_code = 2
+
+
 class CacheError(CircuitsimError):
     """A cache entry is missing, corrupt or could not be written."""

@@ -1,21 +1,94 @@
-"""Atomic file writes: a reader never sees a half-written file, a failed write leaves none."""
+"""Writing files a user owns: atomically, keeping what is theirs, refusing what is not a file.
+
+- A regular file is replaced atomically: a temporary file in the same directory, written,
+  ``fsync``-ed, renamed over the target, and the directory ``fsync``-ed; a failed write leaves
+  the old file as it was and no temporary file behind.
+- A symlink is followed: the file it points to is replaced, the link stays a link.
+- Anything else that exists at the path (directory, device such as ``/dev/full``, FIFO,
+  socket) is refused with :class:`OutputError` and left untouched.
+- A replaced file keeps its permission bits; a new file gets ``0666`` minus the umask, like
+  any program's output (``umask 077`` gives a private deck).
+
+:func:`check_output` runs the same checks (and tries a temporary file in the directory) before
+any work starts, so a bad ``-o``/``--plot`` path fails in a second, not after a simulation.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+from circuitsim.errors import OutputError
 
-def write_atomic(path: Path | str, data: str | bytes) -> None:
-    path = Path(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+
+def _umask() -> int:
+    """This process's umask, read without changing it where Linux tells it."""
     try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make every written deck private
-        with os.fdopen(fd, mode) as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _target(path: Path, label: str) -> tuple[Path, int | None]:
+    """The file to replace (symlinks followed) and its permission bits, or ``None`` if new."""
+    real = Path(os.path.realpath(path))
+    try:
+        st = real.stat()
+    except FileNotFoundError:
+        if not real.parent.is_dir():
+            raise OutputError(f"{label}: directory {str(real.parent)!r} does not exist") from None
+        return real, None
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot use {str(path)!r}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise OutputError(f"{label}: {str(path)!r} is {kind}; refusing to replace it")
+    return real, stat.S_IMODE(st.st_mode)
+
+
+def check_output(path: Path | str, label: str = "output") -> Path:
+    """Fail now (:class:`OutputError`, exit 2) if ``path`` could not be written atomically."""
+    real, _ = _target(Path(path), label)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", dir=real.parent)
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot write in {str(real.parent)!r}: "
+                          f"{exc.strerror}") from None
+    os.close(fd)
+    os.unlink(tmp)
+    return Path(path)
+
+
+def write_atomic(path: Path | str, data: str | bytes, label: str = "output") -> None:
+    """Replace (or create) the file at ``path`` with ``data``, atomically (module docstring)."""
+    real, mode = _target(Path(path), label)
+    binary = data if isinstance(data, bytes) else data.encode()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", dir=real.parent)
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot write in {str(real.parent)!r}: "
+                          f"{exc.strerror}") from None
+    try:
+        os.fchmod(fd, mode if mode is not None else 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(binary)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, real)
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{label}: cannot write {str(path)!r}: {exc.strerror}") from None
         raise
+    dir_fd = os.open(real.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

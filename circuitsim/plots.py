@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from circuitsim.io import write_atomic
 from circuitsim.spice.result import TranResult
 
 MAX_TRACES = 12
@@ -41,9 +43,12 @@ def plot_waveforms(result: TranResult, path: Path | str, title: str = "") -> Pat
 
 
 def save_figure(fig: Figure, path: Path | str, dpi: int = 120) -> Path:
-    """Lay ``fig`` out, write it as a PNG and release it (pyplot-made figures included)."""
+    """Lay ``fig`` out, write it as a PNG (atomically, :func:`circuitsim.io.write_atomic`) and
+    release it (pyplot-made figures included)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    write_atomic(path, buf.getvalue(), "plot")
     if fig.canvas.manager is not None:  # made by pyplot: drop it from pyplot's registry
         import matplotlib.pyplot as plt
 
