@@ -75,13 +75,14 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
     if typing.get_origin(tp) is typing.Literal:
         if value not in typing.get_args(tp):
             allowed = ", ".join(repr(a) for a in typing.get_args(tp))
-            raise SpecError(f"{field}: {value!r} is not one of {allowed}")
+            raise SpecError(f"{field}: {short(value)} is not one of {allowed}")
         return value
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
-            raise SpecError(f"{field}: expected a table of {tp.__name__} fields, got {value!r}")
+            raise SpecError(f"{field}: expected a table of {tp.__name__} fields, "
+                            f"got {short(value)}")
         try:
             return from_mapping(tp, value, where=field)
         except SpecError as exc:
@@ -90,32 +91,32 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise SpecError(f"{field}: expected true or false, got {value!r}")
+        raise SpecError(f"{field}: expected true or false, got {short(value)}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpecError(f"{field}: expected an integer, got {value!r}")
+            raise SpecError(f"{field}: expected an integer, got {short(value)}")
         if isinstance(value, float) and not value.is_integer():
-            raise SpecError(f"{field}: expected an integer, got {value!r}")
+            raise SpecError(f"{field}: expected an integer, got {short(value)}")
         return int(value)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpecError(f"{field}: expected a number, got {value!r}")
+            raise SpecError(f"{field}: expected a number, got {short(value)}")
         if not math.isfinite(value):
-            raise SpecError(f"{field}: expected a finite number, got {value!r}")
+            raise SpecError(f"{field}: expected a finite number, got {short(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise SpecError(f"{field}: expected a string, got {value!r}")
+            raise SpecError(f"{field}: expected a string, got {short(value)}")
         return value
     if origin is tuple:
         args = typing.get_args(tp)
         if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            raise SpecError(f"{field}: expected a list, got {value!r}")
+            raise SpecError(f"{field}: expected a list, got {short(value)}")
         items = list(value)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(v, args[0], f"{field}[{i}]") for i, v in enumerate(items))
         if len(items) != len(args):
-            raise SpecError(f"{field}: expected {len(args)} items, got {value!r}")
+            raise SpecError(f"{field}: expected {len(args)} items, got {short(value)}")
         pairs = enumerate(zip(items, args, strict=True))
         return tuple(_coerce(v, a, f"{field}[{i}]") for i, (v, a) in pairs)
     raise SpecError(f"{field}: unsupported field type {tp!r}")
@@ -130,14 +131,14 @@ def parse_text(text: str, tp: Any, field: str) -> Any:
         return _coerce(raw.lower() == "true", tp, field)
     try:
         value = json.loads(raw)
-    except ValueError:  # JSONDecodeError, or a number too long to convert
+    except (ValueError, RecursionError):  # bad JSON, a number too long, nested too deeply
         value = raw
     if tp is str or (isinstance(value, str) and _accepts_str(tp)):
         return _coerce(raw if not isinstance(value, str) else value, tp, field)
     try:
         return _coerce(value, tp, field)
     except SpecError:
-        raise SpecError(f"{field}: cannot parse {text!r} as {type_label(tp)}") from None
+        raise SpecError(f"{field}: cannot parse {short(text)} as {type_label(tp)}") from None
 
 
 def _accepts_str(tp: Any) -> bool:
@@ -235,17 +236,53 @@ def to_mapping(spec: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- validation helpers
 
+#: Physical range of a field by its SI unit: ``|value| <= bound``. No block, testbench or
+#: training setting needs more, and beyond these a run cannot finish or a number is a typo
+#: (``t_hold=1e308`` would ask ngspice for 1e308 s of transient; "s" is simulated time,
+#: "s wall clock" a time limit of the machine's own).
+UNIT_RANGES: dict[str, float] = {
+    "s": 10.0, "s wall clock": 1e6, "m": 1e-3, "V": 100.0, "S": 1.0, "F": 1e-6, "Ohm": 1e15, "A": 10.0,
+    "W": 1e3, "V/V": 1e12, "bit": 24,
+}
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [value]
+    if isinstance(value, tuple):
+        return [x for v in value for x in _numbers(v)]
+    return []
+
+
 def check_types(spec: Any) -> None:
-    """Check every field of a spec against its declared type (``Literal`` choices included),
-    so a spec built directly in Python is as strict as one read from a file."""
+    """Check every field of a spec against its declared type (``Literal`` choices included)
+    and its unit's physical range (:data:`UNIT_RANGES`), so a spec built directly in Python is
+    as strict as one read from a file: an ``int`` field holds an ``int`` (``rows=4.0`` is
+    refused here; files and ``--set`` convert integral numbers before building)."""
     for info in fields_of(type(spec)):
-        _coerce(getattr(spec, info.name), info.type, info.name)
+        value = getattr(spec, info.name)
+        coerced = _coerce(value, info.type, info.name)
+        if type(coerced) is int and type(value) is not int:
+            raise SpecError(f"{info.name}: expected an integer, got {short(value)}")
+        bound = UNIT_RANGES.get(info.unit)
+        if bound is not None:
+            for x in _numbers(value):
+                require(abs(x) <= bound, info.name, value,
+                        f"outside the physical range |x| <= {bound:g} {info.unit}")
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} chars)"
 
 
 def require(condition: bool, field: str, value: Any, why: str) -> None:
     """Raise ``SpecError("field=value: why")`` unless ``condition``."""
     if not condition:
-        raise SpecError(f"{field}={value!r}: {why}")
+        raise SpecError(f"{field}={short(value)}: {why}")
 
 
 def positive(spec: Any, *names: str) -> None:
@@ -258,6 +295,10 @@ def non_negative(spec: Any, *names: str) -> None:
     for n in names:
         v = getattr(spec, n)
         require(v >= 0, n, v, "must be >= 0")
+
+
+#: A spec file is a few tables of numbers; anything far larger is a mistake.
+MAX_SPEC_CHARS = 1_000_000
 
 
 def load_file(path: str) -> dict[str, Any]:
@@ -274,10 +315,15 @@ def load_file(path: str) -> dict[str, Any]:
         raise SpecError(f"--spec: cannot read {path!r}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise SpecError(f"--spec: {path!r} is not UTF-8 text") from None
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError(f"--spec: {path!r} is larger than {MAX_SPEC_CHARS} characters")
     try:
         data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise SpecError(f"--spec: {path!r} is not valid {p.suffix[1:].upper()}: {exc}") from None
+    except (RecursionError, ValueError) as exc:  # nesting, or an integer too long to convert
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise SpecError(f"--spec: {path!r}: {why}") from None
     if not isinstance(data, dict):
         raise SpecError(f"--spec: {path!r} must hold a table of spec fields")
     return data

@@ -19,7 +19,7 @@ class SimOptions:
     backend: Literal["auto", "shared", "batch"] = param(
         "auto", "shared: libngspice in a worker process; batch: one ngspice -b per run; "
         "auto: shared for small decks, batch for large ones")
-    timeout: float = param(600.0, "wall-time limit of one run", "s")
+    timeout: float = param(600.0, "wall-time limit of one run", "s wall clock")
     keep_dir: bool = param(False, "keep the run directory (deck, log) even on success")
     libraries: tuple[ModelLibrary, ...] = param(
         (), "vetted model libraries whose include lines the deck may hold "
