@@ -247,6 +247,8 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--store", help="result store directory (resumable; default: none)")
     w.add_argument("--timeout", type=_positive_seconds, default=600.0,
                    help="per-point limit, seconds (default 600)")
+    w.add_argument("--force", action="store_true",
+                   help="start a sweep of more than 100000 points")
     w.set_defaults(func=cmd_sweep)
 
     e = sub.add_parser("energy", help="simulate one read, update and conversion; energy table")

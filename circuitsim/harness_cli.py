@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
+import os
 from typing import Any
 
 import numpy as np
@@ -27,18 +29,31 @@ def _json_arg(text: str, flag: str) -> tuple[str, Any]:
         raise SpecError(f"{flag} {key.strip()}: {raw!r} is not valid JSON") from None
 
 
+#: Wall time of the smallest sweep point (a 3T1C update deck on the shared backend, measured
+#: 13-40 ms): the lower bound a size estimate uses.
+SECONDS_PER_POINT = 0.013
+
+
 def build_points(point_cls: type, mapping: dict[str, Any], sets: list[str], vary: list[str],
-                 mc: list[str], n: int, seed: int) -> list[Any]:
+                 mc: list[str], n: int, seed: int, workers: int = 1,
+                 force: bool = False) -> list[Any]:
     """Grid (``--vary``) × Monte-Carlo draws (``--mc``, ``n`` per grid point) of points.
-    Grid point ``g`` draws with seed ``seed + g``, so grid points get different devices."""
+    Grid point ``g`` draws with seed ``seed + g``, so grid points get different devices.
+    More than :data:`circuitsim.spec.MAX_RUNS` points need ``force``."""
     from circuitsim import montecarlo
 
+    specs.require(n >= 1, "--n", n, "must be >= 1")
+    specs.require(seed >= 0, "--seed", seed, "must be >= 0")
     axes = []
     for item in vary:
         key, values = _json_arg(item, "--vary")
         if not isinstance(values, list) or not values:
-            raise SpecError(f"--vary {key}: expected a non-empty JSON list, got {values!r}")
+            raise SpecError(f"--vary {key}: expected a non-empty JSON list, got "
+                            f"{specs.short(values)}")
         axes.append([f"{key}={json.dumps(v)}" for v in values])
+    size = math.prod(len(a) for a in axes) * n
+    specs.require_budget("--n" if n > 1 else "--vary", n if n > 1 else vary, size,
+                         SECONDS_PER_POINT, workers, force)
     grid = [specs.build(point_cls, mapping, [*sets, *combo])
             for combo in itertools.product(*axes)]
     draws = {}
@@ -93,8 +108,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
     phase = PHASES[args.phase]
     mapping = specs.load_file(args.spec) if args.spec else {}
+    workers = args.workers or os.cpu_count() or 1
     points = build_points(phase.point, mapping, args.set or [], args.vary or [],
-                          args.mc or [], args.n, args.seed)
+                          args.mc or [], args.n, args.seed, workers, args.force)
     outcome = sweep(phase.run, points, store=args.store, workers=args.workers,
                     scheduler=args.scheduler, timeout=args.timeout, desc=f"sweep {args.phase}")
     varied = [item.partition("=")[0] for item in args.vary or []]
@@ -139,6 +155,8 @@ def run_energy_command(args: argparse.Namespace) -> int:
     from circuitsim.netlist.ramp import RampSpec
     from circuitsim.phases import run_conversion, run_mac, run_update
 
+    specs.require(math.isfinite(args.p_opamp) and 0 <= args.p_opamp <= 1.0, "--p-opamp",
+                  args.p_opamp, "must be a power in [0, 1] W")
     xbar = CrossbarSpec(rows=args.rows, cols=args.cols)
     ramp = RampSpec(activation=args.activation, bits=args.bits)
     periphery = Periphery(p_opamp=args.p_opamp)

@@ -241,8 +241,8 @@ def to_mapping(spec: Any) -> dict[str, Any]:
 #: (``t_hold=1e308`` would ask ngspice for 1e308 s of transient; "s" is simulated time,
 #: "s wall clock" a time limit of the machine's own).
 UNIT_RANGES: dict[str, float] = {
-    "s": 10.0, "s wall clock": 1e6, "m": 1e-3, "V": 100.0, "S": 1.0, "F": 1e-6, "Ohm": 1e15, "A": 10.0,
-    "W": 1e3, "V/V": 1e12, "bit": 24,
+    "s": 10.0, "s wall clock": 1e6, "m": 1e-3, "V": 100.0, "S": 1.0, "F": 1e-6, "Ohm": 1e15,
+    "A": 10.0, "W": 1e3, "V/V": 1e12, "bit": 24,
 }
 
 
@@ -283,6 +283,30 @@ def require(condition: bool, field: str, value: Any, why: str) -> None:
     """Raise ``SpecError("field=value: why")`` unless ``condition``."""
     if not condition:
         raise SpecError(f"{field}={short(value)}: {why}")
+
+
+#: Most runs one command may start without ``--force``.
+MAX_RUNS = 100_000
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("years", 3.156e7), ("days", 86400.0), ("hours", 3600.0),
+                       ("minutes", 60.0)):
+        if seconds >= size:
+            return f"~{seconds / size:.3g} {unit}"
+    return f"~{seconds:.3g} s"
+
+
+def require_budget(field: str, value: Any, runs: float, seconds_per_run: float,
+                   workers: int, force: bool = False) -> None:
+    """Refuse a command that would start more than :data:`MAX_RUNS` runs (unless ``force``),
+    saying how long it would take at ``seconds_per_run`` (a measured lower bound)."""
+    if runs <= MAX_RUNS or force:
+        return
+    eta = _duration(runs * seconds_per_run / max(1, workers))
+    raise SpecError(f"{field}={short(value)}: {runs:.3g} runs would take {eta} on {workers} "
+                    f"worker(s) (>= {seconds_per_run:g} s per run); at most {MAX_RUNS} without "
+                    "--force")
 
 
 def positive(spec: Any, *names: str) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from circuitsim import __version__
-from circuitsim.errors import CacheError
+from circuitsim.errors import CacheError, OutputError
 from circuitsim.io import write_atomic
 
 
@@ -124,7 +124,8 @@ class ResultStore:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CacheError(f"--store: cannot create {str(self.dir)!r}: {exc.strerror}") from None
+            why = "not a directory" if self.dir.exists() else f"cannot create it: {exc.strerror}"
+            raise OutputError(f"--store: {str(self.dir)!r}: {why}") from None
 
     def _paths(self, key: str) -> tuple[Path, Path, Path]:
         return self.dir / f"{key}.npz", self.dir / f"{key}.json", self.dir / f"{key}.error.json"

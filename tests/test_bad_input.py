@@ -1,0 +1,53 @@
+"""Every bad input: one line, exit 2, nothing written, no work started (issue: reliability)."""
+
+from __future__ import annotations
+
+import pytest
+
+from circuitsim.cli import main
+from circuitsim.errors import SpecError
+from circuitsim.netlist.cell3t1c import Cell3T1CSpec
+from circuitsim.netlist.crossbar import CrossbarSpec
+
+MC = 'cell.dvt_up={"kind":"normal","sigma":0.03}'
+
+
+def _deep(tmp_path, suffix):
+    path = tmp_path / f"deep{suffix}"
+    nested = "[" * 5000 + "]" * 5000
+    path.write_text(f'{{"rows": {nested}}}' if suffix == ".json" else f"rows = {nested}\n")
+    return path
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["netlist", "crossbar", "--spec", "{deep_json}"], "nested too deeply"),
+    (["netlist", "crossbar", "--spec", "{deep_toml}"], "nested too deeply"),
+    (["netlist", "crossbar", "--set", "rows=" + "9" * 5000], "(5002 chars) as int"),
+    (["netlist", "tb_update", "--set", "t_hold=1e308"], "outside the physical range |x| <= 10 s"),
+    (["netlist", "cell3t1c", "--set", "c=1"], "outside the physical range |x| <= 1e-06 F"),
+    (["netlist", "cell3t1c", "--set", "w_read=nan"], "w_read"),
+    (["energy", "--p-opamp", "inf"], "--p-opamp=inf"),
+    (["sweep", "update", "--set", "pulses=UD", "--mc", MC, "--n", "1000000000"],
+     "1e+09 runs would take ~"),
+    (["sweep", "update", "--store", "{file}"], "not a directory"),
+    (["sweep", "update", "--set", "pulses=UD", "--mc", MC, "--n", "0"], "--n=0"),
+])
+def test_one_line_exit_2_nothing_written(tmp_path, capsys, argv, needle):
+    (tmp_path / "file").write_text("mine\n")
+    paths = {"deep_json": _deep(tmp_path, ".json"), "deep_toml": _deep(tmp_path, ".toml"),
+             "file": tmp_path / "file"}
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    code = main([a.format(**paths) if a.startswith("{") else a for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert err.startswith("circuitsim: error:") and err.count("\n") == 1 and needle in err
+    assert len(err) < 400
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_specs_built_in_python_are_as_strict_as_files():
+    with pytest.raises(SpecError, match=r"^rows: expected an integer, got 4.0$"):
+        CrossbarSpec(rows=4.0)
+    with pytest.raises(SpecError, match=r"^t_pulse=20\.0: outside the physical range"):
+        Cell3T1CSpec(t_pulse=20.0)
+    assert CrossbarSpec(rows=4).rows == 4 and Cell3T1CSpec(c=1e-13).c == 1e-13
