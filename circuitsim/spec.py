@@ -101,9 +101,13 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SpecError(f"{field}: expected a number, got {short(value)}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float range
+            number = math.inf
+        if not math.isfinite(number):
             raise SpecError(f"{field}: expected a finite number, got {short(value)}")
-        return float(value)
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise SpecError(f"{field}: expected a string, got {short(value)}")

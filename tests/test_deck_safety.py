@@ -227,3 +227,8 @@ def test_bad_library_arguments_one_line_exit_2(tmp_path, capsys, arg, needle):
     code, _, err = run_cli(capsys, "simulate", str(deck), "--lib",
                            arg.format(lib=lib, tmp=tmp_path))
     assert code == 2 and needle in err and err.count("\n") == 1
+
+
+def test_empty_continuations_are_harmless():
+    """Found by the CLI fuzz test: a lone '+' line made the checker itself fail."""
+    assert safety.refusals(f"* t\n+\n{CIRCUIT}+ \n{END}") == []

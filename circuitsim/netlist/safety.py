@@ -122,10 +122,10 @@ def _logical_lines(lines: Sequence[str], first: int) -> Iterator[tuple[int, str]
             card_no = card_no or i + 1
             card += " " + stripped[1:]
             continue
-        if card:
+        if card.strip():
             yield card_no, card
         card_no, card = i + 1, stripped
-    if card:
+    if card.strip():
         yield card_no, card
 
 
