@@ -86,13 +86,13 @@ def _fake_ngspice(tmp_path, banner: str) -> str:
 ])
 def test_version_check_messages(tmp_path, monkeypatch, banner, needle):
     monkeypatch.setenv("CIRCUITSIM_NGSPICE", _fake_ngspice(tmp_path, banner))
-    ngspice.ngspice_version.cache_clear()
+    ngspice._version_of.cache_clear()
     try:
         with pytest.raises(SetupError, match=needle) as info:
             ngspice.ngspice_version()
         assert "apt-get install" in str(info.value)
     finally:
-        ngspice.ngspice_version.cache_clear()
+        ngspice._version_of.cache_clear()
 
 
 def test_missing_ngspice(monkeypatch):

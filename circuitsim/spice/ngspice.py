@@ -38,16 +38,26 @@ FIX_HINT = (
 
 
 def ngspice_executable() -> str:
-    exe = os.environ.get("CIRCUITSIM_NGSPICE") or shutil.which("ngspice")
+    """The ngspice to run: ``$CIRCUITSIM_NGSPICE`` if set, else ``ngspice`` on PATH."""
+    chosen = os.environ.get("CIRCUITSIM_NGSPICE")
+    if chosen:
+        exe = shutil.which(chosen)
+        if not exe:
+            raise SetupError(f"CIRCUITSIM_NGSPICE={chosen!r} is not an executable; {FIX_HINT}")
+        return exe
+    exe = shutil.which("ngspice")
     if not exe:
         raise SetupError(f"ngspice not found on PATH; {FIX_HINT}")
     return exe
 
 
-@functools.cache
 def ngspice_version() -> str:
     """The version string (e.g. ``"46"``) of a usable ngspice, or :class:`SetupError`."""
-    exe = ngspice_executable()
+    return _version_of(ngspice_executable())
+
+
+@functools.cache
+def _version_of(exe: str) -> str:
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30,
                              stdin=subprocess.DEVNULL).stdout
@@ -173,6 +183,8 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False,
             cwd=run_dir, capture_output=True, text=True, timeout=timeout,
             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
+    except OSError as exc:  # the executable vanished or cannot start
+        raise SetupError(f"cannot run {exe}: {exc.strerror}; {FIX_HINT}") from None
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout or b""
         log = out.decode(errors="replace") if isinstance(out, bytes) else out
