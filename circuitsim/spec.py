@@ -291,6 +291,8 @@ def require(condition: bool, field: str, value: Any, why: str) -> None:
 
 #: Most runs one command may start without ``--force``.
 MAX_RUNS = 100_000
+#: Most Monte-Carlo trials a characterization spec may ask for (each is one or more decks).
+MAX_TRIALS = 100_000
 
 
 def _duration(seconds: float) -> str:

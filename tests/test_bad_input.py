@@ -30,6 +30,8 @@ def _deep(tmp_path, suffix):
     (["sweep", "update", "--set", "pulses=UD", "--mc", MC, "--n", "1000000000"],
      "1e+09 runs would take ~"),
     (["sweep", "update", "--store", "{file}"], "not a directory"),
+    (["characterize", "update", "--set", "mc_trials=1000000000"], "need 3..100000 trials"),
+    (["characterize", "adc", "--set", "mc_trials=1e9"], "must be in 0..100000"),
     (["sweep", "update", "--set", "pulses=UD", "--mc", MC, "--n", "0"], "--n=0"),
 ])
 def test_one_line_exit_2_nothing_written(tmp_path, capsys, argv, needle):

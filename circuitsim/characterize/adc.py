@@ -86,7 +86,7 @@ from circuitsim.netlist.adc import sample_times
 from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
 from circuitsim.phases.conversion import ConversionResult
 from circuitsim.phases.records import Record
-from circuitsim.spec import check_types, param, require, to_mapping
+from circuitsim.spec import MAX_TRIALS, check_types, param, require, to_mapping
 from circuitsim.spice.ngspice import ngspice_version
 from circuitsim.surrogate.fidelity import Check
 
@@ -188,7 +188,8 @@ class AdcCharSpec:
                 self.mc_activations, "must be a subset of activations")
         require(self.mc_trials == 0 or self.mc_bits in self.bit_list(), "mc_bits", self.mc_bits,
                 "must be one of bits")
-        require(self.mc_trials >= 0, "mc_trials", self.mc_trials, "must be >= 0")
+        require(0 <= self.mc_trials <= MAX_TRIALS, "mc_trials", self.mc_trials,
+                f"must be in 0..{MAX_TRIALS} (each trial simulates every activation)")
         require(self.mc_sigma >= 0, "mc_sigma", self.mc_sigma, "must be >= 0")
         require(0 <= self.mc_p_stuck < 1, "mc_p_stuck", self.mc_p_stuck, "must be in [0, 1)")
         for field in ("seed", "mc_seed", "val_seed"):

@@ -54,7 +54,15 @@ from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.phases.records import Record
 from circuitsim.phases.update import UpdateResult, update_point
-from circuitsim.spec import check_types, from_mapping, param, positive, require, to_mapping
+from circuitsim.spec import (
+    MAX_TRIALS,
+    check_types,
+    from_mapping,
+    param,
+    positive,
+    require,
+    to_mapping,
+)
 from circuitsim.surrogate.fidelity import Check
 
 #: Longest pulse string of one deck (the testbench's limit).
@@ -131,7 +139,8 @@ class UpdateCharSpec:
                 f"must cover 3 sigma = {3 * sig!r} V of the pull-device offsets")
         require(self.round_pulses <= MAX_DECK_PULSES, "round_pulses", self.round_pulses,
                 f"must be <= {MAX_DECK_PULSES}")
-        require(self.mc_trials >= 3, "mc_trials", self.mc_trials, "need >= 3 trials")
+        require(3 <= self.mc_trials <= MAX_TRIALS, "mc_trials", self.mc_trials,
+                f"need 3..{MAX_TRIALS} trials (each is a SPICE staircase)")
         require(self.mc_seed >= 0 and self.val_seed >= 0 and self.val_seed != self.mc_seed,
                 "val_seed", self.val_seed, f"must be >= 0 and differ from mc_seed={self.mc_seed}")
         require(3 <= self.leak_points <= 400, "leak_points", self.leak_points,
