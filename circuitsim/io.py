@@ -23,7 +23,7 @@ from pathlib import Path
 from circuitsim.errors import OutputError
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """This process's umask, read without changing it where Linux tells it."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -76,7 +76,7 @@ def write_atomic(path: Path | str, data: str | bytes, label: str = "output") -> 
         raise OutputError(f"{label}: cannot write in {str(real.parent)!r}: "
                           f"{exc.strerror}") from None
     try:
-        os.fchmod(fd, mode if mode is not None else 0o666 & ~_umask())
+        os.fchmod(fd, mode if mode is not None else 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(binary)
             fh.flush()

@@ -39,16 +39,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitsim.netlist import deck as deckmod
-from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, PMOS
 from circuitsim.netlist.elements import comment, idc, mosfet, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.ramp import RampSpec
 from circuitsim.netlist.registry import Block
+from circuitsim.netlist.technology import PTM_LIBRARY, PTM_NMOS, PTM_PMOS
 from circuitsim.spec import check_types, param, positive, require
 
 COMPARATOR = "comparator"
 BIAS = "cmp_bias"
-MODEL_LIB = MOS_LIBRARY
+MODEL_LIB = PTM_LIBRARY
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +94,22 @@ class ComparatorSpec:
 def subckt_lines(spec: ComparatorSpec) -> list[str]:
     """``.subckt cmp_bias vdd vss vbp`` and ``.subckt comparator inp inn out vdd vss vbp``."""
     bias = [
-        mosfet("Mb", "vbp", "vbp", "vdd", "vdd", PMOS, spec.w_bias, spec.l_tail),
+        mosfet("Mb", "vbp", "vbp", "vdd", "vdd", PTM_PMOS, spec.w_bias, spec.l_tail),
         idc("Ib", "vbp", "vss", spec.i_bias),
     ]
     body = [
         comment("stage 1: PMOS pair (well tied to the tail), NMOS mirror load, PMOS tail"),
-        mosfet("M5", "tail", "vbp", "vdd", "vdd", PMOS, spec.w_tail, spec.l_tail),
-        mosfet("M1", "d1", "inp", "tail", "tail", PMOS, spec.w_in, spec.l_in),
-        mosfet("M2", "d2", "inn", "tail", "tail", PMOS, spec.w_in, spec.l_in),
-        mosfet("M3", "d1", "d1", "vss", "vss", NMOS, spec.w_load, spec.l_load),
-        mosfet("M4", "d2", "d1", "vss", "vss", NMOS, spec.w_load, spec.l_load),
+        mosfet("M5", "tail", "vbp", "vdd", "vdd", PTM_PMOS, spec.w_tail, spec.l_tail),
+        mosfet("M1", "d1", "inp", "tail", "tail", PTM_PMOS, spec.w_in, spec.l_in),
+        mosfet("M2", "d2", "inn", "tail", "tail", PTM_PMOS, spec.w_in, spec.l_in),
+        mosfet("M3", "d1", "d1", "vss", "vss", PTM_NMOS, spec.w_load, spec.l_load),
+        mosfet("M4", "d2", "d1", "vss", "vss", PTM_NMOS, spec.w_load, spec.l_load),
         comment("stage 2: NMOS common source, PMOS current-source load"),
-        mosfet("M6", "o2", "d2", "vss", "vss", NMOS, spec.w_cs, spec.l_load),
-        mosfet("M7", "o2", "vbp", "vdd", "vdd", PMOS, spec.w_cs_load, spec.l_tail),
+        mosfet("M6", "o2", "d2", "vss", "vss", PTM_NMOS, spec.w_cs, spec.l_load),
+        mosfet("M7", "o2", "vbp", "vdd", "vdd", PTM_PMOS, spec.w_cs_load, spec.l_tail),
         comment("stage 3: inverter buffer"),
-        mosfet("M8", "out", "o2", "vss", "vss", NMOS, spec.w_inv_n, spec.l_inv),
-        mosfet("M9", "out", "o2", "vdd", "vdd", PMOS, spec.w_inv_p, spec.l_inv),
+        mosfet("M8", "out", "o2", "vss", "vss", PTM_NMOS, spec.w_inv_n, spec.l_inv),
+        mosfet("M9", "out", "o2", "vdd", "vdd", PTM_PMOS, spec.w_inv_p, spec.l_inv),
     ]
     return [
         *subckt(BIAS, ["vdd", "vss", "vbp"], bias,
@@ -127,7 +127,8 @@ def header(spec: ComparatorSpec) -> list[str]:
 
     return [
         f"comparator supply {num(spec.vdd)} V, bias {num(spec.i_bias)} A, tail "
-        f"{num(spec.i_bias * spec.w_tail / spec.w_bias)} A (PTM 45 nm HP, models {NMOS}/{PMOS})",
+        f"{num(spec.i_bias * spec.w_tail / spec.w_bias)} A "
+        f"(PTM 45 nm HP, models {PTM_NMOS}/{PTM_PMOS})",
         f"W/L in um: pair {um(spec.w_in)}/{um(spec.l_in)}, load {um(spec.w_load)}/"
         f"{um(spec.l_load)}, tail {um(spec.w_tail)}/{um(spec.l_tail)}, stage 2 "
         f"{um(spec.w_cs)}/{um(spec.l_load)} with load {um(spec.w_cs_load)}/{um(spec.l_tail)}",

@@ -31,16 +31,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from circuitsim.netlist import deck as deck_mod
-from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, PMOS
 from circuitsim.netlist.elements import capacitor, comment, mosfet, resistor, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
+from circuitsim.netlist.technology import PTM_LIBRARY, PTM_NMOS, PTM_PMOS
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
 #: Ground node.
 GND = "0"
 #: Model library and model names of the cell transistors.
-MODELS = MOS_LIBRARY
+MODELS = PTM_LIBRARY
 #: Port order of the cell subcircuit.
 CELL_PORTS = ("vdd", "upb", "dn", "rd", "rs", "vc")
 MAX_ROW = 4096
@@ -113,10 +113,10 @@ def cell_elements(spec: Cell3T1CSpec, suffix: str, nodes: dict[str, str],
     d_up = spec.dvt_up + dvt[1]
     d_down = spec.dvt_down + dvt[2]
     lines = [
-        mosfet(f"Mup{suffix}", vc, upb, vdd, vdd, PMOS, spec.w_up, spec.l_up, delvto=-d_up),
-        mosfet(f"Mdn{suffix}", vc, dn, GND, GND, NMOS, spec.w_down, spec.l_down,
+        mosfet(f"Mup{suffix}", vc, upb, vdd, vdd, PTM_PMOS, spec.w_up, spec.l_up, delvto=-d_up),
+        mosfet(f"Mdn{suffix}", vc, dn, GND, GND, PTM_NMOS, spec.w_down, spec.l_down,
                delvto=d_down),
-        mosfet(f"Mrd{suffix}", rd, vc, rs, GND, NMOS, spec.w_read, spec.l_read, delvto=d_read),
+        mosfet(f"Mrd{suffix}", rd, vc, rs, GND, PTM_NMOS, spec.w_read, spec.l_read, delvto=d_read),
         capacitor(f"Cs{suffix}", vc, GND, spec.c),
     ]
     if spec.g_leak > 0:

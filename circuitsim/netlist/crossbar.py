@@ -23,9 +23,10 @@ from typing import Literal
 import numpy as np
 
 from circuitsim.netlist import elements as el
-from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, render
+from circuitsim.netlist.deck import render
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
+from circuitsim.netlist.technology import PTM_LIBRARY, PTM_NMOS
 from circuitsim.spec import G_FLOOR, check_types, non_negative, param, positive, require
 
 
@@ -148,7 +149,7 @@ def _cells(spec: CrossbarSpec) -> list[str]:
                 lines.append(el.bcurrent(f"Bg{i}_{j}", top, device_end, expr))
             if spec.cell == "1T1R":
                 lines.append(el.mosfet(f"Ma{i}_{j}", device_end, f"wl_{i}", bottom, "0",
-                                       NMOS, spec.access_w, spec.access_l))
+                                       PTM_NMOS, spec.access_w, spec.access_l))
     return lines
 
 
@@ -159,7 +160,7 @@ def subckt_lines(spec: CrossbarSpec) -> list[str]:
 
 
 def models(spec: CrossbarSpec) -> list[str]:
-    return [MOS_LIBRARY] if spec.cell == "1T1R" else []
+    return [PTM_LIBRARY] if spec.cell == "1T1R" else []
 
 
 def header(spec: CrossbarSpec) -> list[str]:

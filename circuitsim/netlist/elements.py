@@ -30,7 +30,7 @@ def wrap(tokens: Sequence[str], width: int = WIDTH) -> str:
     return "\n".join(lines)
 
 
-def _el(kind: str, el: str, nodes: Iterable[str]) -> list[str]:
+def element_tokens(kind: str, el: str, nodes: Iterable[str]) -> list[str]:
     name(el, "element name")
     if el[0].upper() != kind:
         raise NetlistError(f"element {el!r} must start with {kind!r}")
@@ -38,51 +38,51 @@ def _el(kind: str, el: str, nodes: Iterable[str]) -> list[str]:
 
 
 def resistor(el: str, a: str, b: str, ohms: float) -> str:
-    return wrap([*_el("R", el, (a, b)), num(ohms)])
+    return wrap([*element_tokens("R", el, (a, b)), num(ohms)])
 
 
 def capacitor(el: str, a: str, b: str, farads: float, ic: float | None = None) -> str:
     extra = [] if ic is None else [f"ic={num(ic)}"]
-    return wrap([*_el("C", el, (a, b)), num(farads), *extra])
+    return wrap([*element_tokens("C", el, (a, b)), num(farads), *extra])
 
 
 def vdc(el: str, a: str, b: str, volts: float) -> str:
-    return wrap([*_el("V", el, (a, b)), "dc", num(volts)])
+    return wrap([*element_tokens("V", el, (a, b)), "dc", num(volts)])
 
 
 def vpwl(el: str, a: str, b: str, points: Sequence[tuple[float, float]]) -> str:
     """Piecewise-linear voltage source; ``points`` are (time s, value V) with rising times."""
     body = " ".join(f"{num(t)} {num(v)}" for t, v in points).split(" ")
-    return wrap([*_el("V", el, (a, b)), "dc", num(points[0][1]), "pwl(", *body, ")"])
+    return wrap([*element_tokens("V", el, (a, b)), "dc", num(points[0][1]), "pwl(", *body, ")"])
 
 
 def vcvs(el: str, out_p: str, out_n: str, in_p: str, in_n: str, gain: float) -> str:
-    return wrap([*_el("E", el, (out_p, out_n, in_p, in_n)), num(gain)])
+    return wrap([*element_tokens("E", el, (out_p, out_n, in_p, in_n)), num(gain)])
 
 
 def cccs(el: str, a: str, b: str, vsense: str, gain: float) -> str:
-    return wrap([*_el("F", el, (a, b)), name(vsense, "source name"), num(gain)])
+    return wrap([*element_tokens("F", el, (a, b)), name(vsense, "source name"), num(gain)])
 
 
 def ccvs(el: str, a: str, b: str, vsense: str, ohms: float) -> str:
-    return wrap([*_el("H", el, (a, b)), name(vsense, "source name"), num(ohms)])
+    return wrap([*element_tokens("H", el, (a, b)), name(vsense, "source name"), num(ohms)])
 
 
 def bcurrent(el: str, a: str, b: str, expression: str) -> str:
     """Behavioural current source. ``expression`` must come from :func:`sinh_current`-style
     builders in this package (formatted numbers and validated node names only)."""
-    return wrap([*_el("B", el, (a, b)), f"i={{{expression}}}"])
+    return wrap([*element_tokens("B", el, (a, b)), f"i={{{expression}}}"])
 
 
 def mosfet(el: str, d: str, g: str, s: str, b: str, model: str, w: float, l: float,  # noqa: E741
            **instance: float) -> str:
     extra = [f"{name(k, 'instance parameter')}={num(v)}" for k, v in instance.items() if v]
-    return wrap([*_el("M", el, (d, g, s, b)), name(model, "model name"),
+    return wrap([*element_tokens("M", el, (d, g, s, b)), name(model, "model name"),
                  f"w={num(w)}", f"l={num(l)}", *extra])
 
 
 def instance(el: str, nodes: Sequence[str], subckt: str) -> str:
-    return wrap([*_el("X", el, nodes), name(subckt, "subcircuit name")])
+    return wrap([*element_tokens("X", el, nodes), name(subckt, "subcircuit name")])
 
 
 def subckt(sub: str, ports: Sequence[str], body: Iterable[str], doc: str = "") -> list[str]:
@@ -98,17 +98,17 @@ def comment(text: str) -> str:
 
 def idc(el: str, a: str, b: str, amps: float) -> str:
     """DC current source: ``amps`` flow from node ``a`` through the source into node ``b``."""
-    return wrap([*_el("I", el, (a, b)), "dc", num(amps)])
+    return wrap([*element_tokens("I", el, (a, b)), "dc", num(amps)])
 
 
 def bvoltage(el: str, a: str, b: str, expression: str) -> str:
     """Behavioural voltage source (expression built by this package, as for :func:`bcurrent`)."""
-    return wrap([*_el("B", el, (a, b)), f"v={{{expression}}}"])
+    return wrap([*element_tokens("B", el, (a, b)), f"v={{{expression}}}"])
 
 
 def switch(el: str, a: str, b: str, ctrl_p: str, ctrl_n: str, model: str) -> str:
     """Voltage-controlled switch (ngspice ``sw`` model), closed while v(ctrl_p, ctrl_n) > vt."""
-    return wrap([*_el("S", el, (a, b, ctrl_p, ctrl_n)), name(model, "model name")])
+    return wrap([*element_tokens("S", el, (a, b, ctrl_p, ctrl_n)), name(model, "model name")])
 
 
 def switch_model(model: str, vt: float, ron: float, roff: float) -> str:

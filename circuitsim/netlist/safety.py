@@ -229,9 +229,16 @@ class ModelLibrary:
 
     def line(self) -> str:
         """The one line that brings this library into a deck."""
-        if self.section is None:
-            return f'.include "{self.path}"'
-        return f'.lib "{self.path}" {self.section}'
+        return include_line(self.path, self.section)
+
+
+def include_line(path: str, section: str | None) -> str:
+    """The ``.include``/``.lib`` line circuitsim writes for a library file (``path`` as
+    :func:`os.path.realpath` gives it, so the line a generator writes and the line a vetted
+    :class:`ModelLibrary` allows are the same text)."""
+    if section is None:
+        return f'.include "{path}"'
+    return f'.lib "{path}" {section}'
 
 
 def _reference(card: str, token: str, here: Path) -> Path | None:
@@ -258,12 +265,14 @@ def _file_state(path: Path) -> tuple[int, int, int]:
 
 
 def _vet_tree(root: Path) -> tuple[str, tuple[tuple[str, tuple[int, int, int]], ...],
-                                   frozenset[str]]:
-    """Vet ``root`` and everything it references: ``(digest, file states, root's sections)``."""
+                                   frozenset[str], frozenset[str]]:
+    """Vet ``root`` and everything it references: ``(digest, file states, root's sections,
+    model and subcircuit names defined anywhere in the tree)``."""
     seen: dict[Path, tuple[int, int, int]] = {}
     digest = hashlib.sha256()
     total = 0
     sections: set[str] = set()
+    names: set[str] = set()
     top = root.resolve()
     todo = [root]
     while todo:
@@ -294,7 +303,10 @@ def _vet_tree(root: Path) -> tuple[str, tuple[tuple[str, tuple[int, int, int]], 
         digest.update(f"{path}\0{len(data)}\0".encode())
         digest.update(data)
         for no, card in _logical_lines(text.replace("\r\n", "\n").split("\n"), 0):
-            token = card.split(None, 1)[0].lower()
+            words = card.split()
+            token = words[0].lower()
+            if token in (".model", ".subckt") and len(words) > 1:
+                names.add(words[1].split("(")[0].lower())
             if token not in (".include", ".inc", ".lib", ".endl"):
                 continue
             try:
@@ -305,11 +317,13 @@ def _vet_tree(root: Path) -> tuple[str, tuple[tuple[str, tuple[int, int, int]], 
                 todo.append(ref)
             elif path == top and token == ".lib":
                 sections.add(card.split()[1].lower())
-    return digest.hexdigest(), tuple((str(p), s) for p, s in seen.items()), frozenset(sections)
+    return (digest.hexdigest(), tuple((str(p), s) for p, s in seen.items()),
+            frozenset(sections), frozenset(names))
 
 
-#: Vetted trees by root path: (file states when vetted, digest, root's section names).
-_VETTED: dict[str, tuple[tuple[tuple[str, tuple[int, int, int]], ...], str, frozenset[str]]] = {}
+#: Vetted trees by root path: (file states when vetted, digest, root's sections, names).
+_VETTED: dict[str, tuple[tuple[tuple[str, tuple[int, int, int]], ...], str, frozenset[str],
+                         frozenset[str]]] = {}
 
 
 def _unchanged(states: tuple[tuple[str, tuple[int, int, int]], ...]) -> bool:
@@ -335,10 +349,15 @@ def vet_library(path: str | Path, section: str | None = None) -> ModelLibrary:
     key = str(root)
     cached = _VETTED.get(key)
     if cached is None or not _unchanged(cached[0]):
-        digest, states, sections = _vet_tree(root)
-        _VETTED[key] = (states, digest, sections)
-    _, digest, sections = _VETTED[key]
+        digest, states, sections, names = _vet_tree(root)
+        _VETTED[key] = (states, digest, sections, names)
+    _, digest, sections, _ = _VETTED[key]
     if section is not None and section.lower() not in sections:
         known = ", ".join(sorted(sections)) or "none"
         raise NetlistError(f"model library {root} has no section {section!r} (has: {known})")
     return ModelLibrary(key, section, digest)
+
+
+def defined_names(library: ModelLibrary) -> frozenset[str]:
+    """Lower-case ``.model`` and ``.subckt`` names defined anywhere in a vetted library."""
+    return _VETTED[library.path][3]
