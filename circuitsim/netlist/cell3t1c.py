@@ -29,12 +29,18 @@ FET's gate tunnelling into its channel discharge it, so V_C relaxes towards ~0.4
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from circuitsim.netlist import deck as deck_mod
-from circuitsim.netlist.elements import capacitor, comment, mosfet, resistor, subckt
+from circuitsim.netlist.elements import capacitor, comment, resistor, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.netlist.technology import PTM_LIBRARY, PTM_NMOS, PTM_PMOS
+from circuitsim.netlist.technology import (
+    PTM_LIBRARY,
+    TechnologySpec,
+    check_sizes,
+    mosfet_lines,
+)
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
 #: Ground node.
@@ -83,9 +89,14 @@ class Cell3T1CSpec:
     dvt_down: float = param(
         0.0, "threshold-magnitude offset of the NMOS pull-down (delvto); > 0 weakens it", "V")
     g_leak: float = param(0.0, "capacitor dielectric leakage conductance (0 = none)", "S")
+    technology: TechnologySpec = param(
+        TechnologySpec(), "the transistors (ptm45, sky130 with corner and mismatch, or a custom "
+                          "library); sizes and levels above must suit it (--preset sky130)")
 
     def __post_init__(self) -> None:
         check_types(self)
+        check_sizes(self.technology, {f: getattr(self, f) for f in (
+            "w_read", "l_read", "w_up", "l_up", "w_down", "l_down")}, self.vdd)
         positive(self, "c", "w_read", "l_read", "w_up", "l_up", "w_down", "l_down", "vdd",
                  "t_pulse", "t_edge", "v_read")
         require(self.g_leak == 0 or self.g_leak >= G_FLOOR, "g_leak", self.g_leak,
@@ -112,11 +123,13 @@ def cell_elements(spec: Cell3T1CSpec, suffix: str, nodes: dict[str, str],
     d_read = spec.dvt_read + dvt[0]
     d_up = spec.dvt_up + dvt[1]
     d_down = spec.dvt_down + dvt[2]
+    tech = spec.technology
     lines = [
-        mosfet(f"Mup{suffix}", vc, upb, vdd, vdd, PTM_PMOS, spec.w_up, spec.l_up, delvto=-d_up),
-        mosfet(f"Mdn{suffix}", vc, dn, GND, GND, PTM_NMOS, spec.w_down, spec.l_down,
-               delvto=d_down),
-        mosfet(f"Mrd{suffix}", rd, vc, rs, GND, PTM_NMOS, spec.w_read, spec.l_read, delvto=d_read),
+        *mosfet_lines(tech, f"Mup{suffix}", vc, upb, vdd, vdd, "p", spec.w_up, spec.l_up, d_up),
+        *mosfet_lines(tech, f"Mdn{suffix}", vc, dn, GND, GND, "n", spec.w_down, spec.l_down,
+                      d_down),
+        *mosfet_lines(tech, f"Mrd{suffix}", rd, vc, rs, GND, "n", spec.w_read, spec.l_read,
+                      d_read),
         capacitor(f"Cs{suffix}", vc, GND, spec.c),
     ]
     if spec.g_leak > 0:
@@ -136,7 +149,26 @@ def cell_header(spec: Cell3T1CSpec) -> list[str]:
         f"{num(spec.v_down_gate)} V, width {num(spec.t_pulse)} s, edges {num(spec.t_edge)} s",
         f"threshold offsets (V, >0 = weaker): read {num(spec.dvt_read)}, "
         f"up {num(spec.dvt_up)}, down {num(spec.dvt_down)}",
+        *([] if spec.technology.name == "ptm45" else
+          [f"transistors: {spec.technology.label()}"]),
     ]
+
+
+def models(spec: Cell3T1CSpec) -> dict[str, Any]:
+    """The :func:`~circuitsim.netlist.deck.render` arguments that bring in the transistors:
+    the inlined PTM cards, or the technology's library line."""
+    if spec.technology.name == "ptm45":
+        return {"models": [MODELS]}
+    return {"technology": spec.technology}
+
+
+#: SKY130 sizing and levels at 1.8 V (``--preset sky130``; see models/README.md): minimum
+#: 0.42/0.15 um pull devices biased in weak inversion so a 10 ns pulse moves ~80 nA x 10 ns
+#: on 100 fF (~8 mV), a 0.42/1 um read FET whose g spans ~2-20 uS over V_C ~0.6-0.9 V.
+SKY130 = {"technology": {"name": "sky130"}, "vdd": 1.8, "c": 100e-15,
+          "w_read": 0.42e-6, "l_read": 1e-6, "w_up": 0.42e-6, "l_up": 0.15e-6,
+          "w_down": 0.42e-6, "l_down": 0.15e-6, "v_up_gate": 1.22, "v_down_gate": 0.585,
+          "v_read": 0.1, "vc0": 0.75}
 
 
 def subckt_lines(spec: Cell3T1CSpec) -> list[str]:
@@ -149,7 +181,7 @@ def subckt_lines(spec: Cell3T1CSpec) -> list[str]:
 def deck(spec: Cell3T1CSpec) -> str:
     """Subcircuit library of one cell (models inlined, no analysis) to ``.include``."""
     return deck_mod.render("circuitsim cell3t1c: 3T1C capacitor weight cell (subckt library)",
-                           cell_header(spec), subckt_lines(spec), models=[MODELS])
+                           cell_header(spec), subckt_lines(spec), **models(spec))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,13 +250,17 @@ def row_deck(spec: Cell3T1CRowSpec) -> str:
     header = [f"{spec.n} cells + reference cell; ports: {' '.join(row_ports(spec))}",
               *cell_header(spec.cell)]
     return deck_mod.render("circuitsim cell3t1c_row: row of 3T1C cells (subckt library)",
-                           header, row_subckt_lines(spec), models=[MODELS])
+                           header, row_subckt_lines(spec), **models(spec.cell))
 
 
 BLOCKS = [
     Block(name="cell3t1c", spec=Cell3T1CSpec, generate=deck,
           summary="3T1C capacitor weight cell (read NMOS, PMOS pull-up, NMOS pull-down, C)",
-          kind="block", examples={"default": {}, "leaky": {"c": 50e-15, "g_leak": 1e-12}}),
+          kind="block", examples={"default": {}, "leaky": {"c": 50e-15, "g_leak": 1e-12},
+                                  "sky130": SKY130,
+                                  "sky130_ss_mismatch": {**SKY130, "technology": {
+                                      "name": "sky130", "corner": "ss", "mismatch": True,
+                                      "seed": 7}}}),
     Block(name="cell3t1c_row", spec=Cell3T1CRowSpec, generate=row_deck,
           summary="row of 3T1C cells sharing pulse lines, plus the g_shared reference cell",
           kind="block",

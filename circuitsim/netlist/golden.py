@@ -2,25 +2,36 @@
 
 ``circuitsim golden`` checks them byte for byte; ``circuitsim golden --update`` (or
 ``make golden``) regenerates them after an intended change, to be reviewed with ``git diff``.
+
+Decks of a prepared technology (SKY130) name its library by absolute path, which differs per
+machine: golden files write that directory as ``${CIRCUITSIM_TECH_DIR}`` (replace it with the
+technology directory, e.g. ``~/.cache/circuitsim/technology``, to run one by hand).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from circuitsim import spec as specs
 from circuitsim.netlist.registry import blocks
+from circuitsim.netlist.sky130 import tech_dir
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "netlists"
 
 
+#: How golden decks write the technology directory.
+TECH_PLACEHOLDER = "${CIRCUITSIM_TECH_DIR}"
+
+
 def examples() -> Iterator[tuple[str, str]]:
     """(file name, deck text) for every block example, in registry order."""
+    tech = f'"{os.path.realpath(tech_dir())}/'
     for block in blocks().values():
         for example, overrides in block.examples.items():
             deck = block.generate(specs.from_mapping(block.spec, overrides))
-            yield f"{block.name}__{example}.cir", deck
+            yield f"{block.name}__{example}.cir", deck.replace(tech, f'"{TECH_PLACEHOLDER}/')
 
 
 def compare(directory: Path = GOLDEN_DIR) -> list[str]:

@@ -171,7 +171,3 @@ def prepared_library() -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target / LIBRARY
-
-
-if __name__ == "__main__":  # used by scripts/setup.sh
-    print(prepared_library())

@@ -130,12 +130,14 @@ def deck(spec: UpdateTestbenchSpec) -> str:
         f".meas tran gs_hold FIND v(gs) AT={num(stop)}",
     ]
     return deck_mod.render("circuitsim tb_update: 3T1C cell update pulses and hold",
-                           header, body, models=[cell3t1c.MODELS], control=control)
+                           header, body, control=control, **cell3t1c.models(c))
 
 
 BLOCKS = [
     Block(name="tb_update", spec=UpdateTestbenchSpec, generate=deck,
           summary="3T1C update phase: U/D pulse sequence, V_C and g per pulse, hold leakage",
           kind="testbench",
-          examples={"default": {}, "mixed": {"pulses": "UUDUDDDU", "t_hold": 200e-6}}),
+          examples={"default": {}, "mixed": {"pulses": "UUDUDDDU", "t_hold": 200e-6},
+                    "sky130": {"cell": cell3t1c.SKY130, "pulses": "UUUUDDDD",
+                               "t_hold": 3e-6}}),
 ]

@@ -33,6 +33,8 @@ from circuitsim.spec import check_types, param, require
 
 #: The PTM library key (``models/ptm45hp.lib``) and its model names.
 PTM_LIBRARY, PTM_NMOS, PTM_PMOS = "ptm45hp", "ptm45n", "ptm45p"
+#: The embedded PTM library file (``circuitsim/models`` links to the repository's ``models/``).
+MODELS_DIR_PTM = Path(__file__).resolve().parents[1] / "models" / "ptm45hp.lib"
 #: Minimum drawn W and L (m) and the largest supply (V) of each built-in technology's devices.
 LIMITS = {"ptm45": (45e-9, 45e-9, 1.2), "sky130": (0.42e-6, 0.15e-6, 1.8)}
 
@@ -54,8 +56,8 @@ class TechnologySpec:
     pmos: str = param("", "custom: PMOS model or subcircuit name")
     device: Literal["model", "subckt"] = param(
         "model", "custom: the names are .model cards (M lines) or subcircuits (X lines)")
-    length_unit: float = param(1.0, "custom: the unit W and L are written in (1 = m, 1e-6 = um)",
-                               "m")
+    length_unit: float = param(
+        1.0, "custom: metres per unit of the W and L the library expects (1 = m, 1e-6 = um)")
 
     def __post_init__(self) -> None:
         check_types(self)

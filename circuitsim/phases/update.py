@@ -28,6 +28,7 @@ from circuitsim.netlist import tb_update
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.phases.records import Record
+from circuitsim.phases.technology import options_for
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.runner import SimOptions, simulate
 
@@ -92,7 +93,7 @@ def _leak_rate(time: np.ndarray, vc: np.ndarray, start: float, t_hold: float) ->
 def update_point(spec: UpdateTestbenchSpec, options: SimOptions | None = None) -> UpdateResult:
     """Simulate the update testbench ``spec``."""
     deck = tb_update.deck(spec)
-    res = simulate(deck) if options is None else simulate(deck, options)
+    res = simulate(deck, options_for(spec.cell.technology, options))
     t, c = res.time, spec.cell
     ts = tb_update.sample_times(spec)
     vc, g, gs = (np.interp(ts, t, res[name]) for name in ("v(vc)", "v(g)", "v(gs)"))

