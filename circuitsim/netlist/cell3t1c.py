@@ -77,6 +77,9 @@ class Cell3T1CSpec:
     v_down_gate: float = param(
         0.488, "NMOS gate level during a down pulse (idle level is 0); 0.488 V gives ~-30 mV "
         "per 10 ns pulse at V_C = 0.5 V", "V")
+    v_up_idle: float | None = param(
+        None, "PMOS pull-up gate level between up pulses (None = vdd); driving it above vdd "
+        "cuts the pull-up's subthreshold leakage, the main hold drift on SKY130", "V")
     t_pulse: float = param(10e-9, "pulse width: time the gate sits at its drive level", "s")
     t_edge: float = param(1e-9, "rise and fall time of each pulse edge", "s")
     v_read: float = param(0.1, "read bias on the read FET drain (source at 0 V)", "V")
@@ -103,6 +106,8 @@ class Cell3T1CSpec:
                 f"must be 0 (none) or >= {G_FLOOR:g} S")
         require(0 <= self.v_up_gate < self.vdd, "v_up_gate", self.v_up_gate,
                 f"must be in [0, vdd={self.vdd!r}) so an up pulse turns the PMOS on")
+        require(self.v_up_idle is None or self.vdd <= self.v_up_idle <= self.vdd + 0.5,
+                "v_up_idle", self.v_up_idle, f"must be in [vdd, vdd + 0.5] (vdd={self.vdd!r})")
         require(0 < self.v_down_gate <= self.vdd, "v_down_gate", self.v_down_gate,
                 f"must be in (0, vdd={self.vdd!r}]")
         require(0 <= self.vc0 <= self.vdd, "vc0", self.vc0, f"must be in [0, vdd={self.vdd!r}]")
@@ -145,7 +150,8 @@ def cell_header(spec: Cell3T1CSpec) -> list[str]:
         f"read NMOS W/L={num(spec.w_read)}/{num(spec.l_read)} m, "
         f"pull-up PMOS W/L={num(spec.w_up)}/{num(spec.l_up)} m, "
         f"pull-down NMOS W/L={num(spec.w_down)}/{num(spec.l_down)} m",
-        f"up pulse: upb VDD->{num(spec.v_up_gate)} V, down pulse: dn 0->"
+        f"up pulse: upb {'VDD' if spec.v_up_idle is None else num(spec.v_up_idle) + ' V'}->"
+        f"{num(spec.v_up_gate)} V, down pulse: dn 0->"
         f"{num(spec.v_down_gate)} V, width {num(spec.t_pulse)} s, edges {num(spec.t_edge)} s",
         f"threshold offsets (V, >0 = weaker): read {num(spec.dvt_read)}, "
         f"up {num(spec.dvt_up)}, down {num(spec.dvt_down)}",
@@ -164,11 +170,12 @@ def models(spec: Cell3T1CSpec) -> dict[str, Any]:
 
 #: SKY130 sizing and levels at 1.8 V (``--preset sky130``; see models/README.md): minimum
 #: 0.42/0.15 um pull devices biased in weak inversion so a 10 ns pulse moves ~80 nA x 10 ns
-#: on 100 fF (~8 mV), a 0.42/1 um read FET whose g spans ~2-20 uS over V_C ~0.6-0.9 V.
+#: on 100 fF (~8 mV), a 0.42/1 um read FET whose g spans ~2-20 uS over V_C ~0.6-0.9 V, and
+#: the idle pull-up gate 0.2 V above vdd (5 ms hold drift at tt: +263 mV -> +17 mV).
 SKY130 = {"technology": {"name": "sky130"}, "vdd": 1.8, "c": 100e-15,
           "w_read": 0.42e-6, "l_read": 1e-6, "w_up": 0.42e-6, "l_up": 0.15e-6,
           "w_down": 0.42e-6, "l_down": 0.15e-6, "v_up_gate": 1.22, "v_down_gate": 0.585,
-          "v_read": 0.1, "vc0": 0.75}
+          "v_up_idle": 2.0, "v_read": 0.1, "vc0": 0.75}
 
 
 def subckt_lines(spec: Cell3T1CSpec) -> list[str]:

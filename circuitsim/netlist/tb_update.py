@@ -99,18 +99,21 @@ def deck(spec: UpdateTestbenchSpec) -> str:
         "meas: vc_K g_K at t = K*period (K = 0..N, pulse K ends by (K-1/4)*period); "
         "vc_hold g_hold gs_0 gs_hold",
     ]
+    up_idle = c.vdd if c.v_up_idle is None else c.v_up_idle
     body = [
         *cell3t1c.subckt_lines(c),
         "",
         comment("supply, pulse lines (PWL), read bias"),
         vdc("Vdd", "vdd", GND, c.vdd),
-        vpwl("Vup", "upb", GND, _gate_points(spec, "U", c.vdd, c.v_up_gate)),
+        vpwl("Vup", "upb", GND, _gate_points(spec, "U", up_idle, c.v_up_gate)),
         vpwl("Vdn", "dn", GND, _gate_points(spec, "D", 0.0, c.v_down_gate)),
         vdc("Vrd", "rd", GND, c.v_read),
         vdc("Vrdref", "rdref", GND, c.v_read),
         comment("cell under test and reference cell (pulse gates held off)"),
         instance("Xcell", ("vdd", "upb", "dn", "rd", GND, "vc"), "cell3t1c"),
-        instance("Xref", ("vdd", "vdd", GND, "rdref", GND, "vcref"), "cell3t1c"),
+        *([] if c.v_up_idle is None else [vdc("Vupoff", "upoff", GND, c.v_up_idle)]),
+        instance("Xref", ("vdd", "vdd" if c.v_up_idle is None else "upoff", GND, "rdref", GND,
+                          "vcref"), "cell3t1c"),
         comment("helper nodes: v(g) = g, v(gs) = g_shared, in siemens"),
         bvoltage("Bg", "g", GND, f"-i(Vrd)/{num(c.v_read)}"),
         bvoltage("Bgs", "gs", GND, f"-i(Vrdref)/{num(c.v_read)}"),

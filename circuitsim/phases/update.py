@@ -102,7 +102,8 @@ def update_point(spec: UpdateTestbenchSpec, options: SimOptions | None = None) -
     e_supply = source_energy(res, "Vdd", c.vdd, periods)
     e_lines = source_energy(res, "Vup", "v(upb)", periods) + source_energy(res, "Vdn", "v(dn)",
                                                                            periods)
-    moved = (window_integral(t, np.abs(res["i(Vup)"]), periods) * (c.vdd - c.v_up_gate)
+    up_swing = (c.vdd if c.v_up_idle is None else c.v_up_idle) - c.v_up_gate
+    moved = (window_integral(t, np.abs(res["i(Vup)"]), periods) * up_swing
              + window_integral(t, np.abs(res["i(Vdn)"]), periods) * c.v_down_gate) / 2
     e_read = (source_energy(res, "Vrd", c.v_read, periods)
               + source_energy(res, "Vrdref", c.v_read, periods))
