@@ -24,18 +24,9 @@ def test_no_stale_golden_files():
 @pytest.mark.spice
 @pytest.mark.parametrize("name", sorted(n for n in EXAMPLES if n.startswith("tb_")))
 def test_golden_testbenches_run_in_ngspice(name):
-    import re
-
-    from circuitsim.netlist import sky130
-    from circuitsim.netlist.safety import vet_library
     from circuitsim.spice.ngspice import run_batch
 
-    deck, libraries = EXAMPLES[name], []
-    found = re.search(r'^\.lib "\$\{CIRCUITSIM_TECH_DIR\}/(\S+)" (\S+)$', deck, re.M)
-    if found:  # a SKY130 deck: the session's prepared library, vetted
-        path = sky130.prepared_library().parent.parent / found.group(1)
-        deck = deck.replace("${CIRCUITSIM_TECH_DIR}", str(path.parent.parent))
-        libraries = [vet_library(path, found.group(2))]
+    deck, libraries = golden.runnable(EXAMPLES[name])
     result = run_batch(deck, libraries=libraries)
     assert result.meas and len(result.time) > 1
     assert not any(v != v for v in result.meas.values()), "a .meas of a golden deck failed"

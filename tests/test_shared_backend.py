@@ -114,9 +114,9 @@ def write_pid_then_sleep(path: str) -> None:
 @pytest.mark.spice
 @pytest.mark.parametrize("name", sorted(golden_testbenches()))
 def test_shared_and_batch_backends_give_the_same_numbers(name):
-    deck = golden_testbenches()[name]
-    shared = simulate(deck)
-    batch = simulate(deck, SimOptions(backend="batch"))
+    deck, libraries = golden.runnable(golden_testbenches()[name])
+    shared = simulate(deck, SimOptions(libraries=tuple(libraries)))
+    batch = simulate(deck, SimOptions(backend="batch", libraries=tuple(libraries)))
     assert list(shared.signals) == list(batch.signals)  # same names, same order
     np.testing.assert_allclose(shared.time, batch.time, rtol=1e-12, atol=0)
     for key, ref in batch.signals.items():

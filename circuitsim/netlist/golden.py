@@ -11,12 +11,14 @@ technology directory, e.g. ``~/.cache/circuitsim/technology``, to run one by han
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from circuitsim import spec as specs
 from circuitsim.netlist.registry import blocks
-from circuitsim.netlist.sky130 import tech_dir
+from circuitsim.netlist.safety import ModelLibrary, vet_library
+from circuitsim.netlist.sky130 import prepared_library, tech_dir
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "netlists"
 
@@ -32,6 +34,17 @@ def examples() -> Iterator[tuple[str, str]]:
         for example, overrides in block.examples.items():
             deck = block.generate(specs.from_mapping(block.spec, overrides))
             yield f"{block.name}__{example}.cir", deck.replace(tech, f'"{TECH_PLACEHOLDER}/')
+
+
+def runnable(deck: str) -> tuple[str, list[ModelLibrary]]:
+    """A golden deck made runnable here: the technology placeholder replaced by this machine's
+    prepared directory, and the vetted libraries its library line needs."""
+    found = re.search(r'^\.lib "\$\{CIRCUITSIM_TECH_DIR\}/(\S+)" (\S+)$', deck, re.M)
+    if not found:
+        return deck, []
+    root = prepared_library().parent.parent
+    deck = deck.replace(TECH_PLACEHOLDER, os.path.realpath(root))
+    return deck, [vet_library(root / found.group(1), found.group(2))]
 
 
 def compare(directory: Path = GOLDEN_DIR) -> list[str]:
