@@ -11,6 +11,7 @@ from circuitsim.cli import main
 from circuitsim.train.data import write_idx
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
 def test_train_writes_results_and_plots(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--dataset", "digits", "--rule", "ambrogio", "--epochs", "1",
@@ -29,6 +30,7 @@ def test_train_writes_results_and_plots(tmp_path, capsys):
         assert (out / name).stat().st_size > 0
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
 def test_train_on_tiny_idx_mnist(tmp_path, capsys):
     rng = np.random.default_rng(0)
     d = tmp_path / "mnist"
@@ -63,6 +65,7 @@ def test_train_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
     assert not out.exists()  # nothing written
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
 @pytest.mark.parametrize("name", ["ambrogio2018", "sbp2018"])
 def test_reproduce_fast_writes_table_and_plot(tmp_path, capsys, name):
     out = tmp_path / name

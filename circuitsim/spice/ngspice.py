@@ -13,14 +13,13 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 from circuitsim.errors import NetlistError, SetupError, SimError
 from circuitsim.netlist.deck import FORBIDDEN
+from circuitsim.rundirs import new_run_dir
 from circuitsim.spice.rawfile import read_raw
 from circuitsim.spice.result import TranResult
 
@@ -188,10 +187,10 @@ def _die_with_parent() -> None:
 
 def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False) -> TranResult:
     """Run ``deck`` with ``ngspice -b`` and return its waveforms and ``.meas`` values."""
+    text = runnable(deck)  # refuse an unsafe deck before looking for ngspice
     exe = ngspice_executable()
     version = ngspice_version()
-    text = runnable(deck)
-    run_dir = Path(tempfile.mkdtemp(prefix="circuitsim-run-"))
+    run_dir = new_run_dir()
     deck_path, raw_path = run_dir / "deck.cir", run_dir / "out.raw"
     log_path = run_dir / "ngspice.log"
     deck_path.write_text(text)
