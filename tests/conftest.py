@@ -4,9 +4,10 @@
   ``CIRCUITSIM_RUN_DIR`` (SPICE run directories, kept when a run fails) and
   ``XDG_CACHE_HOME`` pointed into the session's temporary directory: the suite never reads or
   writes a user's cache and leaves nothing in the system temp dir. Subprocesses inherit it.
-- :func:`quick` gives each kind's QUICK spec, dataset and fitted surrogate, built once per
-  session from one sweep store (the one :func:`circuitsim.get_surrogate` uses by default, so
-  a test training on the QUICK surrogates reuses them too).
+- :func:`quick` gives each kind's QUICK spec (:func:`quick.quick_spec`), dataset and fitted
+  surrogate, built once per session from one sweep store (the one
+  :func:`circuitsim.get_surrogate` uses by default, so training tests reuse them too).
+  Tests using it are marked ``spice`` and ``slow`` here.
 - Hypothesis: deterministic runs in CI (``CI=true``), random ones locally; no example
   database on disk.
 """
@@ -20,11 +21,21 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
+from quick import quick_spec
 
 settings.register_profile("local", database=None)
 settings.register_profile("ci", database=None, derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes")
                       else "local")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test using :func:`quick` needs a QUICK characterization: ``spice`` and ``slow``."""
+    for item in items:
+        if "quick" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spice)
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,9 +63,7 @@ class Quick:
 
     @functools.cache  # noqa: B019 - one Quick per session
     def spec(self, kind: str) -> Any:
-        from circuitsim.surrogate.service import make_spec
-
-        return make_spec(kind, quick=True)
+        return quick_spec(kind)
 
     @functools.cache  # noqa: B019
     def dataset(self, kind: str) -> Any:

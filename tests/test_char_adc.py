@@ -234,6 +234,7 @@ def test_monte_carlo_calibration_helps(quick_adc):
 
 
 @pytest.mark.spice
+@pytest.mark.slow
 def test_calibration_recovers_a_stuck_off_ramp_device():
     """A 4-bit sigmoid ramp with device 3 stuck OFF and a few % programming error: the
     calibrated column (a spare at step 3, trimmed base) converts like the design again."""

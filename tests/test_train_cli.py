@@ -12,6 +12,7 @@ from circuitsim.train.data import write_idx
 
 
 @pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_train_writes_results_and_plots(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--dataset", "digits", "--rule", "ambrogio", "--epochs", "1",
@@ -22,6 +23,10 @@ def test_train_writes_results_and_plots(tmp_path, capsys):
     assert "digits ambrogio: test accuracy" in printed
     res = json.loads((out / "results.json").read_text())
     assert res["spec"]["rule"] == "ambrogio" and len(res["history"]) == 1
+    # it learns: one epoch of 300 images (seed 0) reached 43 % test accuracy, loss 1.58
+    # (chance: 10 %, ln 10 = 2.30)
+    last = res["history"][-1]
+    assert last["test_acc"] > 0.25 and last["test_loss"] < 2.0
     assert {"mac", "update", "adc"} <= set(res["surrogates"])
     polarities = [e["polarity"] for e in res["events"] if e["layer"] == 0]
     assert len(polarities) == 4  # initial programming + 3 transfers of 100 images
@@ -67,6 +72,7 @@ def test_train_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
 
 @pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
 @pytest.mark.parametrize("name", ["ambrogio2018", "sbp2018"])
+@pytest.mark.slow
 def test_reproduce_fast_writes_table_and_plot(tmp_path, capsys, name):
     out = tmp_path / name
     assert main(["reproduce", name, "--fast", "--seeds", "1", "--no-progress",
