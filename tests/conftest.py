@@ -4,9 +4,9 @@
   ``CIRCUITSIM_RUN_DIR`` (SPICE run directories, kept when a run fails) and
   ``XDG_CACHE_HOME`` pointed into the session's temporary directory: the suite never reads or
   writes a user's cache and leaves nothing in the system temp dir. Subprocesses inherit it.
-- :func:`quick` gives each kind's QUICK spec (:func:`quick.quick_spec`), dataset and fitted
-  surrogate, built once per session from one sweep store (the one
-  :func:`circuitsim.get_surrogate` uses by default, so training tests reuse them too).
+- :func:`quick` gives each kind's QUICK spec, dataset and fitted surrogate, built once per
+  session from one sweep store (the one :func:`circuitsim.get_surrogate` uses by default, so
+  training tests reuse them too).
   Tests using it are marked ``spice`` and ``slow`` here.
 - Hypothesis: deterministic runs in CI (``CI=true``), random ones locally; no example
   database on disk.
@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
-from quick import quick_spec
 
 settings.register_profile("local", database=None)
 settings.register_profile("ci", database=None, derandomize=True, deadline=None, print_blob=True)
@@ -63,7 +62,9 @@ class Quick:
 
     @functools.cache  # noqa: B019 - one Quick per session
     def spec(self, kind: str) -> Any:
-        return quick_spec(kind)
+        from circuitsim.surrogate.service import make_spec
+
+        return make_spec(kind, quick=True)
 
     @functools.cache  # noqa: B019
     def dataset(self, kind: str) -> Any:

@@ -13,19 +13,20 @@ import re
 
 import numpy as np
 import pytest
-from quick import quick_spec
 
 from circuitsim.characterize import update as cu
 from circuitsim.characterize.update_plots import plot_dataset
 from circuitsim.errors import SpecError
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.phases.update import run_update
+from circuitsim.spec import build
 
-QUICK = quick_spec("update")  # the QUICK preset with the training's 400 fF cell
+QUICK = build(cu.UpdateCharSpec, cu.QUICK)
 
 
 @pytest.fixture(scope="module")
 def ds(quick) -> cu.UpdateDataset:
+    assert quick.spec("update") == QUICK
     return quick.dataset("update")
 
 

@@ -13,22 +13,23 @@ import json
 
 import numpy as np
 import pytest
-from quick import quick_spec
 from scipy.integrate import solve_ivp
 
 from circuitsim.characterize import update as cu
 from circuitsim.errors import CacheError
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.phases.update import run_update
+from circuitsim.spec import build
 from circuitsim.surrogate import update as su
 from circuitsim.surrogate.fidelity import all_passed
 from circuitsim.surrogate.update_plots import plot_validation
 
-QUICK = quick_spec("update")  # the QUICK preset with the training's 400 fF cell
+QUICK = build(cu.UpdateCharSpec, cu.QUICK)
 
 
 @pytest.fixture(scope="module")
 def sur(quick) -> su.UpdateSurrogate:
+    assert quick.spec("update") == QUICK
     return su.fit(quick.dataset("update"))
 
 

@@ -21,7 +21,9 @@ IDEAL = PeripherySpec(in_bits=0, out_bits=0, noise_management=False)
 
 @pytest.fixture(scope="module")
 def sur():
-    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio"}))
+    # the QUICK 3T1C cell (100 fF): the session's update surrogate
+    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio",
+                                                  "ambrogio": {"cell_c": 1e-13}}))
 
 
 def _periph(spec=IDEAL, seed=0):
