@@ -79,6 +79,7 @@ def test_a_failing_point_is_recorded_and_the_sweep_carries_on(tmp_path):
     assert len(errors) == 1 and "timeout" in json.loads(errors[0].read_text())["error"]
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_results(tmp_path):
     import distributed
 

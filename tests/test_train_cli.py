@@ -15,10 +15,8 @@ from circuitsim.train.data import write_idx
 @pytest.mark.slow
 def test_train_writes_results_and_plots(tmp_path, capsys):
     out = tmp_path / "run"
-    # the QUICK 3T1C cell (100 fF): the session's update surrogate
     code = main(["train", "--dataset", "digits", "--rule", "ambrogio", "--epochs", "1",
                  "--set", "max_train=300", "--set", "ambrogio.transfer_every=100",
-                 "--set", "ambrogio.cell_c=1e-13",
                  "--no-progress", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out

@@ -21,9 +21,7 @@ IDEAL = PeripherySpec(in_bits=0, out_bits=0, noise_management=False)
 
 @pytest.fixture(scope="module")
 def sur():
-    # the QUICK 3T1C cell (100 fF): the session's update surrogate
-    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio",
-                                                  "ambrogio": {"cell_c": 1e-13}}))
+    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio"}))
 
 
 def _periph(spec=IDEAL, seed=0):
