@@ -1,7 +1,8 @@
 """On-disk result store for sweeps: one record per point, content-addressed, no pickle.
 
 A record is ``<key>.npz`` (the result's named arrays, written with ``allow_pickle=False``)
-plus ``<key>.json`` (what produced it: function, point, versions, the npz's SHA-256, timings).
+plus ``<key>.json`` (what produced it: function, point, versions, record-code fingerprint,
+the npz's SHA-256, timings).
 The JSON is written last, atomically, so a record exists exactly when its JSON does; a record
 whose npz is missing, truncated or has another hash is reported and recomputed, never used.
 Failed points leave ``<key>.error.json`` (message, log tail, run dir) and are retried on the
@@ -11,7 +12,6 @@ next run.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import importlib
 import io
@@ -24,6 +24,7 @@ import numpy as np
 
 from circuitsim import __version__
 from circuitsim.errors import CacheError, OutputError
+from circuitsim.fingerprint import record_code
 from circuitsim.io import write_atomic
 
 
@@ -53,32 +54,12 @@ def fn_name(fn: Any) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-#: Source that cannot change a record or a fitted surrogate (training, plots, command line,
-#: demo): left out of :func:`code_fingerprint` so editing it keeps the caches.
-NOT_FINGERPRINTED = ("train/*", "*plots.py", "*cli.py", "demo.py", "reproduce/*")
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """Hash of circuitsim's own source and model files: any change to the code that produced
-    a record (generators, post-processing, fitting) makes new keys, so stale records are never
-    used. Modules matching :data:`NOT_FINGERPRINTED` are excluded."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    paths = [p for p in [*root.rglob("*.py"), *(root / "models").glob("*.lib")]
-             if not any(p.relative_to(root).match(pat) for pat in NOT_FINGERPRINTED)]
-    for path in sorted(paths):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def point_key(fn: Any, point: Any, ngspice_version: str) -> str:
-    """Content hash of (function, point, decks if the function declares them, ngspice version,
-    circuitsim version and source fingerprint)."""
+    """Content hash of what a record holds: the function and point, the decks if the
+    function declares them, the ngspice version and the code that turns the run into a
+    record (:func:`circuitsim.fingerprint.record_code`), so an unrelated edit keeps records."""
     material: dict[str, Any] = {"fn": fn_name(fn), "point": canonical(point),
-                                "ngspice": ngspice_version, "circuitsim": __version__,
-                                "code": code_fingerprint()}
+                                "ngspice": ngspice_version, "record_code": record_code(fn)}
     decks = getattr(fn, "decks", None)
     if decks is not None:
         material["decks"] = [sha256_text(d) for d in decks(point)]
@@ -163,7 +144,7 @@ class ResultStore:
         blob = buf.getvalue()
         write_atomic(npz, blob)
         meta = {"key": key, "fn": fn_name(fn), "point": canonical(point),
-                "code": code_fingerprint(),
+                "record_code": record_code(fn),
                 "result_type": f"{type(result).__module__}.{type(result).__qualname__}",
                 "npz_sha256": hashlib.sha256(blob).hexdigest(), "seconds": seconds,
                 "circuitsim": __version__, "written": time.strftime("%Y-%m-%dT%H:%M:%S")}

@@ -3,11 +3,11 @@
 ``fn`` is a module-level function of one point (a spec-like frozen dataclass) returning a
 result dataclass of named arrays (see :mod:`circuitsim.phases`). Every point is keyed by a
 content hash (:func:`circuitsim.store.point_key`: function, point, its decks when ``fn``
-declares them, ngspice and circuitsim versions). With a ``store`` directory each finished point
-is written at once; a rerun skips the points already stored, so an interrupted sweep loses
-nothing. Points run in :class:`circuitsim.spice.pool.WorkerPool` processes (libngspice is
-never shared between threads) or, with a scheduler address (argument or
-``CIRCUITSIM_SCHEDULER``), as tasks of a Dask distributed cluster. A point that fails (SPICE
+declares them, ngspice version, the code that makes the record). With a ``store`` directory
+each finished point is written at once; a rerun skips the points already stored, so an
+interrupted sweep loses nothing. Points run in :class:`circuitsim.spice.pool.WorkerPool`
+processes (libngspice is never shared between threads) or, with a scheduler address (argument
+or ``CIRCUITSIM_SCHEDULER``), as tasks of a Dask distributed cluster. A point that fails (SPICE
 error, timeout, crashed worker) is recorded as failed; the sweep carries on.
 """
 

@@ -170,15 +170,13 @@ def test_calibration_plan_replaces_a_stuck_device():
 # ---------------------------------------------------------------- ngspice
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    spec = build(AdcCharSpec, adc.QUICK)
-    store = tmp_path_factory.getbasetemp() / "adc_quick_store"
-    return spec, adc.characterize(spec, store=store, progress=False)
+def quick_adc(quick):
+    return quick.spec("adc"), quick.dataset("adc")
 
 
 @pytest.mark.spice
-def test_quick_dataset_is_consistent(quick):
-    spec, ds = quick
+def test_quick_dataset_is_consistent(quick_adc):
+    spec, ds = quick_adc
     assert ds.spec() == spec
     n_cfg = 2 * 2 * 3  # activations x bits x (nominal, ramp @0.15, fixed @0.15)
     assert ds.cfg_bits.shape == (n_cfg,) and ds.transitions.shape == (n_cfg, 15)
@@ -202,8 +200,8 @@ def test_quick_dataset_is_consistent(quick):
 
 
 @pytest.mark.spice
-def test_fixed_reference_drifts_with_v_read_ramp_does_not(quick):
-    _, ds = quick
+def test_fixed_reference_drifts_with_v_read_ramp_does_not(quick_adc):
+    _, ds = quick_adc
     for a in ("sigmoid", "tanh"):
         for b in (3, 4):
             n = 2**b - 1
@@ -227,8 +225,8 @@ def test_fixed_reference_drifts_with_v_read_ramp_does_not(quick):
 
 
 @pytest.mark.spice
-def test_monte_carlo_calibration_helps(quick):
-    _, ds = quick
+def test_monte_carlo_calibration_helps(quick_adc):
+    _, ds = quick_adc
     assert ds.mc_trial.size == 2
     assert np.mean(ds.mc_rmse_after) < np.mean(ds.mc_rmse_before)
     assert np.mean(ds.mc_inl_after) < np.mean(ds.mc_inl_before)
@@ -236,6 +234,7 @@ def test_monte_carlo_calibration_helps(quick):
 
 
 @pytest.mark.spice
+@pytest.mark.slow
 def test_calibration_recovers_a_stuck_off_ramp_device():
     """A 4-bit sigmoid ramp with device 3 stuck OFF and a few % programming error: the
     calibrated column (a spare at step 3, trimmed base) converts like the design again."""
@@ -270,8 +269,8 @@ def test_calibration_recovers_a_stuck_off_ramp_device():
 
 
 @pytest.mark.spice
-def test_dataset_npz_round_trip_and_corruption(quick, tmp_path):
-    _, ds = quick
+def test_dataset_npz_round_trip_and_corruption(quick_adc, tmp_path):
+    _, ds = quick_adc
     path = tmp_path / "adc.npz"
     ds.save(path)
     back = AdcDataset.load(path)

@@ -73,9 +73,8 @@ def test_draws_follow_their_patterns_and_are_reproducible():
 
 
 @pytest.fixture(scope="module")
-def quick_dataset():
-    spec = make_spec("mac", quick=True)
-    return spec, cm.characterize(spec, progress=False)
+def quick_dataset(quick):
+    return quick.spec("mac"), quick.dataset("mac")
 
 
 @pytest.mark.spice

@@ -25,9 +25,9 @@ QUICK = build(cu.UpdateCharSpec, cu.QUICK)
 
 
 @pytest.fixture(scope="module")
-def ds(tmp_path_factory) -> cu.UpdateDataset:
-    store = tmp_path_factory.mktemp("update_store")
-    return cu.characterize(QUICK, store=store, workers=2, progress=False)
+def ds(quick) -> cu.UpdateDataset:
+    assert quick.spec("update") == QUICK
+    return quick.dataset("update")
 
 
 @pytest.mark.spice

@@ -25,6 +25,7 @@ def test_list_shows_every_block_with_units(capsys):
     assert "r_row = 0.0 [Ohm]" in out
 
 
+@pytest.mark.spice
 def test_netlist_to_file_then_inspect_and_simulate(tmp_path, capsys):
     spec = tmp_path / "mac.toml"
     spec.write_text('direction = "forward"\n[crossbar]\nrows = 3\ncols = 2\nr_row = 1.5\n')
@@ -108,6 +109,7 @@ def test_malformed_spec_file(tmp_path, capsys):
     assert code == 2 and "bad.toml" in err
 
 
+@pytest.mark.spice
 def test_simulate_reports_a_broken_deck(tmp_path, capsys):
     deck = tmp_path / "broken.cir"
     deck.write_text("* broken\nR1 a 0 1k\nV1 a 0 dc 1\nQ9 x y\n.tran 1n 10n\n.end\n")

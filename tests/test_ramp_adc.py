@@ -224,6 +224,7 @@ def conversions():
 
 @pytest.mark.spice
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_five_bit_conversion_matches_ideal_code(conversions, name):
     spec, result, codes = conversions[name]
     act, x = get_activation(name), np.asarray(spec.x)
@@ -250,6 +251,7 @@ def test_five_bit_conversion_matches_ideal_code(conversions, name):
 
 @pytest.mark.spice
 @pytest.mark.parametrize("v_read", [0.15, 0.25])
+@pytest.mark.slow
 def test_conversion_is_ratiometric_in_v_read(conversions, v_read):
     spec0, _, codes0 = conversions["sigmoid"]
     spec, result, codes = conversions[f"sigmoid@{v_read}"]

@@ -4,13 +4,16 @@ PNG are written, with one row per sweep point and a verdict."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from circuitsim.reproduce import gokmen2018, yang2025
+from circuitsim.train import data
 
 
 @pytest.mark.spice  # pulse rule: the MAC surrogate (SPICE on a cold cache)
+@pytest.mark.slow
 def test_gokmen2018_fast(tmp_path):
     rep = gokmen2018.run(tmp_path, fast=True, progress=False)
     res = json.loads((tmp_path / "results.json").read_text())
@@ -30,12 +33,17 @@ def test_gokmen2018_fast(tmp_path):
     base = rows[("input bits", "7 bit")]["test loss [nats/char]"]
     assert rows[("asymmetry (mean)", "0 %")]["test loss [nats/char]"] == base
     assert rows[("asymmetry (device spread)", "0 %")]["test loss [nats/char]"] == base
+    # every configuration learned the characters' frequencies at least: below the loss of a
+    # uniform guess, ln(vocabulary) = ln 77 = 4.34 nats/char (measured: 3.96 float, at most
+    # 4.03 analog; an LSTM that does not learn stays at ~4.34)
+    n_vocab = len(data.load("text", **gokmen2018.FAST["data"]).vocab)
     for r in res["rows"]:
-        assert 0 < r["test loss [nats/char]"] < 10 and len(r["seed losses"]) == 1
+        assert r["test loss [nats/char]"] < math.log(n_vocab) - 0.2 and len(r["seed losses"]) == 1
     assert "Asymmetry:" in res["verdict"]
 
 
 @pytest.mark.spice  # pulse rule and the QUICK ramp-ADC surrogate
+@pytest.mark.slow
 def test_yang2025_fast(tmp_path):
     rep = yang2025.run(tmp_path, fast=True, progress=False)
     res = json.loads((tmp_path / "results.json").read_text())
@@ -47,7 +55,11 @@ def test_yang2025_fast(tmp_path):
         ("pulse (RPU)", f"{b}-bit ramp ADC") for b in yang2025.FAST["bits"]]
     assert res["rows"][1]["vs float act [pp]"] == 0
     for r in res["rows"]:
-        assert 0 <= r[yang2025.ACC] <= 1
         assert len(r["curves"][0]) == yang2025.FAST["train"]["epochs"]
+    # the ADC tables are what the gates compute: each changes the run (a table that is not
+    # used repeats the float-activation run to the last bit). Fast mode is a smoke run (64
+    # sequences, one epoch: chance accuracy); test_train_lstm checks that the LSTM learns.
+    pulse_float = res["rows"][1]["test loss"]
+    assert all(abs(r["test loss"] - pulse_float) > 1e-6 for r in res["rows"][2:])
     assert any("ADC surrogates" in n for n in res["notes"])
     assert any("Run-to-run noise" in n for n in res["notes"])

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -242,7 +243,7 @@ def test_keyboard_interrupt_kills_the_workers_and_leaves_no_zombies(tmp_path):
 
     def interrupt_when_both_run() -> None:
         deadline = time.monotonic() + 20
-        while not all(os.path.exists(p) and open(p).read() for p in paths):
+        while not all(os.path.exists(p) and Path(p).read_text() for p in paths):
             if time.monotonic() > deadline:
                 break
             time.sleep(0.05)
@@ -256,7 +257,7 @@ def test_keyboard_interrupt_kills_the_workers_and_leaves_no_zombies(tmp_path):
     assert time.monotonic() - start < 30
     for p in paths:
         with pytest.raises(ProcessLookupError):  # killed and reaped, not a zombie
-            os.kill(int(open(p).read()), 0)
+            os.kill(int(Path(p).read_text()), 0)
 
 
 @pytest.mark.spice

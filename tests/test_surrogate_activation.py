@@ -15,20 +15,15 @@ import json
 import numpy as np
 import pytest
 
-from circuitsim.characterize import adc
-from circuitsim.characterize.adc import AdcCharSpec
 from circuitsim.errors import CacheError, SpecError
-from circuitsim.spec import build
 from circuitsim.surrogate import activation as sa
 from circuitsim.surrogate.fidelity import all_passed
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    spec = build(AdcCharSpec, adc.QUICK)
-    store = tmp_path_factory.getbasetemp() / "adc_quick_store"  # shared with test_char_adc
-    ds = adc.characterize(spec, store=store, progress=False)
-    return spec, ds, sa.fit(ds), store
+def fitted(quick):
+    ds = quick.dataset("adc")
+    return quick.spec("adc"), ds, sa.fit(ds), quick.store
 
 
 @pytest.mark.spice

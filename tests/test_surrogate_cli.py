@@ -19,8 +19,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys):
-    cache, store = str(tmp_path / "cache"), str(tmp_path / "store")
+def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys, quick):
+    # its own surrogate cache; the session's sweep store (QUICK MAC points simulated once)
+    cache, store = str(tmp_path / "cache"), str(quick.store)
     common = ["--quick", "--cache", cache, "--store", store, "--no-progress"]
     out_dir = tmp_path / "char"
     code, out, _ = run(capsys, "characterize", "mac", *common, "--out", str(out_dir))

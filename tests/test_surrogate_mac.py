@@ -18,7 +18,6 @@ from circuitsim.spec import build
 from circuitsim.surrogate import mac as sm
 from circuitsim.surrogate.fidelity import all_passed
 from circuitsim.surrogate.mac_plots import plot_validation
-from circuitsim.surrogate.service import make_spec
 
 
 def _linear_spec(r: float, **circuit) -> cm.MacCharSpec:
@@ -206,9 +205,8 @@ def test_finite_gain_against_spice():
 
 
 @pytest.mark.spice
-def test_quick_characterize_fit_validate(tmp_path):
-    spec = make_spec("mac", quick=True)
-    ds = cm.characterize(spec, progress=False)
+def test_quick_characterize_fit_validate(tmp_path, quick):
+    spec, ds = quick.spec("mac"), quick.dataset("mac")
     sur = sm.fit(ds)
     info = sur.info()
     json.dumps(info)
@@ -217,7 +215,7 @@ def test_quick_characterize_fit_validate(tmp_path):
     best = min(sm.FORMS, key=lambda f: table[f]["rms_pct_fs_worst_group"])
     assert table[sur.form]["rms_pct_fs_worst_group"] <= table[best]["rms_pct_fs_worst_group"]
     assert table[sur.form]["rms_pct_fs_worst_group"] < table["ideal"]["rms_pct_fs_worst_group"]
-    val = sm.validate(sur, spec, progress=False)
+    val = sm.validate(sur, spec, store=quick.store, progress=False)
     assert all_passed(val.checks)
     bounded = [c for c in val.checks if c.bound is not None and "fast-read" not in c.name]
     labels = {c.name.removeprefix("mac ").removesuffix(" RMS error") for c in bounded}

@@ -28,19 +28,14 @@ QUICK = build(cu.UpdateCharSpec, cu.QUICK)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return tmp_path_factory.mktemp("update_store")
+def sur(quick) -> su.UpdateSurrogate:
+    assert quick.spec("update") == QUICK
+    return su.fit(quick.dataset("update"))
 
 
 @pytest.fixture(scope="module")
-def sur(store) -> su.UpdateSurrogate:
-    ds = cu.characterize(QUICK, store=store, workers=2, progress=False)
-    return su.fit(ds)
-
-
-@pytest.fixture(scope="module")
-def val(sur, store) -> su.UpdateValidation:
-    return su.validate(sur, QUICK, store=store, workers=2, progress=False)
+def val(sur, quick) -> su.UpdateValidation:
+    return su.validate(sur, QUICK, store=quick.store, progress=False)
 
 
 @pytest.mark.spice
@@ -153,11 +148,14 @@ def test_npz_round_trip(sur, tmp_path):
 
 
 @pytest.mark.spice
-@pytest.mark.parametrize("corrupt", [
-    "missing", "unknown", "int_dtype", "shape", "nan", "non_monotonic", "bad_json", "names",
-    "scalar_shape", "covariance",
+@pytest.mark.parametrize(("corrupt", "match"), [
+    ("missing", r"missing \['up_inv'\]"), ("unknown", r"unknown \['extra'\]"),
+    ("int_dtype", "g_table: expected floats"), ("shape", r"up_fwd: shape \("),
+    ("nan", "leak_table: non-finite"), ("non_monotonic", "dn_inv: table is not monotonic"),
+    ("bad_json", "corrupt JSON field"), ("names", "parameter or feature names differ"),
+    ("scalar_shape", r"leak_k: shape \(2,\)"), ("covariance", "theta_cov: not positive definite"),
 ])
-def test_corrupt_arrays_raise_cache_error(sur, corrupt):
+def test_corrupt_arrays_raise_cache_error(sur, corrupt, match):
     a = sur.to_arrays()
     if corrupt == "missing":
         del a["up_inv"]
@@ -180,7 +178,7 @@ def test_corrupt_arrays_raise_cache_error(sur, corrupt):
         a["leak_k"] = np.array([1.0, 2.0])
     elif corrupt == "covariance":
         a["theta_cov"] = -np.eye(len(su.THETA))
-    with pytest.raises(CacheError):
+    with pytest.raises(CacheError, match=match):
         su.UpdateSurrogate.from_arrays(a)
 
 

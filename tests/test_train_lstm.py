@@ -143,6 +143,7 @@ def test_runs_are_bitwise_reproducible(seq):
 
 
 @pytest.mark.spice  # the ramp-ADC surrogate (QUICK preset: SPICE on a cold cache)
+@pytest.mark.slow
 def test_gate_activations_use_the_adc_tables(seq):
     spec = build(TrainSpec, {"dataset": "mnist1d-seq", "model": "lstm", "rule": "pulse",
                              "hidden": 6, "act_bits": 4})

@@ -65,6 +65,8 @@ def _combined(sur, direction, gains, arrays, v):
     return sum(c * read(a, v, exact_read=False) for c, a in zip(gains, arrays, strict=True))
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_combined_read_equals_sum_of_array_reads(sur):
     rng = np.random.default_rng(0)
     arrays = [rng.uniform(1e-6, 20e-6, (40, 24)) for _ in range(3)]
@@ -106,6 +108,8 @@ def _ambrogio(sur, w0, **over):
                            np.random.default_rng(5))
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_ambrogio_weight_formula_and_initial_programming(sur):
     rng = np.random.default_rng(0)
     w0 = rng.uniform(-1, 1, (20, 12)).astype(np.float32)
@@ -127,6 +131,8 @@ def test_ambrogio_weight_formula_and_initial_programming(sur):
     assert np.abs(y - ref).max() < 0.05 * np.abs(ref).max()
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_polarity_flips_at_each_transfer_and_weights_survive(sur):
     rng = np.random.default_rng(1)
     w0 = rng.uniform(-1, 1, (16, 8)).astype(np.float32)
@@ -146,6 +152,8 @@ def test_polarity_flips_at_each_transfer_and_weights_survive(sur):
     assert off.p == 1.0
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_update_pulses_follow_polarity_and_sgd_on_average(sur):
     w0 = np.zeros((8, 6), np.float32)
     x = np.ones((1, 8), np.float32)
@@ -182,6 +190,8 @@ def test_update_pulses_follow_polarity_and_sgd_on_average(sur):
     assert np.all((w.weights() - before).reshape(-1)[k > 0] > 0)
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_pcm_only_updates_only_set_and_refresh_reprograms(sur):
     rng = np.random.default_rng(2)
     w0 = rng.uniform(-0.5, 0.5, (10, 6)).astype(np.float32)
@@ -202,6 +212,8 @@ def test_pcm_only_updates_only_set_and_refresh_reprograms(sur):
 # ---------------------------------------------------------------- SBP and pulse weights
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_sbp_one_identical_pulse_in_the_sign_of_x_delta(sur):
     spec = build(TrainSpec, {"rule": "sbp", "rpu": {"d2d": 0, "c2c": 0, "bound_d2d": 0},
                              "periphery": {"in_bits": 0, "out_bits": 0}})
@@ -273,6 +285,8 @@ def test_float_mlp_backprop_matches_finite_differences():
         assert np.allclose(step, g, atol=2e-3, rtol=0.02)
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_runs_are_reproducible_and_rules_learn(sur):
     base = {"epochs": 2, "max_train": 400}
     for rule in ("float", "ambrogio", "pulse"):

@@ -12,22 +12,20 @@ import json
 import numpy as np
 import pytest
 
-from circuitsim import get_surrogate, make_spec
+from circuitsim import make_spec
 from circuitsim.errors import SpecError
 from circuitsim.surrogate.mac import physics
 from circuitsim.train.spotcheck import SpotCheck, mac_spot_check, update_spot_check
 
 
 @pytest.fixture(scope="module")
-def mac():
-    spec = make_spec("mac", quick=True)
-    return get_surrogate("mac", spec)[0], spec
+def mac(quick):
+    return quick.surrogate("mac"), quick.spec("mac")
 
 
 @pytest.fixture(scope="module")
-def upd():
-    spec = make_spec("update", quick=True)
-    return get_surrogate("update", spec)[0], spec
+def upd(quick):
+    return quick.surrogate("update"), quick.spec("update")
 
 
 @pytest.mark.spice

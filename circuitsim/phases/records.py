@@ -73,5 +73,6 @@ class Record:
     @classmethod
     def load(cls, path: Path | str) -> Self:
         """Read a record written by :meth:`save` (``allow_pickle=False``)."""
-        with np.load(Path(path), allow_pickle=False) as data:
+        # our own handle: np.load leaks the one it opens when the zip is unreadable
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
             return cls.from_arrays({k: data[k] for k in data.files})

@@ -13,15 +13,14 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from circuitsim.errors import SetupError, SimError
+from circuitsim.rundirs import new_run_dir
 from circuitsim.spice import pool
 from circuitsim.spice.control import runnable
 from circuitsim.spice.rawfile import read_raw
@@ -171,7 +170,7 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False,
     text = runnable(deck, libraries)
     exe = ngspice_executable()
     version = ngspice_version()
-    run_dir = Path(tempfile.mkdtemp(prefix="circuitsim-run-"))
+    run_dir = new_run_dir()
     deck_path, raw_path = run_dir / "deck.cir", run_dir / "out.raw"
     log_path = run_dir / "ngspice.log"
     deck_path.write_text(text)

@@ -25,12 +25,12 @@ import shutil
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from circuitsim.errors import SetupError, SimError
+from circuitsim.rundirs import new_run_dir
 from circuitsim.spice import pool
 from circuitsim.spice.control import runnable
 from circuitsim.spice.ngspice import (
@@ -91,7 +91,7 @@ def run_here(deck: str, options: SimOptions) -> TranResult:
     text = runnable(deck, options.libraries)
     eng = engine()
     with eng.lock:
-        run_dir = Path(tempfile.mkdtemp(prefix="circuitsim-run-"))
+        run_dir = new_run_dir()
         (run_dir / "deck.cir").write_text(text)
         pool.report_running(run_dir, options.timeout)
         try:

@@ -1,9 +1,11 @@
 """Content-addressed surrogate cache: ``<kind>-<key>.npz`` + ``<kind>-<key>.json``, no pickle.
 
-The key is the SHA-256 of the canonical JSON of the kind, its characterization spec (which
-holds the sweep ranges, seeds and circuit templates), the ngspice version, the circuitsim
-version and the fingerprint of circuitsim's source (:func:`circuitsim.store.code_fingerprint`),
-so a surrogate is reused exactly when the same code would fit it from the same simulations.
+The key is the SHA-256 of the canonical JSON of the kind, the hash of its dataset (the
+characterization spec, which holds the sweep ranges, seeds and circuit templates, the ngspice
+version and the fingerprint of the code that simulates and assembles the dataset) and the
+fingerprint of the kind's fit code (:mod:`circuitsim.fingerprint`), so a surrogate is reused
+exactly when the same code would fit it from the same simulations, and an edit anywhere else
+(training, plots, another kind, any docstring) keeps it.
 
 The ``.npz`` holds the surrogate's arrays (``allow_pickle=False`` on load); the JSON sidecar
 holds the provenance (key material, spec, versions, host, timings), the dataset summary, the
@@ -35,8 +37,10 @@ import numpy as np
 
 from circuitsim import __version__
 from circuitsim.errors import CacheError, SpecError
+from circuitsim.fingerprint import ROOT, dataset_code, fit_code
 from circuitsim.io import write_atomic
-from circuitsim.store import canonical, code_fingerprint
+from circuitsim.store import canonical
+from circuitsim.surrogate.kinds import get_kind
 
 #: Environment variable naming the cache directory.
 CACHE_ENV = "CIRCUITSIM_CACHE"
@@ -51,10 +55,16 @@ def default_dir() -> Path:
     return Path(base) / "circuitsim" / "surrogates"
 
 
-def key_material(kind: str, spec: Any, ngspice_version: str) -> dict[str, Any]:
-    """What a surrogate's key hashes (also stored in its sidecar)."""
-    return {"kind": kind, "spec": canonical(spec), "ngspice": ngspice_version,
-            "circuitsim": __version__, "code": code_fingerprint()}
+def key_material(kind: str, spec: Any, ngspice_version: str,
+                 root: Path = ROOT) -> dict[str, Any]:
+    """What a surrogate's key hashes (also stored in its sidecar): the dataset's hash (and
+    what it hashes) and the fit code's fingerprint. ``root`` is the source tree the code
+    fingerprints are taken over."""
+    k = get_kind(kind)
+    dataset = {"kind": kind, "spec": canonical(spec), "ngspice": ngspice_version,
+               "code": dataset_code(k.char_code, root)}
+    return {"kind": kind, "dataset": cache_key(dataset), "dataset_material": dataset,
+            "fit_code": fit_code(k.fit_code, root)}
 
 
 def cache_key(material: dict[str, Any]) -> str:
@@ -138,7 +148,7 @@ class SurrogateCache:
         full = {**meta, "key": key, "kind": kind, "npz": npz.name,
                 "npz_sha256": hashlib.sha256(blob).hexdigest(), "npz_bytes": len(blob),
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S"), "host": platform.node(),
-                "python": platform.python_version()}
+                "python": platform.python_version(), "circuitsim": __version__}
         write_atomic(sidecar, json.dumps(full, indent=1, sort_keys=True) + "\n")
         return Entry(kind, key, arrays, full, npz, sidecar)
 

@@ -13,6 +13,11 @@ Every characterization module exports ``<Name>CharSpec`` (the frozen sweep spec)
 ``characterize`` and ``summary``; its ``*_plots`` module ``plot_dataset``. Every surrogate
 module exports the surrogate class (``to_arrays``/``from_arrays``/``info``), ``fit`` and
 ``validate``; its ``*_plots`` module ``plot_validation``. Modules are imported on first use.
+
+``char_code`` and ``fit_code`` list the source files (relative to the package) whose code
+decides a kind's dataset and its fit; they are hashed into the kind's cache keys
+(:mod:`circuitsim.fingerprint`). A new helper module of a characterization or a fit must be
+listed here, or editing it would not refresh the cache.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ class Kind:
     sur_module: str
     sur_class: str
     summary: str
+    char_code: tuple[str, ...]  #: characterization modules (dataset code, with the records')
+    fit_code: tuple[str, ...]  #: fit modules
 
     def char(self) -> ModuleType:
         return importlib.import_module(f"circuitsim.characterize.{self.char_module}")
@@ -67,11 +74,18 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "mac": Kind("mac", "mac", "Mac", "mac", "MacSurrogate",
-                "crossbar MAC transfer (IR drop, read non-linearity), forward and backward"),
+                "crossbar MAC transfer (IR drop, read non-linearity), forward and backward",
+                ("characterize/mac.py",), ("surrogate/mac.py",)),
     "update": Kind("update", "update", "Update", "update", "UpdateSurrogate",
-                   "3T1C update steps per up/down pulse, cell-to-cell spread, leakage"),
+                   "3T1C update steps per up/down pulse, cell-to-cell spread, leakage",
+                   ("characterize/update.py",),
+                   ("surrogate/update.py", "surrogate/update_fit.py")),
     "adc": Kind("adc", "adc", "Adc", "activation", "ActivationSurrogate",
-                "ramp-ADC activation codes per function, bits and V_read"),
+                "ramp-ADC activation codes per function, bits and V_read",
+                ("characterize/adc.py", "characterize/adc_calibration.py",
+                 "characterize/adc_configs.py", "characterize/adc_metrics.py",
+                 "characterize/adc_transitions.py"),
+                ("surrogate/activation.py",)),
 }
 
 
