@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from circuitsim.errors import SetupError, SimError
-from circuitsim.rundirs import new_run_dir
+from circuitsim.errors import SetupError
+from circuitsim.rundirs import failed_run, new_run_dir
 from circuitsim.spice import pool
 from circuitsim.spice.control import runnable
 from circuitsim.spice.rawfile import read_raw
@@ -188,8 +188,8 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False,
         out = exc.stdout or b""
         log = out.decode(errors="replace") if isinstance(out, bytes) else out
         log_path.write_text(log)
-        raise SimError(f"ngspice exceeded its {timeout:g} s timeout (run dir kept: {run_dir})",
-                       deck=deck, log=log, run_dir=run_dir) from None
+        raise failed_run(run_dir, f"ngspice exceeded its {timeout:g} s timeout", deck,
+                         log) from None
     finally:
         pool.report_ran()
     wall = time.perf_counter() - start
@@ -198,12 +198,10 @@ def run_batch(deck: str, timeout: float = 600.0, keep_dir: bool = False,
     errors = log_errors(log)
     if proc.returncode != 0 or errors or not raw_path.exists():
         reason = errors[0] if errors else f"exit code {proc.returncode}"
-        raise SimError(f"ngspice failed: {reason} (run dir kept: {run_dir})",
-                       deck=deck, log=log, run_dir=run_dir)
+        raise failed_run(run_dir, f"ngspice failed: {reason}", deck, log)
     plots = read_raw(raw_path)
     if plots[-1].plotname.lower().startswith("constant"):  # `write` with no analysis run
-        raise SimError(f"ngspice failed: no analysis results (run dir kept: {run_dir})",
-                       deck=deck, log=log, run_dir=run_dir)
+        raise failed_run(run_dir, "ngspice failed: no analysis results", deck, log)
     vectors = plots[-1].vectors
     t = vectors.pop("time", np.zeros(0))
     signals = {k: np.real(v) for k, v in vectors.items()}

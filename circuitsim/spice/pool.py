@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from circuitsim.errors import CircuitsimError, SimError
+from circuitsim.rundirs import failed_run
 from circuitsim.spec import require
 from circuitsim.spice.control import unrunnable
 
@@ -186,8 +187,7 @@ class _Worker:
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
         if self.run_dir.exists() and not log_path.exists():
             log_path.write_text(log)
-        return SimError(f"{why} (run dir kept: {self.run_dir})", deck=deck, log=log,
-                        run_dir=self.run_dir)
+        return failed_run(self.run_dir, why, deck, log)
 
     def kill(self) -> None:
         """SIGKILL the worker and reap it (no zombie)."""

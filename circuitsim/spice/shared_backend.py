@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from circuitsim.errors import SetupError, SimError
-from circuitsim.rundirs import new_run_dir
+from circuitsim.rundirs import failed_run, new_run_dir
 from circuitsim.spice import pool
 from circuitsim.spice.control import runnable
 from circuitsim.spice.ngspice import (
@@ -105,8 +105,7 @@ def run_here(deck: str, options: SimOptions) -> TranResult:
     if rc != 0 or errors or vectors is None:
         reason = (errors[0] if errors else f"libngspice returned {rc}" if rc
                   else "no analysis results")
-        raise SimError(f"ngspice failed: {reason} (run dir kept: {run_dir})",
-                       deck=deck, log=log, run_dir=run_dir)
+        raise failed_run(run_dir, f"ngspice failed: {reason}", deck, log)
     t = vectors.pop("time", np.zeros(0))
     if not options.keep_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
