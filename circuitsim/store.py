@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -100,13 +101,39 @@ def rebuild(cls: type, arrays: dict[str, np.ndarray]) -> Any:
 class ResultStore:
     """A directory of sweep records (see the module docstring)."""
 
+    #: The file that makes a directory a circuitsim result store.
+    MARKER = "CIRCUITSIM-STORE"
+    #: Names of record files: ``<64 hex digits>.npz``, ``.json``, ``.error.json``.
+    RECORD = re.compile(r"^[0-9a-f]{64}(\.npz|\.json|\.error\.json)$")
+
     def __init__(self, directory: Path | str):
         self.dir = Path(directory)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            if not (self.dir / self.MARKER).exists():
+                write_atomic(self.dir / self.MARKER, "circuitsim sweep result store: records "
+                             "are <key>.npz/.json/.error.json\n")
         except OSError as exc:
             why = "not a directory" if self.dir.exists() else f"cannot create it: {exc.strerror}"
             raise OutputError(f"--store: {str(self.dir)!r}: {why}") from None
+
+    @classmethod
+    def check_is_store(cls, directory: Path, label: str) -> None:
+        """Refuse (exit 2) a directory that circuitsim did not make as a result store."""
+        if not (directory / cls.MARKER).exists():
+            raise OutputError(f"{label}: {str(directory)!r} is not a circuitsim result store "
+                              f"(no {cls.MARKER} file); nothing removed")
+
+    def clear(self) -> int:
+        """Delete the record files (nothing else), the marker last, the directory if then
+        empty; returns how many records went."""
+        records = [p for p in self.dir.iterdir() if self.RECORD.match(p.name)]
+        for p in records:
+            p.unlink(missing_ok=True)
+        if not any(p for p in self.dir.iterdir() if p.name != self.MARKER):
+            (self.dir / self.MARKER).unlink(missing_ok=True)
+            self.dir.rmdir()
+        return len({p.name.split(".")[0] for p in records})
 
     def _paths(self, key: str) -> tuple[Path, Path, Path]:
         return self.dir / f"{key}.npz", self.dir / f"{key}.json", self.dir / f"{key}.error.json"

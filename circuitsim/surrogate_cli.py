@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -156,16 +155,20 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_clear(args: argparse.Namespace) -> int:
+    """Remove what circuitsim wrote, print it; refuse a directory that is not circuitsim's."""
+    from circuitsim.store import ResultStore
+
     cache = SurrogateCache(args.cache)
-    n = cache.clear(args.kind)
-    print(f"removed {n} cached surrogate(s) from {cache.dir}")
     sweeps = cache.dir / "sweeps"
     if args.sweeps and sweeps.is_dir():
-        try:
-            shutil.rmtree(sweeps)
-        except OSError as exc:
-            raise SpecError(f"--sweeps: cannot remove {str(sweeps)!r}: {exc.strerror}") from None
-        print(f"removed the sweep store {sweeps}")
+        ResultStore.check_is_store(sweeps, "--sweeps")
+    removed = cache.clear(args.kind)
+    for name in removed:
+        print(f"removed {name}")
+    print(f"removed {len(removed)} cached surrogate(s) from {cache.dir}")
+    if args.sweeps and sweeps.is_dir():
+        n = ResultStore(sweeps).clear()
+        print(f"removed {n} sweep record(s) from {sweeps}")
     return 0
 
 

@@ -74,9 +74,9 @@ def test_update_meta_and_clear(tmp_path):
     assert fidelity.from_json(again.meta["validation"]) == checks
     assert np.array_equal(again.arrays["coef"], _arrays()["coef"])
     cache.write("update", KEY, _arrays(), {})
-    assert cache.clear("mac") == 1
+    assert cache.clear("mac") == [f"mac-{KEY[:24]}"]
     assert cache.read("mac", KEY) is None and cache.read("update", KEY) is not None
-    assert cache.clear() == 1 and not list(tmp_path.glob("*.json"))
+    assert len(cache.clear()) == 1 and not list(tmp_path.glob("*.json"))
 
 
 def _build_once(directory: str, tag: int, queue: mp.Queue) -> None:
@@ -133,13 +133,25 @@ def test_validation_is_not_written_onto_a_refitted_entry(tmp_path):
     assert "validation" not in cache.read("mac", KEY).meta
 
 
-def test_clear_keeps_lock_files_and_waits_for_a_writer(tmp_path):
+def test_clear_removes_entries_with_their_locks_and_nothing_of_the_users(tmp_path):
     cache = SurrogateCache(tmp_path)
     cache.write("mac", KEY, _arrays(), {})
     with cache.locked("update", KEY):
         cache.write("update", KEY, _arrays(), {})
-    assert cache.clear() == 2
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".lock", ".lock"]
+    mine = {"my-notes.json": "{}", "keep-this.npz": "x", "mac-notes.json": "{}",
+            f"adc-{'0' * 24}.json": '{"kind": "something else"}'}
+    for name, text in mine.items():
+        (tmp_path / name).write_text(text)
+    assert len(cache.clear()) == 2
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([*mine, "CIRCUITSIM-CACHE"])  # no .lock left behind either
+
+
+def test_clear_refuses_a_directory_circuitsim_did_not_make(tmp_path):
+    (tmp_path / f"mac-{KEY[:24]}.json").write_text("{}")
+    with pytest.raises(SpecError, match="is not a circuitsim cache"):
+        SurrogateCache(tmp_path).clear()
+    assert len(list(tmp_path.iterdir())) == 1
 
 
 def test_unusable_cache_dir_is_a_user_error(tmp_path):
@@ -147,3 +159,23 @@ def test_unusable_cache_dir_is_a_user_error(tmp_path):
     cache = SurrogateCache(tmp_path / "file" / "sub")
     with pytest.raises(SpecError, match="--cache"):
         cache.write("mac", KEY, _arrays(), {})
+
+
+def test_clear_sweeps_removes_only_records_of_a_circuitsim_store(tmp_path, capsys):
+    from circuitsim.cli import main
+    from circuitsim.store import ResultStore
+
+    SurrogateCache(tmp_path).write("mac", KEY, _arrays(), {})
+    sweeps = tmp_path / "sweeps"
+    sweeps.mkdir()
+    (sweeps / "mine.txt").write_text("x")
+    assert main(["surrogate", "clear", "--cache", str(tmp_path), "--sweeps"]) == 2
+    assert "is not a circuitsim result store" in capsys.readouterr().err
+    assert (tmp_path / f"mac-{KEY[:24]}.json").exists()  # refused before anything went
+    ResultStore(sweeps)
+    for suffix in (".npz", ".json", ".error.json"):
+        (sweeps / ("ab" * 32 + suffix)).write_text("{}")
+    assert main(["surrogate", "clear", "--cache", str(tmp_path), "--sweeps"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed mac-{KEY[:24]}" in out and "removed 1 sweep record(s)" in out
+    assert sorted(p.name for p in sweeps.iterdir()) == ["CIRCUITSIM-STORE", "mine.txt"]

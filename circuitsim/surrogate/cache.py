@@ -26,6 +26,7 @@ import io
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -44,6 +45,11 @@ from circuitsim.surrogate.kinds import get_kind
 
 #: Environment variable naming the cache directory.
 CACHE_ENV = "CIRCUITSIM_CACHE"
+#: The file that makes a directory a circuitsim surrogate cache (written with its first
+#: entry); :meth:`SurrogateCache.clear` refuses a directory without it.
+MARKER = "CIRCUITSIM-CACHE"
+#: Names of the files of an entry: ``<kind>-<24 hex digits of its key>.{json,npz,lock}``.
+ENTRY_FILE = re.compile(r"^([a-z][a-z0-9_]*)-([0-9a-f]{24})\.(json|npz|lock)$")
 
 
 def default_dir() -> Path:
@@ -93,6 +99,11 @@ class SurrogateCache:
     def _ensure_dir(self) -> None:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            marker = self.dir / MARKER
+            if not marker.exists():
+                write_atomic(marker, "circuitsim surrogate cache: entries are <kind>-<key>.json/"
+                                     ".npz/.lock; 'circuitsim surrogate clear' removes only "
+                                     "those\n")
         except OSError as exc:
             raise SpecError(f"--cache: cannot create {str(self.dir)!r}: {exc.strerror}") from None
 
@@ -192,18 +203,39 @@ class SurrogateCache:
             out.append(meta)
         return sorted(out, key=lambda m: str(m.get("written", "")), reverse=True)
 
-    def clear(self, kind: str | None = None) -> int:
-        """Delete the entries (of ``kind``, or all), each under its lock (so an entry being
-        written is deleted after it is complete, never halfway); the empty lock files stay,
-        a writer may hold one. Returns how many entries were removed."""
+    def _is_sidecar(self, path: Path, kind: str, short_key: str) -> bool:
+        """Whether ``path`` is a sidecar circuitsim wrote for that entry."""
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            return False
+        return (isinstance(meta, dict) and meta.get("kind") == kind
+                and str(meta.get("key", "")).startswith(short_key))
+
+    def clear(self, kind: str | None = None) -> list[str]:
+        """Delete the entries circuitsim wrote (of ``kind``, or all) with their lock files,
+        each under its lock (an entry being written is deleted after it is complete, never
+        halfway), and return their names. Nothing else in the directory is touched: only
+        files named like an entry, whose sidecar (if any) is circuitsim's for that entry. A
+        directory without the :data:`MARKER` is refused (:class:`SpecError`)."""
         if not self.dir.is_dir():
-            return 0
-        n = 0
-        stems = {p.name[:-len(p.suffix)] for ext in ("json", "npz")
-                 for p in self.dir.glob(f"{kind or '*'}-*.{ext}")}
-        for stem in sorted(stems):
-            entry_kind, _, key = stem.partition("-")
-            with self.locked(entry_kind, key):
-                n += self.paths(entry_kind, key)[1].exists()
-                self.discard(entry_kind, key)
-        return n
+            return []
+        if not (self.dir / MARKER).exists():
+            raise SpecError(f"--cache: {str(self.dir)!r} is not a circuitsim cache (no "
+                            f"{MARKER} file); nothing removed")
+        stems: dict[tuple[str, str], set[str]] = {}
+        for path in self.dir.iterdir():
+            m = ENTRY_FILE.match(path.name)
+            if m and (kind is None or m.group(1) == kind) and path.is_file():
+                stems.setdefault((m.group(1), m.group(2)), set()).add(m.group(3))
+        removed = []
+        for (entry_kind, short_key), exts in sorted(stems.items()):
+            npz, sidecar, lock = self.paths(entry_kind, short_key)
+            if "json" in exts and not self._is_sidecar(sidecar, entry_kind, short_key):
+                continue  # a file that only looks like ours
+            with self.locked(entry_kind, short_key):
+                if sidecar.exists() or npz.exists():
+                    removed.append(f"{entry_kind}-{short_key}")
+                self.discard(entry_kind, short_key)
+                lock.unlink(missing_ok=True)
+        return removed
