@@ -129,3 +129,21 @@ def test_a_custom_library_that_fails_the_allowlist_is_refused(tmp_path):
 def test_spec_fields_of_other_technologies_are_refused():
     with pytest.raises(SpecError, match="library/section/nmos/pmos are for name='custom'"):
         TechnologySpec(name="sky130", nmos="x")
+
+
+@pytest.mark.spice
+def test_1t1r_access_transistors_on_sky130_add_a_series_resistance():
+    """A SKY130 access FET (1/0.15 um, gate at 1.8 V) in series with each device: every
+    column current keeps the sign of the ideal one and falls short of it by a few percent
+    (R_on of a few kOhm against device resistances of >= 10 kOhm)."""
+    from circuitsim.netlist.crossbar import CrossbarSpec
+    from circuitsim.phases.mac import run_mac
+
+    xb = CrossbarSpec(rows=4, cols=3, cell="1T1R", access_w=1e-6, access_l=0.15e-6,
+                      technology=TechnologySpec(name="sky130"), g_min=1e-6, g_max=5e-5)
+    x = np.array([[1.0, 0.5, 0.25, 1.0], [0.2, 1.0, 0.7, 0.4]])
+    res = run_mac(xb, x, v_wordline=1.8)
+    ideal, got = res.ideal_mac_currents, res.mac_currents
+    assert np.all(np.sign(got) == np.sign(ideal))
+    shortfall = 1 - got / ideal
+    assert np.all((shortfall > 0.001) & (shortfall < 0.2)), shortfall

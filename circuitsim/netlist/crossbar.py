@@ -18,7 +18,7 @@ the column.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,7 +26,12 @@ from circuitsim.netlist import elements as el
 from circuitsim.netlist.deck import render
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.registry import Block
-from circuitsim.netlist.technology import PTM_LIBRARY, PTM_NMOS
+from circuitsim.netlist.technology import (
+    PTM_LIBRARY,
+    TechnologySpec,
+    check_sizes,
+    mosfet_lines,
+)
 from circuitsim.spec import G_FLOOR, check_types, non_negative, param, positive, require
 
 
@@ -51,13 +56,19 @@ class CrossbarSpec:
     g_seed: int = param(0, "seed of the drawn conductance matrix")
     iv: Literal["linear", "sinh"] = param("linear", "device read I-V: linear, or I=G*V0*sinh(V/V0)")
     iv_v0: float = param(0.5, "characteristic voltage V0 of the sinh read model", "V")
-    access_w: float = param(1e-6, "1T1R access NMOS channel width (PTM 45 nm HP)", "m")
+    access_w: float = param(1e-6, "1T1R access NMOS channel width", "m")
     access_l: float = param(45e-9, "1T1R access NMOS channel length", "m")
+    technology: TechnologySpec = param(
+        TechnologySpec(), "the 1T1R access transistor's technology (ptm45, sky130, custom); "
+                          "sky130 needs access_l >= 0.15e-6")
 
     def __post_init__(self) -> None:
         check_types(self)
         positive(self, "rows", "cols", "g_max", "iv_v0", "access_w", "access_l")
         non_negative(self, "r_row", "r_col", "c_row", "c_col", "g_seed")
+        if self.cell == "1T1R":
+            check_sizes(self.technology, {"access_w": self.access_w,
+                                          "access_l": self.access_l}, 0.0)
         require(self.g_min >= G_FLOOR, "g_min", self.g_min, f"must be >= {G_FLOOR:g} S")
         require(self.g_min < self.g_max, "g_min", self.g_min, f"must be < g_max={self.g_max!r}")
         require(self.rows * self.phys_cols <= 512 * 512, "rows", self.rows,
@@ -148,8 +159,8 @@ def _cells(spec: CrossbarSpec) -> list[str]:
                 expr = f"{num(g[i, j] * spec.iv_v0)}*sinh(v({top},{device_end})/{v0})"
                 lines.append(el.bcurrent(f"Bg{i}_{j}", top, device_end, expr))
             if spec.cell == "1T1R":
-                lines.append(el.mosfet(f"Ma{i}_{j}", device_end, f"wl_{i}", bottom, "0",
-                                       PTM_NMOS, spec.access_w, spec.access_l))
+                lines += mosfet_lines(spec.technology, f"Ma{i}_{j}", device_end, f"wl_{i}",
+                                      bottom, "0", "n", spec.access_w, spec.access_l)
     return lines
 
 
@@ -159,8 +170,14 @@ def subckt_lines(spec: CrossbarSpec) -> list[str]:
     return el.subckt("crossbar", ports(spec), [*_wires(spec), *_cells(spec)], doc)
 
 
-def models(spec: CrossbarSpec) -> list[str]:
-    return [PTM_LIBRARY] if spec.cell == "1T1R" else []
+def models(spec: CrossbarSpec) -> dict[str, Any]:
+    """The :func:`~circuitsim.netlist.deck.render` arguments that bring in the access
+    transistors of a 1T1R array (none for 1R)."""
+    if spec.cell != "1T1R":
+        return {}
+    if spec.technology.name == "ptm45":
+        return {"models": [PTM_LIBRARY]}
+    return {"technology": spec.technology}
 
 
 def header(spec: CrossbarSpec) -> list[str]:
@@ -180,7 +197,7 @@ def header(spec: CrossbarSpec) -> list[str]:
 def deck(spec: CrossbarSpec) -> str:
     """Subcircuit library deck (include it from a testbench; it has no analysis)."""
     return render("circuitsim block: crossbar (subcircuit library)", header(spec),
-                  subckt_lines(spec), models=models(spec))
+                  subckt_lines(spec), **models(spec))
 
 
 BLOCKS = [
@@ -188,6 +205,8 @@ BLOCKS = [
         "default": {},
         "1t1r_sinh_wires": {"cell": "1T1R", "iv": "sinh", "rows": 3, "cols": 2,
                             "r_row": 2.5, "r_col": 2.5, "c_row": 1e-16, "c_col": 1e-16},
+        "1t1r_sky130": {"cell": "1T1R", "rows": 2, "cols": 2, "access_w": 1e-6,
+                        "access_l": 0.15e-6, "technology": {"name": "sky130"}},
         "differential": {"rows": 3, "cols": 2, "differential": True, "r_row": 1.0, "r_col": 1.0},
     }),
 ]

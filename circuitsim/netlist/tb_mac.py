@@ -307,7 +307,7 @@ def deck(spec: MacTestbenchSpec) -> str:
     for k, port in enumerate(sensed):
         body += _sense(spec, k, port)
     return render(f"circuitsim testbench: MAC read ({spec.direction})", head, body,
-                  models=xb.models(xs), control=_measurements(spec, len(driven)))
+                  control=_measurements(spec, len(driven)), **xb.models(xs))
 
 
 BLOCKS = [

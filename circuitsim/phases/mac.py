@@ -26,6 +26,7 @@ from circuitsim.netlist import tb_mac
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.netlist.tb_mac import MacTestbenchSpec
 from circuitsim.phases.records import Record
+from circuitsim.phases.technology import options_for
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.runner import SimOptions, simulate
 
@@ -113,6 +114,9 @@ def _combine(spec: MacTestbenchSpec, lines: np.ndarray) -> np.ndarray:
 
 def mac_point(spec: MacTestbenchSpec, options: SimOptions | None = None) -> MacResult:
     """Simulate the MAC testbench ``spec`` (all its input vectors in one deck)."""
+    xb = spec.crossbar
+    if xb.cell == "1T1R":
+        options = options_for(xb.technology, options)
     res = simulate(tb_mac.deck(spec)) if options is None else simulate(tb_mac.deck(spec), options)
     t = res.time
     n_lines = spec.n_sensed
