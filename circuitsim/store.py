@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim import __version__
+from circuitsim._version import __version__
 from circuitsim.errors import CacheError
 from circuitsim.io import write_atomic
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim import __version__
+from circuitsim._version import __version__
 from circuitsim.errors import CacheError, SpecError
 from circuitsim.io import write_atomic
 from circuitsim.store import canonical, code_fingerprint
