@@ -39,11 +39,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, PMOS
 from circuitsim.netlist.elements import comment, idc, mosfet, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.ramp import RampSpec
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import check_types, param, positive, require
 
 COMPARATOR = "comparator"

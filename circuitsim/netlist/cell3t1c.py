@@ -31,10 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from circuitsim.netlist import deck as deck_mod
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, PMOS
 from circuitsim.netlist.elements import capacitor, comment, mosfet, resistor, subckt
 from circuitsim.netlist.fmt import num
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
 #: Ground node.

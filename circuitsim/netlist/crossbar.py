@@ -23,9 +23,9 @@ from typing import Literal
 import numpy as np
 
 from circuitsim.netlist import elements as el
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, render
 from circuitsim.netlist.fmt import num
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import G_FLOOR, check_types, non_negative, param, positive, require
 
 

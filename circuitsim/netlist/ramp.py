@@ -61,6 +61,7 @@ import numpy as np
 
 from circuitsim.activations import Activation, as_activation, get_activation, tabulated
 from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import (
     capacitor,
     comment,
@@ -73,7 +74,6 @@ from circuitsim.netlist.elements import (
     vpwl,
 )
 from circuitsim.netlist.fmt import num
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
 #: Defaults shared by :class:`RampSpec` and :func:`design_ramp`.

@@ -38,6 +38,7 @@ import numpy as np
 
 from circuitsim.netlist import adc, ramp
 from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import (
     comment,
     instance,
@@ -51,7 +52,6 @@ from circuitsim.netlist.elements import (
     wrap,
 )
 from circuitsim.netlist.fmt import name, num
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import check_types, param, positive, require
 
 
