@@ -10,10 +10,7 @@ from circuitsim.energy import (
     Periphery,
     energy_report,
     format_report,
-    settling_time,
     tops_per_watt,
-    window_energy,
-    window_integral,
 )
 from circuitsim.errors import SpecError
 from circuitsim.netlist import tb_mac
@@ -23,6 +20,7 @@ from circuitsim.netlist.crossbar import CrossbarSpec, conductance_matrix
 from circuitsim.netlist.ramp import RampSpec, ramp_design
 from circuitsim.phases import run_conversion, run_mac, run_update
 from circuitsim.spice.runner import SimOptions
+from circuitsim.spice.waveform import settling_time, window_energy, window_integral
 
 OPTIONS = SimOptions()  # the default backend (shared libngspice)
 
