@@ -130,7 +130,7 @@ def _conversion_step(out: Path) -> list[str]:
 def _surrogates_step(out: Path) -> list[str]:
     """The QUICK presets of the three surrogates: characterized and fitted once (cached), then
     validated against held-out SPICE runs; fidelity tables and plots under ``surrogates/``."""
-    from circuitsim.surrogate import fidelity
+    from circuitsim import fidelity
     from circuitsim.surrogate.kinds import KINDS
     from circuitsim.surrogate.service import Runner, make_spec, validate_surrogate
     from circuitsim.train.config import TrainSpec

@@ -8,10 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from circuitsim import fidelity
 from circuitsim import spec as specs
 from circuitsim.errors import SimError, SpecError
 from circuitsim.io import write_atomic
-from circuitsim.surrogate import fidelity, service
+from circuitsim.surrogate import service
 from circuitsim.surrogate.cache import SurrogateCache
 from circuitsim.surrogate.kinds import KINDS, get_kind
 

@@ -18,9 +18,9 @@ import pytest
 from circuitsim.characterize import adc
 from circuitsim.characterize.adc import AdcCharSpec
 from circuitsim.errors import CacheError, SpecError
+from circuitsim.fidelity import all_passed
 from circuitsim.spec import build
 from circuitsim.surrogate import activation as sa
-from circuitsim.surrogate.fidelity import all_passed
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from nodal import crossbar_currents
 
 from circuitsim.characterize import mac as cm
 from circuitsim.errors import CacheError, SpecError
+from circuitsim.fidelity import all_passed
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.phases.mac import run_mac
 from circuitsim.spec import build
 from circuitsim.surrogate import mac as sm
-from circuitsim.surrogate.fidelity import all_passed
 from circuitsim.surrogate.mac_plots import plot_validation
 from circuitsim.surrogate.service import make_spec
 

@@ -17,11 +17,11 @@ from scipy.integrate import solve_ivp
 
 from circuitsim.characterize import update as cu
 from circuitsim.errors import CacheError
+from circuitsim.fidelity import all_passed
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.phases.update import run_update
 from circuitsim.spec import build
 from circuitsim.surrogate import update as su
-from circuitsim.surrogate.fidelity import all_passed
 from circuitsim.surrogate.update_plots import plot_validation
 
 QUICK = build(cu.UpdateCharSpec, cu.QUICK)

@@ -82,13 +82,13 @@ from circuitsim.characterize.adc_transitions import (
 )
 from circuitsim.characterize.common import run_points
 from circuitsim.errors import CacheError, SpecError
+from circuitsim.fidelity import Check
 from circuitsim.netlist.adc import sample_times
 from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
 from circuitsim.phases.conversion import ConversionResult
 from circuitsim.phases.records import Record
 from circuitsim.spec import check_types, param, require, to_mapping
 from circuitsim.spice.ngspice import ngspice_version
-from circuitsim.surrogate.fidelity import Check
 
 __all__ = [
     # defined here

@@ -42,12 +42,12 @@ from typing import Any, Literal
 import numpy as np
 
 from circuitsim.characterize.common import run_points
+from circuitsim.fidelity import Check
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.netlist.tb_mac import MacTestbenchSpec
 from circuitsim.phases.mac import MacResult, mac_point
 from circuitsim.phases.records import Record
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require, to_mapping
-from circuitsim.surrogate.fidelity import Check
 
 PATTERNS = ("dense", "sparse", "extreme", "max")
 INPUT_KINDS = ("ones", "uniform", "sign", "sparse")

@@ -50,12 +50,12 @@ import numpy as np
 from circuitsim import montecarlo
 from circuitsim.characterize.common import run_points
 from circuitsim.errors import SpecError
+from circuitsim.fidelity import Check
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.phases.records import Record
 from circuitsim.phases.update import UpdateResult, update_point
 from circuitsim.spec import check_types, from_mapping, param, positive, require, to_mapping
-from circuitsim.surrogate.fidelity import Check
 
 #: Longest pulse string of one deck (the testbench's limit).
 MAX_DECK_PULSES = 512

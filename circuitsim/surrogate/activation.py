@@ -59,7 +59,7 @@ from circuitsim.characterize.adc import (
 )
 from circuitsim.characterize.common import run_points
 from circuitsim.errors import CacheError, SpecError
-from circuitsim.surrogate.fidelity import Check
+from circuitsim.fidelity import Check
 
 #: The arrays of a stored surrogate and their kinds (U: str, i: int, f: float).
 _ARRAYS = {"activation": "U", "bits": "i", "v_read": "f", "x_min": "f", "x_max": "f",

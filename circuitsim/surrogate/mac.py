@@ -52,7 +52,7 @@ import numpy as np
 
 from circuitsim.characterize import mac as cm
 from circuitsim.errors import CacheError, SpecError
-from circuitsim.surrogate.fidelity import Check
+from circuitsim.fidelity import Check
 
 MONOMIALS = ("1", "a", "b", "aa", "ab", "bb")
 BASES = ("first_order", "ladder")

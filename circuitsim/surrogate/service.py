@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from circuitsim import fidelity
 from circuitsim.errors import CacheError, SpecError
 from circuitsim.spec import build, deep_merge, to_mapping
 from circuitsim.spice.ngspice import ngspice_version
-from circuitsim.surrogate import fidelity
 from circuitsim.surrogate.cache import Entry, SurrogateCache, cache_key, key_material
 from circuitsim.surrogate.kinds import Kind, get_kind
 
