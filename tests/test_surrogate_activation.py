@@ -15,8 +15,8 @@ import json
 import numpy as np
 import pytest
 
-from circuitsim.characterize import adc
-from circuitsim.characterize.adc import AdcCharSpec
+from circuitsim.characterize import adc, adc_spec
+from circuitsim.characterize.adc_spec import AdcCharSpec
 from circuitsim.errors import CacheError, SpecError
 from circuitsim.fidelity import all_passed
 from circuitsim.spec import build
@@ -25,7 +25,7 @@ from circuitsim.surrogate import activation as sa
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    spec = build(AdcCharSpec, adc.QUICK)
+    spec = build(AdcCharSpec, adc_spec.QUICK)
     store = tmp_path_factory.getbasetemp() / "adc_quick_store"  # shared with test_char_adc
     ds = adc.characterize(spec, store=store, progress=False)
     return spec, ds, sa.fit(ds), store

@@ -22,7 +22,9 @@ from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.phases.update import run_update
 from circuitsim.spec import build
 from circuitsim.surrogate import update as su
+from circuitsim.surrogate.update_fit import fit
 from circuitsim.surrogate.update_plots import plot_validation
+from circuitsim.surrogate.update_validate import UpdateValidation, validate, validation_cells
 
 QUICK = build(cu.UpdateCharSpec, cu.QUICK)
 
@@ -35,12 +37,12 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sur(store) -> su.UpdateSurrogate:
     ds = cu.characterize(QUICK, store=store, workers=2, progress=False)
-    return su.fit(ds)
+    return fit(ds)
 
 
 @pytest.fixture(scope="module")
-def val(sur, store) -> su.UpdateValidation:
-    return su.validate(sur, QUICK, store=store, workers=2, progress=False)
+def val(sur, store) -> UpdateValidation:
+    return validate(sur, QUICK, store=store, workers=2, progress=False)
 
 
 @pytest.mark.spice
@@ -62,7 +64,7 @@ def test_quick_validation_meets_the_issue_bounds(val):
 
 @pytest.mark.spice
 def test_validation_uses_held_out_seed(sur):
-    cells = su.validation_cells(QUICK)
+    cells = validation_cells(QUICK)
     drawn = np.array([[c.dvt_read, c.dvt_up, c.dvt_down] for c in cells[1:]])
     assert not np.any(np.isin(np.round(drawn, 12), np.round(sur.trial_dvt, 12)))
 
