@@ -13,7 +13,6 @@ from threadpoolctl import threadpool_limits
 from circuitsim import spec as specs
 from circuitsim.errors import SpecError
 from circuitsim.io import write_atomic
-from circuitsim.surrogate.service import Runner
 from circuitsim.surrogate_cli import _out_dir
 
 #: Experiment name -> module under circuitsim.reproduce.
@@ -74,7 +73,9 @@ def write_run(result: Any, out: Path) -> list[Path]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from circuitsim.surrogate.service import Runner
     from circuitsim.train import loop
+
     spec = train_spec(args)
     out = Path(args.out or f"runs/train/{spec.dataset}-{spec.rule}-seed{spec.seed}")
     if out.exists() and not out.is_dir():
