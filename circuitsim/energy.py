@@ -8,7 +8,7 @@ What the decks simulate, and so what "simulated" energy covers: the ideal voltag
 drive the array rows/columns, the 3T1C supply and pulse lines, the ramp rows and the comparator
 supply. Ideal op-amps (controlled sources) and ideal switches consume nothing in our decks, so
 the sensing periphery is added as a clearly labelled, parameterised *estimate*
-(:class:`Periphery`: op-amp static power × active time), kept separate from the simulated
+(:class:`PeripheryEstimate`: op-amp static power × active time), kept separate from the simulated
 array energy. Operations: one multiply-accumulate = 2 operations (multiply + add), so a read of
 an ``rows × cols`` (logical) array is ``2 · rows · cols`` operations.
 """
@@ -29,7 +29,7 @@ from circuitsim.spec import param, positive
 # ---------------------------------------------------------------- periphery estimate
 
 @dataclass(frozen=True, slots=True)
-class Periphery:
+class PeripheryEstimate:
     """Parameterised estimate of what the decks do not simulate (ideal op-amps draw nothing).
 
     Illustrative defaults, not simulated and not tuned: change them to your amplifier design.
@@ -44,7 +44,7 @@ class Periphery:
 
 # ---------------------------------------------------------------- report
 
-Kind = Literal["simulated", "estimate", "derived", "paper"]
+RowKind = Literal["simulated", "estimate", "derived", "paper"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class EnergyRow:
     value: float
     unit: str
     assumptions: str
-    kind: Kind
+    kind: RowKind
 
 
 #: The papers' efficiency claims, printed next to ours (TOPS/W = 1e12 operations per joule).
@@ -72,7 +72,7 @@ def tops_per_watt(energy_per_op: float) -> float:
     return 1e-12 / energy_per_op if energy_per_op > 0 else float("inf")
 
 
-def _mac_rows(mac: MacResult, periphery: Periphery) -> list[EnergyRow]:
+def _mac_rows(mac: MacResult, periphery: PeripheryEstimate) -> list[EnergyRow]:
     e_read = float(np.mean(mac.energy))
     ops = mac.ops
     what = (f"{mac.direction} {mac.encoding} read, {mac.sensing} sensing, "
@@ -119,7 +119,7 @@ def _update_rows(update: UpdateResult) -> list[EnergyRow]:
     return rows
 
 
-def _conversion_rows(conv: ConversionResult, periphery: Periphery) -> list[EnergyRow]:
+def _conversion_rows(conv: ConversionResult, periphery: PeripheryEstimate) -> list[EnergyRow]:
     n = len(conv.x)
     opamp = periphery.p_opamp * conv.latency / n
     return [
@@ -142,15 +142,15 @@ def _conversion_rows(conv: ConversionResult, periphery: Periphery) -> list[Energ
 
 def energy_report(mac: MacResult | None = None, update: UpdateResult | None = None,
                   conversion: ConversionResult | None = None,
-                  periphery: Periphery | None = None) -> list[EnergyRow]:
+                  periphery: PeripheryEstimate | None = None) -> list[EnergyRow]:
     """Rows (quantity, value, unit, assumptions, kind) for the given phase results, plus the
     papers' claims. ``kind`` says whether a value is simulated, derived from simulated values,
-    an estimate of unsimulated periphery (:class:`Periphery`), or a paper's claim.
+    an estimate of unsimulated periphery (:class:`PeripheryEstimate`), or a paper's claim.
 
     With both ``mac`` and ``conversion`` the system row adds one conversion per sensed output
     (the logical outputs of the read) to the array read: that is what Yang et al. count.
     """
-    p = periphery or Periphery()
+    p = periphery or PeripheryEstimate()
     rows: list[EnergyRow] = []
     if mac is not None:
         rows += _mac_rows(mac, p)

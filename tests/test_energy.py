@@ -7,7 +7,7 @@ import pytest
 
 from circuitsim.energy import (
     PAPER_CLAIMS,
-    Periphery,
+    PeripheryEstimate,
     energy_report,
     format_report,
     tops_per_watt,
@@ -58,7 +58,7 @@ def test_tops_per_watt_and_periphery_validation():
     assert tops_per_watt(1e-15) == pytest.approx(1000.0)
     assert PAPER_CLAIMS[0].value == pytest.approx(28.065)
     with pytest.raises(SpecError, match="p_opamp"):
-        Periphery(p_opamp=0.0)
+        PeripheryEstimate(p_opamp=0.0)
 
 
 # ---------------------------------------------------------------- MAC read energy
@@ -170,7 +170,7 @@ def test_comparator_energy_is_its_static_bias(conversion):
 def test_energy_report_rows_and_paper_claims(update, conversion):
     xs = CrossbarSpec(rows=4, cols=4, g_seed=43)
     mac = run_mac(xs, np.full((2, 4), 0.5), options=OPTIONS)
-    p = Periphery(p_opamp=1e-5)
+    p = PeripheryEstimate(p_opamp=1e-5)
     rows = energy_report(mac=mac, update=update, conversion=conversion, periphery=p)
     by_name = {r.quantity: r for r in rows}
     e_read = mac.energy.mean()
