@@ -31,7 +31,7 @@ class AdcCharSpec:
         "programmed conductances are set per run")
     activations: str = param("sigmoid,tanh,relu,identity", "comma-separated built-in "
                              "activations to characterize")
-    bits: tuple[float, ...] = param((3.0, 4.0, 5.0, 8.0), "ADC resolutions B (integers)")
+    bits: tuple[int, ...] = param((3, 4, 5, 8), "ADC resolutions B")
     v_reads: tuple[float, ...] = param((0.15, 0.2, 0.25), "applied read voltages; must "
                                        "include the design testbench.ramp.v_read", "V")
     relu_x_min_high: float = param(-0.25, "lower input bound of relu above 5 bits (its first "
@@ -81,8 +81,7 @@ class AdcCharSpec:
         require(len(self.bits) >= 1 and len(set(self.bits)) == len(self.bits), "bits",
                 self.bits, "needs one or more distinct values")
         for b in self.bits:
-            require(float(b).is_integer() and 2 <= b <= 8, "bits", self.bits,
-                    "each must be an integer 2 .. 8")
+            require(2 <= b <= 8, "bits", self.bits, "each must be 2 .. 8")
         require(len(set(self.v_reads)) == len(self.v_reads), "v_reads", self.v_reads,
                 "must be distinct")
         require(all(v > 0 for v in self.v_reads), "v_reads", self.v_reads, "must be > 0")

@@ -116,11 +116,10 @@ def _names(text: str, allowed: tuple[str, ...], field: str) -> tuple[str, ...]:
     return items
 
 
-def _sizes(rows: tuple[tuple[float, ...], ...], field: str) -> list[tuple[int, int, int]]:
+def _sizes(rows: tuple[tuple[int, ...], ...], field: str) -> list[tuple[int, int, int]]:
     out = []
     for r in rows:
         require(len(r) == 3, field, r, "each entry is (rows, cols, vectors per deck)")
-        require(all(float(v).is_integer() for v in r), field, r, "entries must be integers")
         n, m, b = (int(v) for v in r)
         require(2 <= n <= 256 and 2 <= m <= 256, field, r, "rows and cols must be in 2..256")
         require(1 <= b <= 64, field, r, "vectors per deck must be in 1..64")
@@ -137,7 +136,7 @@ class MacCharSpec:
     """
 
     circuit: MacCircuit = param(MacCircuit(), "the circuit every tile is built from")
-    tiles: tuple[tuple[float, ...], ...] = param(
+    tiles: tuple[tuple[int, ...], ...] = param(
         ((16, 16, 16), (32, 32, 16), (64, 64, 8), (128, 128, 3)),
         "characterized tiles: (rows, cols, input vectors per deck)")
     patterns: str = param("dense,sparse,extreme,max",
@@ -147,12 +146,12 @@ class MacCharSpec:
         0.25, "fraction of rows and of columns forced to g_max or g_min in an extreme matrix")
     input_density: float = param(0.2, "fraction of non-zero inputs in a sparse input vector")
     seed: int = param(1, "seed of the characterization draws")
-    val_tiles: tuple[tuple[float, ...], ...] = param(
+    val_tiles: tuple[tuple[int, ...], ...] = param(
         ((16, 16, 8), (32, 32, 8), (64, 64, 4), (128, 128, 2)),
         "held-out tiles: (rows, cols, input vectors per deck)")
     val_patterns: str = param("dense,sparse,extreme",
                               "comma-separated conductance patterns of the held-out tiles")
-    layer: tuple[float, ...] = param(
+    layer: tuple[int, ...] = param(
         (192, 160, 3), "held-out full-size layer (rows, cols, input vectors), dense pattern, "
         "split into tiles no larger than the largest characterized tile; () = none")
     val_seed: int = param(2, "seed of the held-out draws (tiles and layer)")
@@ -171,8 +170,8 @@ class MacCharSpec:
         _names(self.patterns, PATTERNS, "patterns")
         _names(self.val_patterns, PATTERNS, "val_patterns")
         if self.layer:
-            require(len(self.layer) == 3 and all(float(v).is_integer() for v in self.layer)
-                    and all(v >= 2 for v in self.layer[:2]) and 1 <= self.layer[2] <= 64,
+            require(len(self.layer) == 3 and all(v >= 2 for v in self.layer[:2])
+                    and 1 <= self.layer[2] <= 64,
                     "layer", self.layer, "must be (rows >= 2, cols >= 2, vectors 1..64) or ()")
 
     @property
