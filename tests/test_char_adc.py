@@ -108,7 +108,7 @@ def test_spec_validation_names_the_field():
     with pytest.raises(SpecError, match="^v_reads=.*must include the design read voltage"):
         build(AdcCharSpec, {"v_reads": [0.15, 0.25]})
     with pytest.raises(SpecError, match="^activations=.*'softplus' is not a built-in"):
-        build(AdcCharSpec, {"activations": "sigmoid,softplus"})
+        build(AdcCharSpec, {"activations": ["sigmoid", "softplus"]})
     spec = build(AdcCharSpec, adc_spec.QUICK)
     assert spec.bit_list() == [3, 4] and spec.activation_list() == ["sigmoid", "tanh"]
     assert spec.val_seed != spec.seed

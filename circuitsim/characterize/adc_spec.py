@@ -17,10 +17,6 @@ from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
 from circuitsim.spec import check_types, param, require
 
 
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 @dataclass(frozen=True, slots=True)
 class AdcCharSpec:
     """The ADC characterization: configurations, ladder design, Monte-Carlo and validation."""
@@ -29,8 +25,8 @@ class AdcCharSpec:
         ConversionTestbenchSpec(), "testbench template (ramp timing and electrical design, "
         "comparator, MAC read); activation, bits, read voltage, inputs, reference and "
         "programmed conductances are set per run")
-    activations: str = param("sigmoid,tanh,relu,identity", "comma-separated built-in "
-                             "activations to characterize")
+    activations: tuple[str, ...] = param(("sigmoid", "tanh", "relu", "identity"),
+                                         "built-in activations to characterize")
     bits: tuple[int, ...] = param((3, 4, 5, 8), "ADC resolutions B")
     v_reads: tuple[float, ...] = param((0.15, 0.2, 0.25), "applied read voltages; must "
                                        "include the design testbench.ramp.v_read", "V")
@@ -54,8 +50,9 @@ class AdcCharSpec:
     off_nominal_ladder_bits: int = param(4, "off-nominal ramp-reference configurations get "
                                          "ladders up to this many bits, above it they reuse "
                                          "the nominal overdrives")
-    mc_activations: str = param("sigmoid,tanh", "comma-separated activations of the "
-                                "programming-error Monte-Carlo (a subset of activations)")
+    mc_activations: tuple[str, ...] = param(("sigmoid", "tanh"), "activations of the "
+                                            "programming-error Monte-Carlo (a subset of "
+                                            "activations)")
     mc_bits: int = param(5, "resolution of the Monte-Carlo (one of bits)")
     mc_trials: int = param(8, "Monte-Carlo trials per activation (0: none)")
     mc_sigma: float = param(0.05, "log-normal programming error: sigma of ln(G / target)")
@@ -72,7 +69,7 @@ class AdcCharSpec:
 
     def __post_init__(self) -> None:
         check_types(self)
-        acts = _names(self.activations)
+        acts = self.activations
         require(len(acts) >= 1 and len(set(acts)) == len(acts), "activations", self.activations,
                 "needs one or more distinct names")
         for a in acts:
@@ -96,7 +93,7 @@ class AdcCharSpec:
                 "needs >= 2 positive, strictly decreasing overdrives")
         require(all(r > 0 for r in self.refine), "refine", self.refine, "must be > 0")
         require(self.max_targeted >= 2, "max_targeted", self.max_targeted, "must be >= 2")
-        mc = _names(self.mc_activations)
+        mc = self.mc_activations
         require(self.mc_trials == 0 or all(a in acts for a in mc), "mc_activations",
                 self.mc_activations, "must be a subset of activations")
         require(self.mc_trials == 0 or self.mc_bits in self.bit_list(), "mc_bits", self.mc_bits,
@@ -121,22 +118,22 @@ class AdcCharSpec:
         return self.testbench.ramp.v_read
 
     def activation_list(self) -> list[str]:
-        return _names(self.activations)
+        return list(self.activations)
 
     def bit_list(self) -> list[int]:
         return [int(b) for b in self.bits]
 
     def mc_activation_list(self) -> list[str]:
-        return _names(self.mc_activations) if self.mc_trials else []
+        return list(self.mc_activations) if self.mc_trials else []
 
 
 #: Overrides for tests/CI: sigmoid and tanh at 3 and 4 bits, the nominal and one off-nominal
 #: read voltage (no off-nominal ladders), 16-input decks, 2 Monte-Carlo trials at 4 bits, 128
 #: held-out inputs per configuration, nominal validation only.
 QUICK: dict[str, Any] = {
-    "activations": "sigmoid,tanh", "bits": [3, 4], "v_reads": [0.15, 0.2], "n_deck": 16,
+    "activations": ["sigmoid", "tanh"], "bits": [3, 4], "v_reads": [0.15, 0.2], "n_deck": 16,
     "off_nominal_ladder_bits": 0,
-    "mc_activations": "sigmoid", "mc_bits": 4, "mc_trials": 2, "val_inputs": 128,
+    "mc_activations": ["sigmoid"], "mc_bits": 4, "mc_trials": 2, "val_inputs": 128,
     "val_off_nominal_bits": 0,
 }
 

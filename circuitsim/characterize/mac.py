@@ -107,13 +107,11 @@ def _tuple2(a: np.ndarray) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(v) for v in row) for row in a)
 
 
-def _names(text: str, allowed: tuple[str, ...], field: str) -> tuple[str, ...]:
-    items = tuple(s.strip() for s in text.split(",") if s.strip())
-    require(len(items) > 0, field, text, "needs at least one name")
+def _check_names(items: tuple[str, ...], allowed: tuple[str, ...], field: str) -> None:
+    require(len(items) > 0, field, items, "needs at least one name")
     bad = [s for s in items if s not in allowed]
-    require(not bad, field, text, f"unknown {bad} (known: {', '.join(allowed)})")
-    require(len(set(items)) == len(items), field, text, "names must not repeat")
-    return items
+    require(not bad, field, items, f"unknown {bad} (known: {', '.join(allowed)})")
+    require(len(set(items)) == len(items), field, items, "names must not repeat")
 
 
 def _sizes(rows: tuple[tuple[int, ...], ...], field: str) -> list[tuple[int, int, int]]:
@@ -139,8 +137,8 @@ class MacCharSpec:
     tiles: tuple[tuple[int, ...], ...] = param(
         ((16, 16, 16), (32, 32, 16), (64, 64, 8), (128, 128, 3)),
         "characterized tiles: (rows, cols, input vectors per deck)")
-    patterns: str = param("dense,sparse,extreme,max",
-                          "comma-separated conductance patterns of the characterization")
+    patterns: tuple[str, ...] = param(("dense", "sparse", "extreme", "max"),
+                                      "conductance patterns of the characterization")
     sparse_density: float = param(0.1, "fraction of devices above g_min in a sparse matrix")
     extreme_fraction: float = param(
         0.25, "fraction of rows and of columns forced to g_max or g_min in an extreme matrix")
@@ -149,8 +147,8 @@ class MacCharSpec:
     val_tiles: tuple[tuple[int, ...], ...] = param(
         ((16, 16, 8), (32, 32, 8), (64, 64, 4), (128, 128, 2)),
         "held-out tiles: (rows, cols, input vectors per deck)")
-    val_patterns: str = param("dense,sparse,extreme",
-                              "comma-separated conductance patterns of the held-out tiles")
+    val_patterns: tuple[str, ...] = param(("dense", "sparse", "extreme"),
+                                          "conductance patterns of the held-out tiles")
     layer: tuple[int, ...] = param(
         (192, 160, 3), "held-out full-size layer (rows, cols, input vectors), dense pattern, "
         "split into tiles no larger than the largest characterized tile; () = none")
@@ -167,8 +165,8 @@ class MacCharSpec:
         require(len(self.val_tiles) > 0, "val_tiles", self.val_tiles, "needs at least one tile")
         _sizes(self.tiles, "tiles")
         _sizes(self.val_tiles, "val_tiles")
-        _names(self.patterns, PATTERNS, "patterns")
-        _names(self.val_patterns, PATTERNS, "val_patterns")
+        _check_names(self.patterns, PATTERNS, "patterns")
+        _check_names(self.val_patterns, PATTERNS, "val_patterns")
         if self.layer:
             require(len(self.layer) == 3 and all(v >= 2 for v in self.layer[:2])
                     and 1 <= self.layer[2] <= 64,
@@ -184,11 +182,11 @@ class MacCharSpec:
 
     @property
     def pattern_list(self) -> tuple[str, ...]:
-        return _names(self.patterns, PATTERNS, "patterns")
+        return self.patterns
 
     @property
     def val_pattern_list(self) -> tuple[str, ...]:
-        return _names(self.val_patterns, PATTERNS, "val_patterns")
+        return self.val_patterns
 
     @property
     def max_tile(self) -> tuple[int, int]:
@@ -200,9 +198,9 @@ class MacCharSpec:
 #: Small version for tests and CI: 16x16 and 32x32 tiles, a 48x40 layer of four tiles.
 QUICK: dict[str, Any] = {
     "tiles": [[16, 16, 12], [32, 32, 12]],
-    "patterns": "dense,sparse,extreme,max",
+    "patterns": ["dense", "sparse", "extreme", "max"],
     "val_tiles": [[16, 16, 6], [32, 32, 6]],
-    "val_patterns": "dense,extreme",
+    "val_patterns": ["dense", "extreme"],
     "layer": [48, 40, 4],
 }
 
