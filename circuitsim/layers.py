@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # datasets -> fitted, cached, validated surrogates
     ("surrogate", ("circuitsim.surrogate.*",)),
     # networks trained through the surrogates
-    ("train", ("circuitsim.train.*",)),
+    ("train", ("circuitsim.train.*", "circuitsim.train_names")),
     # the papers' experiments at our scale
     ("reproduce", ("circuitsim.reproduce.*",)),
     # what users call: the command line, the demo, the package's lazy public API

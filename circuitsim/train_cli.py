@@ -14,6 +14,7 @@ from circuitsim import spec as specs
 from circuitsim.errors import SpecError
 from circuitsim.io import write_atomic
 from circuitsim.surrogate_cli import _out_dir
+from circuitsim.train_names import DATASETS, RULES
 
 #: Experiment name -> module under circuitsim.reproduce.
 REPRODUCTIONS = ("ambrogio2018", "sbp2018", "gokmen2018", "yang2025")
@@ -111,8 +112,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     """Register ``train`` and ``reproduce`` on the top-level subparsers."""
     t = sub.add_parser("train", help="train a network with circuit-accurate surrogates")
-    t.add_argument("--dataset", choices=("digits", "mnist", "mnist1d", "mnist1d-seq", "text"))
-    t.add_argument("--rule", choices=("float", "ambrogio", "pcm", "sbp", "pulse"),
+    t.add_argument("--dataset", choices=DATASETS)
+    t.add_argument("--rule", choices=RULES,
                    help="ambrogio: 2PCM+3T1C; pcm: PCM only; sbp: sign backprop; pulse: "
                         "Gokmen stochastic pulses; float: software baseline")
     t.add_argument("--epochs", type=int)

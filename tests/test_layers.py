@@ -191,3 +191,15 @@ def test_surrogate_kind_names_are_one_list():
 
     assert tuple(KINDS) == tuple(PLOTS) == KIND_NAMES
     assert all(k.name == name for name, k in KINDS.items())
+
+
+def test_dataset_and_rule_names_are_one_list():
+    import typing
+
+    from circuitsim.train.config import HIDDEN, W_SCALE, TrainSpec
+    from circuitsim.train_names import DATASETS, RULES
+
+    hints = typing.get_type_hints(TrainSpec)
+    assert typing.get_args(hints["dataset"]) == DATASETS
+    assert typing.get_args(hints["rule"]) == RULES
+    assert tuple(HIDDEN) == tuple(W_SCALE) == DATASETS
