@@ -8,11 +8,13 @@ the SPICE code changes from ``k - 1`` to ``k``. Then ``code(x) = #{k : x > T_k}`
 ``searchsorted``) reproduces the simulated converter, and everything else follows from the
 ``T_k``. A Monte-Carlo study of ramp programming error and our calibration procedure completes it.
 
-The parts: :mod:`~circuitsim.characterize.adc_configs` (configurations, decks, input draws),
+The parts, each importing only those listed before it: :mod:`~circuitsim.characterize.adc_spec`
+(the spec, ``QUICK``, the ramp of a configuration), :mod:`~circuitsim.characterize.adc_configs`
+(configurations, decks, input draws),
 :mod:`~circuitsim.characterize.adc_transitions` (how the transitions are measured),
 :mod:`~circuitsim.characterize.adc_metrics` (the figures) and
 :mod:`~circuitsim.characterize.adc_calibration` (programming error and calibration); this
-module holds the spec, the dataset, the sweep (:func:`characterize`) and :func:`summary`.
+module holds the dataset, the sweep (:func:`characterize`) and :func:`summary`.
 
 Cost (measured, ngspice 46, one core): a 32-input deck takes 1.4 s at 3 bits, 1.9 s at 4,
 3.8 s at 5 and 26 s at 8 bits (an 8-input one 0.85 s at 5 bits, 7.6 s at 8). Per nominal
