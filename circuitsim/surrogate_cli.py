@@ -55,7 +55,7 @@ def _runner(args: argparse.Namespace) -> Runner:
                   scheduler=args.scheduler, progress=not args.no_progress)
 
 
-def _out_dir(path: str) -> Path:
+def output_dir(path: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out: {path!r} exists and is not a directory")
@@ -81,7 +81,7 @@ def run_characterize(args: argparse.Namespace) -> int:
     spec = _spec(args)
     cache = SurrogateCache(args.cache)
     runner = _runner(args)
-    out = _out_dir(args.out or f"runs/characterize/{args.kind}")
+    out = output_dir(args.out or f"runs/characterize/{args.kind}")
     ds = service.characterize(args.kind, spec, runner, cache)
     checks = k.dataset_summary(ds)
     dataset_path = out / "dataset.npz"
@@ -124,7 +124,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
     spec = _spec(args)
     runner = _runner(args)
-    out = _out_dir(args.out or f"runs/validate/{args.kind}")
+    out = output_dir(args.out or f"runs/validate/{args.kind}")
     val, _, entry = service.validate_surrogate(args.kind, spec, cache=SurrogateCache(args.cache),
                                                runner=runner)
     table = fidelity.format_table(val.checks, f"{args.kind} surrogate {entry.key[:12]} vs "

@@ -158,7 +158,7 @@ def _slopes(table: np.ndarray) -> np.ndarray:
     return s
 
 
-def _dedupe(x: np.ndarray, y: np.ndarray, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+def dedupe(x: np.ndarray, y: np.ndarray, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique ``x`` (within ``tol``) with ``y`` averaged over duplicates."""
     order = np.argsort(x)
     x, y = x[order], y[order]
@@ -173,7 +173,7 @@ def _step_function(x_obs: np.ndarray, d_obs: np.ndarray):
     above it the steps fall linearly to the rail's fixed point, as they do near it (a
     geometric approach with the ratio ``rho`` of the last two steps):
     ``d = d_last (1 - (x - x_last) (1 - rho) / d_last)``."""
-    x, d = _dedupe(x_obs, np.maximum(d_obs, 0.0))
+    x, d = dedupe(x_obs, np.maximum(d_obs, 0.0))
     f = PchipInterpolator(x, d, extrapolate=False)
     x_lo, x_hi, d_lo, d_hi = x[0], x[-1], d[0], max(d[-1], 0.0)
     pos = np.flatnonzero(d > 0)
