@@ -56,8 +56,8 @@ from circuitsim.characterize.adc_transitions import (
     NOMINAL,
     PROBE,
     RUNG,
+    AdcDeck,
     ConfigState,
-    Deck,
     convert,
     delta_by_level,
     delta_estimates,
@@ -234,7 +234,7 @@ class AdcDataset(Record):
 
 # ---------------------------------------------------------------- the sweep
 
-def _run(spec: AdcCharSpec, decks: list[Deck], *, store: Path | str | None,
+def _run(spec: AdcCharSpec, decks: list[AdcDeck], *, store: Path | str | None,
          workers: int | None, scheduler: str | None, progress: bool,
          desc: str) -> list[ConversionResult]:
     if not decks:
@@ -269,7 +269,7 @@ def characterize(spec: AdcCharSpec, *, store: Path | str | None = None,
     for i, (c, st) in enumerate(zip(cfgs, states, strict=True)):
         m = spec.n_deck if needs_ladder(c) else spec.probe_inputs
         x = stratified(seeded(spec.seed, i, 0), c.act.x_min, c.act.x_max, m)
-        probes.append(Deck(i, testbench_for(spec, c.ramp, x, c.reference),
+        probes.append(AdcDeck(i, testbench_for(spec, c.ramp, x, c.reference),
                             np.full(m, PROBE), np.zeros(m, dtype=int)))
         if needs_ladder(c):
             st.ks = measured_thresholds(c, spec.max_targeted)

@@ -39,7 +39,7 @@ from circuitsim.characterize.adc_metrics import codes_of, figures_of
 from circuitsim.characterize.adc_spec import AdcCharSpec, ramp_for
 from circuitsim.characterize.adc_transitions import (
     PROBE,
-    Deck,
+    AdcDeck,
     delta_by_level,
     mac_map,
     transitions_of,
@@ -183,9 +183,9 @@ class McTrial:
     g_ramp: np.ndarray
     g_cal: np.ndarray
     rng: np.random.Generator
-    before: Deck
+    before: AdcDeck
     result_before: ConversionResult | None = None
-    after: Deck | None = None
+    after: AdcDeck | None = None
     result_after: ConversionResult | None = None
     plan: CalibrationPlan | None = None
     g_cal_after: np.ndarray | None = None
@@ -204,13 +204,13 @@ def draw_mc_trials(spec: AdcCharSpec) -> list[McTrial]:
             ramp = replace(nom, g_ramp=tuple(g_ramp), g_cal=tuple(g_cal))
             cfg = Config(a, spec.mc_bits, spec.nominal, "ramp", ramp)
             x = stratified(rng, cfg.act.x_min, cfg.act.x_max, spec.n_deck)
-            deck = Deck(-1, testbench_for(spec, ramp, x), np.full(spec.n_deck, PROBE),
+            deck = AdcDeck(-1, testbench_for(spec, ramp, x), np.full(spec.n_deck, PROBE),
                          np.zeros(spec.n_deck, dtype=int))
             out.append(McTrial(a, t, cfg, g_ramp, g_cal, rng, deck))
     return out
 
 
-def mc_calibrate(spec: AdcCharSpec, trial: McTrial) -> Deck:
+def mc_calibrate(spec: AdcCharSpec, trial: McTrial) -> AdcDeck:
     """Plan the calibration from the trial's measured ramp and program it (write-and-verify)."""
     r = trial.cfg.ramp
     design = ramp_design(replace(r, g_ramp=None, g_cal=None))
@@ -221,7 +221,7 @@ def mc_calibrate(spec: AdcCharSpec, trial: McTrial) -> Deck:
     trial.plan, trial.g_cal_after = plan, g
     ramp = replace(r, g_cal=tuple(float(v) for v in g),
                    cal_step=tuple(float(s) for s in plan.cal_step))
-    trial.after = Deck(-1, replace(trial.before.point, ramp=ramp), trial.before.kind,
+    trial.after = AdcDeck(-1, replace(trial.before.point, ramp=ramp), trial.before.kind,
                         trial.before.k)
     return trial.after
 

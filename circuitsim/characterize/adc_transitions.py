@@ -213,7 +213,7 @@ def measured_thresholds(cfg: Config, limit: int) -> np.ndarray:
 # ---------------------------------------------------------------- decks and their results
 
 @dataclass
-class Deck:
+class AdcDeck:
     """A deck to run and what each of its inputs is for."""
 
     cfg: int
@@ -282,7 +282,7 @@ def convert(point: ConversionTestbenchSpec) -> ConversionResult:
 convert.decks = conversion_point.decks  # type: ignore[attr-defined]
 
 
-def record_deck(st: ConfigState, deck: Deck, res: ConversionResult) -> None:
+def record_deck(st: ConfigState, deck: AdcDeck, res: ConversionResult) -> None:
     """Keep a deck's inputs: (kind, k, x, v_mac0, code, od, trel)."""
     cfg = st.cfg
     ts = sample_times(cfg.ramp)
@@ -299,7 +299,7 @@ def record_deck(st: ConfigState, deck: Deck, res: ConversionResult) -> None:
 
 
 def ladder_decks(spec: AdcCharSpec, i: int, st: ConfigState, targets: dict[int, list[float]],
-                  round_id: int) -> list[Deck]:
+                  round_id: int) -> list[AdcDeck]:
     """Decks of one rung per threshold: rung ``j`` of every threshold in deck ``j``."""
     cfg = st.cfg
     ts = sample_times(cfg.ramp)
@@ -311,7 +311,7 @@ def ladder_decks(spec: AdcCharSpec, i: int, st: ConfigState, targets: dict[int, 
         x = st.mac.solve(st.v_ramp[ks - 1] - ods, ts[ks - 1])
         rng = seeded(spec.seed, i, round_id, j)
         for xs, kd, kk in _fill(spec, cfg, x, np.full(len(x), RUNG), ks, rng):
-            decks.append(Deck(i, testbench_for(spec, cfg.ramp, xs, cfg.reference), kd, kk))
+            decks.append(AdcDeck(i, testbench_for(spec, cfg.ramp, xs, cfg.reference), kd, kk))
     return decks
 
 

@@ -226,11 +226,11 @@ class UpdateDataset(Record):
 
 # ---------------------------------------------------------------- staircases
 
-Runner = Callable[[list[UpdateTestbenchSpec], str], list[UpdateResult]]
+DeckRunner = Callable[[list[UpdateTestbenchSpec], str], list[UpdateResult]]
 
 
 def _runner(store: Path | str | None, workers: int | None, scheduler: str | None,
-            progress: bool) -> Runner:
+            progress: bool) -> DeckRunner:
     def run(points: list[UpdateTestbenchSpec], desc: str) -> list[UpdateResult]:
         if not points:
             return []
@@ -244,7 +244,7 @@ def _clamp_vc(v: float, vdd: float) -> float:
 
 
 def staircases(spec: UpdateCharSpec, cells: Sequence[Cell3T1CSpec], kind: str,
-               starts: Sequence[float], hold: float, run: Runner,
+               starts: Sequence[float], hold: float, run: DeckRunner,
                desc: str) -> list[list[UpdateResult]]:
     """Run one staircase per cell (``kind`` "U" or "D") from ``starts`` in rounds of
     ``round_pulses`` pulses until the last step is below ``sat_step`` or ``max_rounds`` ran.

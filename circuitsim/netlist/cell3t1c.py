@@ -33,12 +33,10 @@ from dataclasses import dataclass
 from circuitsim.netlist import deck as deck_mod
 from circuitsim.netlist.block import Block
 from circuitsim.netlist.deck import MOS_LIBRARY, NMOS, PMOS
-from circuitsim.netlist.elements import capacitor, comment, mosfet, resistor, subckt
+from circuitsim.netlist.elements import GND, capacitor, comment, mosfet, resistor, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
-#: Ground node.
-GND = "0"
 #: Model library and model names of the cell transistors.
 MODELS = MOS_LIBRARY
 #: Port order of the cell subcircuit.

@@ -63,6 +63,7 @@ from circuitsim.activations import Activation, as_activation, get_activation, ta
 from circuitsim.netlist import deck as deckmod
 from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import (
+    GND,
     capacitor,
     comment,
     instance,
@@ -89,7 +90,6 @@ G_MAX = 1e-4
 #: Reset switch of the integrators (closed: R_ON across c_int; open: R_OFF).
 R_ON = 100.0
 R_OFF = 1e15
-GND = "0"
 INTEGRATOR = "integrator"
 RAMP_COLUMN = "ramp_column"
 
