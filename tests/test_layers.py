@@ -203,3 +203,28 @@ def test_dataset_and_rule_names_are_one_list():
     assert typing.get_args(hints["dataset"]) == DATASETS
     assert typing.get_args(hints["rule"]) == RULES
     assert tuple(HIDDEN) == tuple(W_SCALE) == DATASETS
+
+
+#: Names still defined twice, in files other engineers own: ``spice.pool.Outcome`` (a tuple
+#: alias; ``sweep.Outcome`` is the public class). Delete when renamed (the test then fails).
+DUPLICATE_TYPES_BEING_FIXED_ELSEWHERE = {"Outcome"}
+
+
+def test_no_two_public_types_with_one_name():
+    """Classes and type aliases (CapWords names) are defined once in the package."""
+    where: dict[str, list[str]] = {}
+    for module, path in MODULES.items():
+        for node in ast.parse(path.read_text(), str(path)).body:
+            if isinstance(node, ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+            else:
+                continue
+            for name in names:
+                if name[0].isupper() and not name.isupper():
+                    where.setdefault(name, []).append(module)
+    twice = {name: mods for name, mods in where.items() if len(mods) > 1}
+    assert set(twice) == DUPLICATE_TYPES_BEING_FIXED_ELSEWHERE, twice
