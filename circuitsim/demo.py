@@ -130,8 +130,9 @@ def _conversion_step(out: Path) -> list[str]:
 def _surrogates_step(out: Path) -> list[str]:
     """The QUICK presets of the three surrogates: characterized and fitted once (cached), then
     validated against held-out SPICE runs; fidelity tables and plots under ``surrogates/``."""
-    from circuitsim.surrogate import fidelity
-    from circuitsim.surrogate.kinds import KINDS
+    from circuitsim import fidelity
+    from circuitsim.surrogate.kind_names import KIND_NAMES
+    from circuitsim.surrogate.kind_plots import PLOTS
     from circuitsim.surrogate.service import Runner, make_spec, validate_surrogate
     from circuitsim.train.config import TrainSpec
     from circuitsim.train.loop import update_spec
@@ -139,12 +140,12 @@ def _surrogates_step(out: Path) -> list[str]:
     # the 3T1C cell the training step uses (its storage capacitor is a training choice)
     specs = {"update": update_spec(TrainSpec())}
     lines, tables = [], []
-    for kind, k in KINDS.items():
+    for kind in KIND_NAMES:
         kind_dir = out / "surrogates" / kind
         kind_dir.mkdir(parents=True, exist_ok=True)
         val, _, entry = validate_surrogate(kind, specs.get(kind) or make_spec(kind, quick=True),
                                            runner=Runner(progress=False))
-        k.sur_plots().plot_validation(val, kind_dir)
+        PLOTS[kind].plot_validation(val, kind_dir)
         bounded = [c for c in val.checks if c.bound is not None]
         # closest to its bound: value/bound (at most) or bound/value (at least)
         worst = max(bounded, key=lambda c: (c.passed is False,

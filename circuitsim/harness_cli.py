@@ -148,7 +148,7 @@ def specs_value(point: Any, path: str) -> Any:
 
 
 def run_energy_command(args: argparse.Namespace) -> int:
-    from circuitsim.energy import Periphery, energy_report, format_report
+    from circuitsim.energy import PeripheryEstimate, energy_report, format_report
     from circuitsim.netlist.adc import ComparatorSpec
     from circuitsim.netlist.cell3t1c import Cell3T1CSpec
     from circuitsim.netlist.crossbar import CrossbarSpec
@@ -159,7 +159,7 @@ def run_energy_command(args: argparse.Namespace) -> int:
                   args.p_opamp, "must be a power in [0, 1] W")
     xbar = CrossbarSpec(rows=args.rows, cols=args.cols)
     ramp = RampSpec(activation=args.activation, bits=args.bits)
-    periphery = Periphery(p_opamp=args.p_opamp)
+    periphery = PeripheryEstimate(p_opamp=args.p_opamp)
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (4, args.rows))
     print(f"simulating: {args.rows}x{args.cols} MAC read (4 vectors), 3T1C UD pulses, "
           f"{args.bits}-bit {args.activation} conversion of {min(args.cols, 32)} outputs ...")

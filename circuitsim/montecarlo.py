@@ -129,13 +129,13 @@ class StuckAt:
 Distribution = Normal | Uniform | LogNormal | StuckAt
 
 #: Distributions by the ``kind`` key used in TOML/JSON.
-KINDS: dict[str, type] = {"normal": Normal, "uniform": Uniform, "lognormal": LogNormal,
+DISTRIBUTIONS: dict[str, type] = {"normal": Normal, "uniform": Uniform, "lognormal": LogNormal,
                           "stuck_at": StuckAt}
 
 
 def dist_to_mapping(dist: Distribution) -> dict[str, Any]:
     """``{"kind": ..., **fields}`` (JSON/TOML-able)."""
-    kind = next(k for k, cls in KINDS.items() if isinstance(dist, cls))
+    kind = next(k for k, cls in DISTRIBUTIONS.items() if isinstance(dist, cls))
     return {"kind": kind, **to_mapping(dist)}
 
 
@@ -143,9 +143,9 @@ def dist_from_mapping(mapping: Mapping[str, Any], where: str = "distribution") -
     """A distribution from ``{"kind": "normal", "sigma": 0.01, ...}``."""
     body = dict(mapping)
     kind = body.pop("kind", None)
-    if kind not in KINDS:
-        raise SpecError(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
-    return from_mapping(KINDS[kind], body, where=where)
+    if kind not in DISTRIBUTIONS:
+        raise SpecError(f"{where}.kind: {kind!r} is not one of {', '.join(DISTRIBUTIONS)}")
+    return from_mapping(DISTRIBUTIONS[kind], body, where=where)
 
 
 def draws_from_mapping(mapping: Mapping[str, Mapping[str, Any]]) -> dict[str, Distribution]:
@@ -333,7 +333,7 @@ def draw(spec: Any, draws: Mapping[str, Distribution], n: int, seed: int) -> lis
     for path, dist in draws.items():
         if not isinstance(dist, Normal | Uniform | LogNormal | StuckAt):
             raise SpecError(f"{path}: {dist!r} is not a distribution "
-                            f"({', '.join(c.__name__ for c in KINDS.values())})")
+                            f"({', '.join(c.__name__ for c in DISTRIBUTIONS.values())})")
         _kind(_resolve(spec, path)[2], path)
     return [draw_one(spec, draws, seed, i) for i in range(n)]
 

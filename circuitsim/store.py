@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim import __version__
+from circuitsim._version import __version__
 from circuitsim.errors import CacheError, OutputError
 from circuitsim.fingerprint import record_code
 from circuitsim.io import write_atomic

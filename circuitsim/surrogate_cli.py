@@ -5,19 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from circuitsim import fidelity
 from circuitsim import spec as specs
 from circuitsim.errors import SimError, SpecError
 from circuitsim.io import write_atomic
-from circuitsim.surrogate import fidelity, service
-from circuitsim.surrogate.cache import SurrogateCache
-from circuitsim.surrogate.kinds import KINDS, get_kind
+from circuitsim.surrogate.kind_names import KIND_NAMES
+
+if TYPE_CHECKING:
+    from circuitsim.surrogate.service import Runner
+
+# The library modules below the command line are imported inside the commands, so that building
+# the parser (``circuitsim --help``) does not load numpy and the simulator bindings.
 
 
 def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
     """The options selecting a characterization spec and how its sweeps run."""
-    p.add_argument("kind", choices=tuple(KINDS), help="what to characterize")
+    p.add_argument("kind", choices=KIND_NAMES, help="what to characterize")
     p.add_argument("--spec", help="characterization spec file (.toml/.json)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one spec field (dotted keys reach nested specs); repeatable")
@@ -34,18 +39,22 @@ def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
 
 
 def _spec(args: argparse.Namespace) -> Any:
+    from circuitsim.surrogate import service
+
     mapping = specs.load_file(args.spec) if args.spec else {}
     return service.make_spec(args.kind, mapping, args.set or [], args.quick)
 
 
-def _runner(args: argparse.Namespace) -> service.Runner:
+def _runner(args: argparse.Namespace) -> Runner:
+    from circuitsim.surrogate.service import Runner
+
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"--workers={args.workers}: must be >= 1")
-    return service.Runner(store=Path(args.store) if args.store else None, workers=args.workers,
-                          scheduler=args.scheduler, progress=not args.no_progress)
+    return Runner(store=Path(args.store) if args.store else None, workers=args.workers,
+                  scheduler=args.scheduler, progress=not args.no_progress)
 
 
-def _out_dir(path: str) -> Path:
+def output_dir(path: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out: {path!r} exists and is not a directory")
@@ -62,13 +71,18 @@ def _print_paths(label: str, paths: list[Path]) -> None:
 
 
 def run_characterize(args: argparse.Namespace) -> int:
+    from circuitsim.surrogate import service
+    from circuitsim.surrogate.cache import SurrogateCache
+    from circuitsim.surrogate.kind_plots import PLOTS
+    from circuitsim.surrogate.kinds import get_kind
+
     k = get_kind(args.kind)
     spec = _spec(args)
     cache = SurrogateCache(args.cache)
     runner = _runner(args)
-    out = _out_dir(args.out or f"runs/characterize/{args.kind}")
+    out = output_dir(args.out or f"runs/characterize/{args.kind}")
     ds = service.characterize(args.kind, spec, runner, cache)
-    checks = k.char().summary(ds)
+    checks = k.dataset_summary(ds)
     dataset_path = out / "dataset.npz"
     ds.save(dataset_path)
     table = fidelity.format_table(checks, f"{args.kind} characterization")
@@ -76,11 +90,14 @@ def run_characterize(args: argparse.Namespace) -> int:
     write_atomic(out / "spec.json", json.dumps(specs.to_mapping(spec), indent=1) + "\n")
     print(table)
     print(f"dataset: {dataset_path}")
-    _print_paths("plot", k.char_plots().plot_dataset(ds, out))
+    _print_paths("plot", PLOTS[args.kind].plot_dataset(ds, out))
     return 0
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    from circuitsim.surrogate import service
+    from circuitsim.surrogate.cache import SurrogateCache
+
     cache = SurrogateCache(args.cache)
     dataset = None
     if args.dataset:
@@ -100,17 +117,20 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    k = get_kind(args.kind)
+    from circuitsim.surrogate import service
+    from circuitsim.surrogate.cache import SurrogateCache
+    from circuitsim.surrogate.kind_plots import PLOTS
+
     spec = _spec(args)
     runner = _runner(args)
-    out = _out_dir(args.out or f"runs/validate/{args.kind}")
+    out = output_dir(args.out or f"runs/validate/{args.kind}")
     val, _, entry = service.validate_surrogate(args.kind, spec, cache=SurrogateCache(args.cache),
                                                runner=runner)
     table = fidelity.format_table(val.checks, f"{args.kind} surrogate {entry.key[:12]} vs "
                                               "held-out SPICE")
     write_atomic(out / "fidelity.md", table + "\n")
     print(table)
-    _print_paths("plot", k.sur_plots().plot_validation(val, out))
+    _print_paths("plot", PLOTS[args.kind].plot_validation(val, out))
     print(f"table: {out / 'fidelity.md'}")
     if not fidelity.all_passed(val.checks):
         failed = [c.name for c in val.checks if c.passed is False]
@@ -133,6 +153,9 @@ def _entry_line(meta: dict[str, Any]) -> str:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from circuitsim.surrogate import service
+    from circuitsim.surrogate.cache import SurrogateCache
+
     cache = SurrogateCache(args.cache)
     if not args.kind and (args.spec or args.set or args.quick):
         raise SpecError("show: --spec/--set/--quick select one entry and need a KIND")
@@ -157,6 +180,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_clear(args: argparse.Namespace) -> int:
     """Remove what circuitsim wrote, print it; refuse a directory that is not circuitsim's."""
     from circuitsim.store import ResultStore
+    from circuitsim.surrogate.cache import SurrogateCache
 
     cache = SurrogateCache(args.cache)
     sweeps = cache.dir / "sweeps"
@@ -191,14 +215,14 @@ def add_commands(sub: Any) -> None:
     v.add_argument("--out", help="output directory (default runs/validate/KIND)")
     v.set_defaults(func=run_validate)
     sh = ss.add_parser("show", help="list cached surrogates, or one spec's entry in full")
-    sh.add_argument("kind", nargs="?", choices=tuple(KINDS))
+    sh.add_argument("kind", nargs="?", choices=KIND_NAMES)
     sh.add_argument("--spec")
     sh.add_argument("--set", action="append", metavar="KEY=VALUE")
     sh.add_argument("--quick", action="store_true")
     sh.add_argument("--cache")
     sh.set_defaults(func=run_show)
     cl = ss.add_parser("clear", help="delete cached surrogates (of one kind, or all)")
-    cl.add_argument("kind", nargs="?", choices=tuple(KINDS))
+    cl.add_argument("kind", nargs="?", choices=KIND_NAMES)
     cl.add_argument("--cache")
     cl.add_argument("--sweeps", action="store_true",
                     help="also delete the sweep store of simulated points")

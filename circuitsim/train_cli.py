@@ -13,8 +13,8 @@ from threadpoolctl import threadpool_limits
 from circuitsim import spec as specs
 from circuitsim.errors import SpecError
 from circuitsim.io import write_atomic
-from circuitsim.surrogate.service import Runner
-from circuitsim.surrogate_cli import _out_dir
+from circuitsim.surrogate_cli import output_dir
+from circuitsim.train_names import DATASETS, RULES
 
 #: Experiment name -> module under circuitsim.reproduce.
 REPRODUCTIONS = ("ambrogio2018", "sbp2018", "gokmen2018", "yang2025")
@@ -74,7 +74,9 @@ def write_run(result: Any, out: Path) -> list[Path]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from circuitsim.surrogate.service import Runner
     from circuitsim.train import loop
+
     spec = train_spec(args)
     out = Path(args.out or f"runs/train/{spec.dataset}-{spec.rule}-seed{spec.seed}")
     if out.exists() and not out.is_dir():
@@ -82,7 +84,7 @@ def run_train(args: argparse.Namespace) -> int:
     runner = Runner(workers=args.workers, progress=not args.no_progress)
     with threadpool_limits(1):
         result = loop.run(spec, progress=not args.no_progress, runner=runner)
-    paths = write_run(result, _out_dir(str(out)))  # created once there is something to write
+    paths = write_run(result, output_dir(str(out)))  # created once there is something to write
     last = result.history[-1]
     print(f"{spec.dataset} {spec.rule}: test accuracy {100 * last['test_acc']:.2f} % "
           f"(loss {last['test_loss']:.4f}) after {spec.epochs} epochs, {result.seconds:.1f} s")
@@ -95,7 +97,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise SpecError(f"--seeds={args.seeds}: must be >= 1")
     module = importlib.import_module(f"circuitsim.reproduce.{args.name}")
-    out = _out_dir(args.out or f"runs/reproduce/{args.name}")
+    out = output_dir(args.out or f"runs/reproduce/{args.name}")
     kwargs = {"fast": args.fast, "progress": not args.no_progress}
     if args.seeds is not None:
         kwargs["seeds"] = args.seeds
@@ -110,8 +112,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     """Register ``train`` and ``reproduce`` on the top-level subparsers."""
     t = sub.add_parser("train", help="train a network with circuit-accurate surrogates")
-    t.add_argument("--dataset", choices=("digits", "mnist", "mnist1d", "mnist1d-seq", "text"))
-    t.add_argument("--rule", choices=("float", "ambrogio", "pcm", "sbp", "pulse"),
+    t.add_argument("--dataset", choices=DATASETS)
+    t.add_argument("--rule", choices=RULES,
                    help="ambrogio: 2PCM+3T1C; pcm: PCM only; sbp: sign backprop; pulse: "
                         "Gokmen stochastic pulses; float: software baseline")
     t.add_argument("--epochs", type=int)

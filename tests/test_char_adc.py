@@ -19,18 +19,12 @@ import numpy as np
 import pytest
 
 from circuitsim.activations import get_activation
-from circuitsim.characterize import adc
-from circuitsim.characterize.adc import (
-    AdcCharSpec,
-    AdcDataset,
-    MacMap,
-    codes_of,
-    estimate_delta,
-    inl_dnl,
-    plan_calibration,
-    program_calibration,
-    rmse,
-)
+from circuitsim.characterize import adc, adc_spec
+from circuitsim.characterize.adc import AdcDataset
+from circuitsim.characterize.adc_calibration import plan_calibration, program_calibration
+from circuitsim.characterize.adc_metrics import codes_of, inl_dnl, rmse
+from circuitsim.characterize.adc_spec import AdcCharSpec
+from circuitsim.characterize.adc_transitions import DELTA_FLOOR, MacMap, estimate_delta
 from circuitsim.errors import CacheError, SpecError
 from circuitsim.netlist.ramp import ramp_design
 from circuitsim.spec import build
@@ -101,9 +95,9 @@ def test_overdrive_by_level_interpolates_and_extrapolates():
     v = np.array([0.25, 0.1, 0.2, 0.15])  # any order
     d = 10e-6 + 200e-6 * (v - 0.1)
     levels = np.array([0.05, 0.12, 0.175, 0.3, -0.5])
-    want = np.maximum(10e-6 + 200e-6 * (levels - 0.1), adc.DELTA_FLOOR)
+    want = np.maximum(10e-6 + 200e-6 * (levels - 0.1), DELTA_FLOOR)
     np.testing.assert_allclose(adc.delta_by_level(levels, v, d), want, rtol=1e-9)
-    assert adc.delta_by_level(levels, v, d)[-1] == adc.DELTA_FLOOR
+    assert adc.delta_by_level(levels, v, d)[-1] == DELTA_FLOOR
 
 
 def test_spec_validation_names_the_field():
@@ -114,8 +108,8 @@ def test_spec_validation_names_the_field():
     with pytest.raises(SpecError, match="^v_reads=.*must include the design read voltage"):
         build(AdcCharSpec, {"v_reads": [0.15, 0.25]})
     with pytest.raises(SpecError, match="^activations=.*'softplus' is not a built-in"):
-        build(AdcCharSpec, {"activations": "sigmoid,softplus"})
-    spec = build(AdcCharSpec, adc.QUICK)
+        build(AdcCharSpec, {"activations": ["sigmoid", "softplus"]})
+    spec = build(AdcCharSpec, adc_spec.QUICK)
     assert spec.bit_list() == [3, 4] and spec.activation_list() == ["sigmoid", "tanh"]
     assert spec.val_seed != spec.seed
 
@@ -123,12 +117,12 @@ def test_spec_validation_names_the_field():
 def test_eight_bit_designs_fit_the_window():
     spec = AdcCharSpec()
     for a in spec.activation_list():
-        r = adc.ramp_for(spec, a, 8)
+        r = adc_spec.ramp_for(spec, a, 8)
         d = ramp_design(r)
         g = np.concatenate([d.g_ramp, d.g_cal])
         assert r.g_min <= g.min() and g.max() <= r.g_max
-    assert adc.ramp_for(spec, "relu", 8).x_min == -0.25
-    assert adc.ramp_for(spec, "relu", 5).c_int == spec.testbench.ramp.c_int
+    assert adc_spec.ramp_for(spec, "relu", 8).x_min == -0.25
+    assert adc_spec.ramp_for(spec, "relu", 5).c_int == spec.testbench.ramp.c_int
 
 
 # ---------------------------------------------------------------- calibration (no SPICE)
@@ -142,7 +136,7 @@ def _ideal_ramp(design, g_ramp, g_cal, cal_step=None):
 
 def test_calibration_plan_replaces_a_stuck_device():
     spec = AdcCharSpec()
-    r = adc.ramp_for(spec, "sigmoid", 4)
+    r = adc_spec.ramp_for(spec, "sigmoid", 4)
     d = ramp_design(r)
     g = np.array(d.g_ramp)
     g[4] = 0.0  # ramp device 5 stuck OFF
@@ -238,8 +232,8 @@ def test_monte_carlo_calibration_helps(quick_adc):
 def test_calibration_recovers_a_stuck_off_ramp_device():
     """A 4-bit sigmoid ramp with device 3 stuck OFF and a few % programming error: the
     calibrated column (a spare at step 3, trimmed base) converts like the design again."""
-    spec = build(AdcCharSpec, adc.QUICK)
-    nom = adc.ramp_for(spec, "sigmoid", 4)
+    spec = build(AdcCharSpec, adc_spec.QUICK)
+    nom = adc_spec.ramp_for(spec, "sigmoid", 4)
     d = ramp_design(nom)
     rng = np.random.default_rng(5)
     g = np.array(d.g_ramp) * np.exp(0.03 * rng.standard_normal(15))

@@ -25,8 +25,8 @@ def test_spec_defaults_and_quick_are_valid():
 
 
 @pytest.mark.parametrize("override, field", [
-    ({"patterns": "dense,bogus"}, "patterns"),
-    ({"patterns": "dense,dense"}, "patterns"),
+    ({"patterns": ["dense", "bogus"]}, "patterns"),
+    ({"patterns": ["dense", "dense"]}, "patterns"),
     ({"tiles": [[16, 16]]}, "tiles"),
     ({"tiles": [[16.5, 16, 4]]}, "tiles"),
     ({"val_tiles": [[16, 1000, 4]]}, "val_tiles"),

@@ -7,13 +7,10 @@ import pytest
 
 from circuitsim.energy import (
     PAPER_CLAIMS,
-    Periphery,
+    PeripheryEstimate,
     energy_report,
     format_report,
-    settling_time,
     tops_per_watt,
-    window_energy,
-    window_integral,
 )
 from circuitsim.errors import SpecError
 from circuitsim.netlist import tb_mac
@@ -23,6 +20,7 @@ from circuitsim.netlist.crossbar import CrossbarSpec, conductance_matrix
 from circuitsim.netlist.ramp import RampSpec, ramp_design
 from circuitsim.phases import run_conversion, run_mac, run_update
 from circuitsim.spice.runner import SimOptions
+from circuitsim.spice.waveform import settling_time, window_energy, window_integral
 
 OPTIONS = SimOptions()  # the default backend (shared libngspice)
 
@@ -60,7 +58,7 @@ def test_tops_per_watt_and_periphery_validation():
     assert tops_per_watt(1e-15) == pytest.approx(1000.0)
     assert PAPER_CLAIMS[0].value == pytest.approx(28.065)
     with pytest.raises(SpecError, match="p_opamp"):
-        Periphery(p_opamp=0.0)
+        PeripheryEstimate(p_opamp=0.0)
 
 
 # ---------------------------------------------------------------- MAC read energy
@@ -172,7 +170,7 @@ def test_comparator_energy_is_its_static_bias(conversion):
 def test_energy_report_rows_and_paper_claims(update, conversion):
     xs = CrossbarSpec(rows=4, cols=4, g_seed=43)
     mac = run_mac(xs, np.full((2, 4), 0.5), options=OPTIONS)
-    p = Periphery(p_opamp=1e-5)
+    p = PeripheryEstimate(p_opamp=1e-5)
     rows = energy_report(mac=mac, update=update, conversion=conversion, periphery=p)
     by_name = {r.quantity: r for r in rows}
     e_read = mac.energy.mean()

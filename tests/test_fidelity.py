@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from circuitsim.surrogate.fidelity import Check, all_passed, format_table, from_json, to_json
+from circuitsim.fidelity import Check, all_passed, format_table, from_json, to_json
 
 
 def test_bounds_and_status():

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from circuitsim.errors import CacheError, SpecError
+from circuitsim.fidelity import all_passed
 from circuitsim.surrogate import activation as sa
-from circuitsim.surrogate.fidelity import all_passed
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
+from circuitsim import fidelity
 from circuitsim.errors import CacheError, SpecError
 from circuitsim.netlist.crossbar import CrossbarSpec
-from circuitsim.surrogate import fidelity
 from circuitsim.surrogate.cache import SurrogateCache, cache_key, key_material
 
 KEY = "ab" * 32

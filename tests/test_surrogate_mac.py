@@ -12,12 +12,15 @@ from nodal import crossbar_currents
 
 from circuitsim.characterize import mac as cm
 from circuitsim.errors import CacheError, SpecError
+from circuitsim.fidelity import all_passed
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.phases.mac import run_mac
 from circuitsim.spec import build
 from circuitsim.surrogate import mac as sm
-from circuitsim.surrogate.fidelity import all_passed
+from circuitsim.surrogate.mac_fit import fit
+from circuitsim.surrogate.mac_layer import split
 from circuitsim.surrogate.mac_plots import plot_validation
+from circuitsim.surrogate.mac_validate import validate
 
 
 def _linear_spec(r: float, **circuit) -> cm.MacCharSpec:
@@ -67,11 +70,11 @@ def test_first_order_error_is_second_order_in_wire_resistance():
 
 
 def test_split_is_balanced():
-    assert sm.split(784, 128) == [slice(i * 112, (i + 1) * 112) for i in range(7)]
-    sizes = [s.stop - s.start for s in sm.split(250, 128)]
+    assert split(784, 128) == [slice(i * 112, (i + 1) * 112) for i in range(7)]
+    sizes = [s.stop - s.start for s in split(250, 128)]
     assert sizes == [125, 125]
-    sizes = [s.stop - s.start for s in sm.split(70, 32)]
-    assert sizes == [24, 23, 23] and sm.split(16, 32) == [slice(0, 16)]
+    sizes = [s.stop - s.start for s in split(70, 32)]
+    assert sizes == [24, 23, 23] and split(16, 32) == [slice(0, 16)]
 
 
 def _fitted_like(spec: cm.MacCharSpec) -> sm.MacSurrogate:
@@ -88,7 +91,7 @@ def test_layer_is_sum_of_tiles():
     g = rng.uniform(1e-6, 20e-6, (70, 50))
     x, d = rng.uniform(-1, 1, (5, 70)), rng.uniform(-1, 1, (5, 50))
     fwd, bwd = np.zeros((5, 50)), np.zeros((5, 70))
-    rows, cols = sm.split(70, 32), sm.split(50, 32)
+    rows, cols = split(70, 32), split(50, 32)
     assert len(rows) == 3 and len(cols) == 2
     for rs in rows:
         for cs in cols:
@@ -207,7 +210,7 @@ def test_finite_gain_against_spice():
 @pytest.mark.spice
 def test_quick_characterize_fit_validate(tmp_path, quick):
     spec, ds = quick.spec("mac"), quick.dataset("mac")
-    sur = sm.fit(ds)
+    sur = fit(ds)
     info = sur.info()
     json.dumps(info)
     table = info["comparison_2fold_cv"]
@@ -215,7 +218,7 @@ def test_quick_characterize_fit_validate(tmp_path, quick):
     best = min(sm.FORMS, key=lambda f: table[f]["rms_pct_fs_worst_group"])
     assert table[sur.form]["rms_pct_fs_worst_group"] <= table[best]["rms_pct_fs_worst_group"]
     assert table[sur.form]["rms_pct_fs_worst_group"] < table["ideal"]["rms_pct_fs_worst_group"]
-    val = sm.validate(sur, spec, store=quick.store, progress=False)
+    val = validate(sur, spec, store=quick.store, progress=False)
     assert all_passed(val.checks)
     bounded = [c for c in val.checks if c.bound is not None and "fast-read" not in c.name]
     labels = {c.name.removeprefix("mac ").removesuffix(" RMS error") for c in bounded}

@@ -17,12 +17,14 @@ from scipy.integrate import solve_ivp
 
 from circuitsim.characterize import update as cu
 from circuitsim.errors import CacheError
+from circuitsim.fidelity import all_passed
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.phases.update import run_update
 from circuitsim.spec import build
 from circuitsim.surrogate import update as su
-from circuitsim.surrogate.fidelity import all_passed
+from circuitsim.surrogate.update_fit import fit
 from circuitsim.surrogate.update_plots import plot_validation
+from circuitsim.surrogate.update_validate import UpdateValidation, validate, validation_cells
 
 QUICK = build(cu.UpdateCharSpec, cu.QUICK)
 
@@ -30,12 +32,12 @@ QUICK = build(cu.UpdateCharSpec, cu.QUICK)
 @pytest.fixture(scope="module")
 def sur(quick) -> su.UpdateSurrogate:
     assert quick.spec("update") == QUICK
-    return su.fit(quick.dataset("update"))
+    return fit(quick.dataset("update"))
 
 
 @pytest.fixture(scope="module")
-def val(sur, quick) -> su.UpdateValidation:
-    return su.validate(sur, QUICK, store=quick.store, progress=False)
+def val(sur, quick) -> UpdateValidation:
+    return validate(sur, QUICK, store=quick.store, progress=False)
 
 
 @pytest.mark.spice
@@ -57,7 +59,7 @@ def test_quick_validation_meets_the_issue_bounds(val):
 
 @pytest.mark.spice
 def test_validation_uses_held_out_seed(sur):
-    cells = su.validation_cells(QUICK)
+    cells = validation_cells(QUICK)
     drawn = np.array([[c.dvt_read, c.dvt_up, c.dvt_down] for c in cells[1:]])
     assert not np.any(np.isin(np.round(drawn, 12), np.round(sur.trial_dvt, 12)))
 

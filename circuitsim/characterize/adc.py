@@ -8,11 +8,13 @@ the SPICE code changes from ``k - 1`` to ``k``. Then ``code(x) = #{k : x > T_k}`
 ``searchsorted``) reproduces the simulated converter, and everything else follows from the
 ``T_k``. A Monte-Carlo study of ramp programming error and our calibration procedure completes it.
 
-The parts: :mod:`~circuitsim.characterize.adc_configs` (configurations, decks, input draws),
+The parts, each importing only those listed before it: :mod:`~circuitsim.characterize.adc_spec`
+(the spec, ``QUICK``, the ramp of a configuration), :mod:`~circuitsim.characterize.adc_configs`
+(configurations, decks, input draws),
 :mod:`~circuitsim.characterize.adc_transitions` (how the transitions are measured),
 :mod:`~circuitsim.characterize.adc_metrics` (the figures) and
 :mod:`~circuitsim.characterize.adc_calibration` (programming error and calibration); this
-module holds the spec, the dataset, the sweep (:func:`characterize`) and :func:`summary`.
+module holds the dataset, the sweep (:func:`characterize`) and :func:`summary`.
 
 Cost (measured, ngspice 46, one core): a 32-input deck takes 1.4 s at 3 bits, 1.9 s at 4,
 3.8 s at 5 and 26 s at 8 bits (an 8-input one 0.85 s at 5 bits, 7.6 s at 8). Per nominal
@@ -33,200 +35,49 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim.activations import BUILTINS
 from circuitsim.characterize.adc_calibration import (
-    SPARE_MIN_GAIN,
-    TRIM_FRACTION,
-    CalibrationPlan,
-    _mc_arrays,
-    _mc_calibrate,
-    _mc_trials,
-    _Trial,
-    plan_calibration,
-    program,
-    program_calibration,
+    McTrial,
+    draw_mc_trials,
+    mc_arrays,
+    mc_calibrate,
 )
 from circuitsim.characterize.adc_configs import (
     Config,
     configs,
-    ramp_for,
     seeded,
     stratified,
     testbench_for,
 )
-from circuitsim.characterize.adc_metrics import _figures, code_shift, codes_of, inl_dnl, rmse
+from circuitsim.characterize.adc_metrics import code_shift, codes_of, figures_of
+from circuitsim.characterize.adc_spec import AdcCharSpec
 from circuitsim.characterize.adc_transitions import (
-    BACKGROUND,
-    DEFAULT_SLOPE,
-    DELTA_FLOOR,
     INTERPOLATED,
     MEASURED,
     NOMINAL,
-    PAD,
     PROBE,
     RUNG,
-    MacMap,
-    _Deck,
-    _delta_estimates,
-    _ladder_decks,
-    _record,
-    _refit,
-    _State,
-    _transitions,
+    AdcDeck,
+    ConfigState,
     convert,
     delta_by_level,
-    estimate_delta,
+    delta_estimates,
+    ladder_decks,
     mac_map,
     measured_thresholds,
     predicted,
+    record_deck,
+    refit_mac,
+    transitions_of,
 )
 from circuitsim.characterize.common import run_points
 from circuitsim.errors import CacheError, SpecError
-from circuitsim.netlist.adc import sample_times
-from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
+from circuitsim.fidelity import Check
 from circuitsim.phases.conversion import ConversionResult
 from circuitsim.phases.records import Record
-from circuitsim.spec import MAX_TRIALS, check_types, param, require, to_mapping
+from circuitsim.spec import to_mapping
 from circuitsim.spice.ngspice import ngspice_version
-from circuitsim.surrogate.fidelity import Check
 
-__all__ = [
-    # defined here
-    "QUICK", "AdcCharSpec", "AdcDataset", "characterize", "summary",
-    # the parts, re-exported (other modules and tests import them from here)
-    "BACKGROUND", "DEFAULT_SLOPE", "DELTA_FLOOR", "INTERPOLATED", "MEASURED", "NOMINAL", "PAD",
-    "PROBE", "RUNG", "SPARE_MIN_GAIN", "TRIM_FRACTION", "CalibrationPlan", "Config", "MacMap",
-    "code_shift", "codes_of", "configs", "convert", "delta_by_level", "estimate_delta",
-    "inl_dnl", "mac_map", "measured_thresholds", "plan_calibration", "predicted", "program",
-    "program_calibration", "ramp_for", "rmse", "sample_times", "seeded", "stratified",
-    "testbench_for",
-]
-
-
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-@dataclass(frozen=True, slots=True)
-class AdcCharSpec:
-    """The ADC characterization: configurations, ladder design, Monte-Carlo and validation."""
-
-    testbench: ConversionTestbenchSpec = param(
-        ConversionTestbenchSpec(), "testbench template (ramp timing and electrical design, "
-        "comparator, MAC read); activation, bits, read voltage, inputs, reference and "
-        "programmed conductances are set per run")
-    activations: str = param("sigmoid,tanh,relu,identity", "comma-separated built-in "
-                             "activations to characterize")
-    bits: tuple[float, ...] = param((3.0, 4.0, 5.0, 8.0), "ADC resolutions B (integers)")
-    v_reads: tuple[float, ...] = param((0.15, 0.2, 0.25), "applied read voltages; must "
-                                       "include the design testbench.ramp.v_read", "V")
-    relu_x_min_high: float = param(-0.25, "lower input bound of relu above 5 bits (its first "
-                                   "ramp step spans the negative range: at [-1, 1] and 8 bits "
-                                   "it needs a 1:256 conductance ratio; below it the code is "
-                                   "0 either way)")
-    n_deck: int = param(32, "inputs (comparators) per deck, every deck: the array columns "
-                        "sharing the ramp column and the comparator bias")
-    seed: int = param(1, "seed of the probe and background inputs")
-    probe_inputs: int = param(8, "inputs of the probe deck of a configuration without "
-                              "ladders (only its ramp levels and MAC map are used; they do "
-                              "not depend on the number of comparators)")
-    rungs: tuple[float, ...] = param((90e-6, 33e-6, 12e-6), "coarse ladder "
-                                     "(round A): effective overdrives below each ramp level",
-                                     "V")
-    refine: tuple[float, ...] = param((1.25, 0.85), "fine ladder (round B): multiples of the "
-                                      "round-A estimate of the overdrive")
-    max_targeted: int = param(32, "thresholds per configuration measured with a ladder "
-                              "(evenly spread; the others are interpolated)")
-    off_nominal_ladder_bits: int = param(4, "off-nominal ramp-reference configurations get "
-                                         "ladders up to this many bits, above it they reuse "
-                                         "the nominal overdrives")
-    mc_activations: str = param("sigmoid,tanh", "comma-separated activations of the "
-                                "programming-error Monte-Carlo (a subset of activations)")
-    mc_bits: int = param(5, "resolution of the Monte-Carlo (one of bits)")
-    mc_trials: int = param(8, "Monte-Carlo trials per activation (0: none)")
-    mc_sigma: float = param(0.05, "log-normal programming error: sigma of ln(G / target)")
-    mc_p_stuck: float = param(0.03, "probability that a programmed device is stuck OFF")
-    mc_seed: int = param(11, "seed of the Monte-Carlo draws and inputs")
-    val_inputs: int = param(256, "held-out SPICE inputs per configuration up to 5 bits "
-                            "(rounded up to whole decks)")
-    val_inputs_high: int = param(128, "held-out SPICE inputs per configuration above 5 bits "
-                                 "and per off-nominal configuration")
-    val_off_nominal_bits: int = param(5, "also validate off-nominal read voltages (reported, no "
-                                      "bound) up to this many bits (0: nominal only)")
-    val_seed: int = param(1001, "seed of the held-out validation inputs (must differ from seed)")
-    grid: int = param(20001, "inputs of the uniform grid for RMSE and code-shift figures")
-
-    def __post_init__(self) -> None:
-        check_types(self)
-        acts = _names(self.activations)
-        require(len(acts) >= 1 and len(set(acts)) == len(acts), "activations", self.activations,
-                "needs one or more distinct names")
-        for a in acts:
-            require(a in BUILTINS, "activations", self.activations,
-                    f"{a!r} is not a built-in ({', '.join(BUILTINS)})")
-        require(len(self.bits) >= 1 and len(set(self.bits)) == len(self.bits), "bits",
-                self.bits, "needs one or more distinct values")
-        for b in self.bits:
-            require(float(b).is_integer() and 2 <= b <= 8, "bits", self.bits,
-                    "each must be an integer 2 .. 8")
-        require(len(set(self.v_reads)) == len(self.v_reads), "v_reads", self.v_reads,
-                "must be distinct")
-        require(all(v > 0 for v in self.v_reads), "v_reads", self.v_reads, "must be > 0")
-        require(any(math.isclose(v, self.nominal) for v in self.v_reads), "v_reads",
-                self.v_reads, f"must include the design read voltage {self.nominal!r} V")
-        require(self.relu_x_min_high < 0, "relu_x_min_high", self.relu_x_min_high, "must be < 0")
-        require(1 <= self.n_deck <= 256, "n_deck", self.n_deck, "must be 1 .. 256")
-        require(2 <= self.probe_inputs <= 256, "probe_inputs", self.probe_inputs,
-                "must be 2 .. 256")
-        require(len(self.rungs) >= 2 and all(r > 0 for r in self.rungs)
-                and bool(np.all(np.diff(self.rungs) < 0)), "rungs", self.rungs,
-                "needs >= 2 positive, strictly decreasing overdrives")
-        require(all(r > 0 for r in self.refine), "refine", self.refine, "must be > 0")
-        require(self.max_targeted >= 2, "max_targeted", self.max_targeted, "must be >= 2")
-        mc = _names(self.mc_activations)
-        require(self.mc_trials == 0 or all(a in acts for a in mc), "mc_activations",
-                self.mc_activations, "must be a subset of activations")
-        require(self.mc_trials == 0 or self.mc_bits in self.bit_list(), "mc_bits", self.mc_bits,
-                "must be one of bits")
-        require(0 <= self.mc_trials <= MAX_TRIALS, "mc_trials", self.mc_trials,
-                f"must be in 0..{MAX_TRIALS} (each trial simulates every activation)")
-        require(self.mc_sigma >= 0, "mc_sigma", self.mc_sigma, "must be >= 0")
-        require(0 <= self.mc_p_stuck < 1, "mc_p_stuck", self.mc_p_stuck, "must be in [0, 1)")
-        for field in ("seed", "mc_seed", "val_seed"):
-            require(getattr(self, field) >= 0, field, getattr(self, field), "must be >= 0")
-        require(self.val_seed != self.seed, "val_seed", self.val_seed,
-                "must differ from seed (held-out inputs are never fitting inputs)")
-        require(self.val_inputs >= 1 and self.val_inputs_high >= 1, "val_inputs",
-                self.val_inputs, "needs >= 1 (and val_inputs_high >= 1)")
-        require(self.grid >= 1001, "grid", self.grid, "must be >= 1001")
-        for a in acts:  # every configuration's ramp must be buildable
-            for b in self.bit_list():
-                ramp_for(self, a, b)
-
-    @property
-    def nominal(self) -> float:
-        """The design (nominal) read voltage, V."""
-        return self.testbench.ramp.v_read
-
-    def activation_list(self) -> list[str]:
-        return _names(self.activations)
-
-    def bit_list(self) -> list[int]:
-        return [int(b) for b in self.bits]
-
-    def mc_activation_list(self) -> list[str]:
-        return _names(self.mc_activations) if self.mc_trials else []
-
-
-#: Overrides for tests/CI: sigmoid and tanh at 3 and 4 bits, the nominal and one off-nominal
-#: read voltage (no off-nominal ladders), 16-input decks, 2 Monte-Carlo trials at 4 bits, 128
-#: held-out inputs per configuration, nominal validation only.
-QUICK: dict[str, Any] = {
-    "activations": "sigmoid,tanh", "bits": [3, 4], "v_reads": [0.15, 0.2], "n_deck": 16,
-    "off_nominal_ladder_bits": 0,
-    "mc_activations": "sigmoid", "mc_bits": 4, "mc_trials": 2, "val_inputs": 128,
-    "val_off_nominal_bits": 0,
-}
+__all__ = ["AdcDataset", "characterize", "summary"]
 
 
 # ---------------------------------------------------------------- the dataset
@@ -383,7 +234,7 @@ class AdcDataset(Record):
 
 # ---------------------------------------------------------------- the sweep
 
-def _run(spec: AdcCharSpec, decks: list[_Deck], *, store: Path | str | None,
+def _run(spec: AdcCharSpec, decks: list[AdcDeck], *, store: Path | str | None,
          workers: int | None, scheduler: str | None, progress: bool,
          desc: str) -> list[ConversionResult]:
     if not decks:
@@ -399,7 +250,7 @@ def characterize(spec: AdcCharSpec, *, store: Path | str | None = None,
     design) and Monte-Carlo "before" decks; round 2 the fine ladders and the calibrated
     Monte-Carlo decks (see the module docstring). Pure numpy afterwards."""
     cfgs = configs(spec)
-    states = [_State(c, sims=[]) for c in cfgs]
+    states = [ConfigState(c, sims=[]) for c in cfgs]
     nominal_of = {}
     for i, c in enumerate(cfgs):
         if c.reference == "ramp" and math.isclose(c.v_read, spec.nominal):
@@ -418,13 +269,13 @@ def characterize(spec: AdcCharSpec, *, store: Path | str | None = None,
     for i, (c, st) in enumerate(zip(cfgs, states, strict=True)):
         m = spec.n_deck if needs_ladder(c) else spec.probe_inputs
         x = stratified(seeded(spec.seed, i, 0), c.act.x_min, c.act.x_max, m)
-        probes.append(_Deck(i, testbench_for(spec, c.ramp, x, c.reference),
+        probes.append(AdcDeck(i, testbench_for(spec, c.ramp, x, c.reference),
                             np.full(m, PROBE), np.zeros(m, dtype=int)))
         if needs_ladder(c):
             st.ks = measured_thresholds(c, spec.max_targeted)
             st.v_ramp, st.mac = predicted(c, t_int)
-            ladder += _ladder_decks(spec, i, st, {int(k): list(spec.rungs) for k in st.ks}, 1)
-    trials = _mc_trials(spec)
+            ladder += ladder_decks(spec, i, st, {int(k): list(spec.rungs) for k in st.ks}, 1)
+    trials = draw_mc_trials(spec)
     before = [t.before for t in trials]
     res = run(probes + ladder + before, desc="adc probes, ladders A, MC before")
     for deck, r in zip(probes, res, strict=False):
@@ -432,7 +283,7 @@ def characterize(spec: AdcCharSpec, *, store: Path | str | None = None,
         st.v_ramp = np.asarray(r.v_ramp)
         st.mac = mac_map(st.cfg, t_int, np.asarray(r.x), np.asarray(r.v_mac))
     for deck, r in zip(probes + ladder, res, strict=False):
-        _record(states[deck.cfg], deck, r)
+        record_deck(states[deck.cfg], deck, r)
     for t, r in zip(trials, res[len(probes) + len(ladder):], strict=True):
         t.result_before = r
 
@@ -441,16 +292,16 @@ def characterize(spec: AdcCharSpec, *, store: Path | str | None = None,
     for i, st in enumerate(states):
         if st.ks is None:
             continue
-        st.delta_a = _delta_estimates(st)
+        st.delta_a = delta_estimates(st)
         targets = {}
         for k, (d, ok) in st.delta_a.items():
             targets[k] = ([d * f for f in spec.refine] if ok
                           else [2.0 * max(spec.rungs), 1.4 * max(spec.rungs)])
-        ladder += _ladder_decks(spec, i, st, targets, 2)
-    after = [_mc_calibrate(spec, t) for t in trials]
+        ladder += ladder_decks(spec, i, st, targets, 2)
+    after = [mc_calibrate(spec, t) for t in trials]
     res = run(ladder + after, desc="adc ladders B, MC after")
     for deck, r in zip(ladder, res, strict=False):
-        _record(states[deck.cfg], deck, r)
+        record_deck(states[deck.cfg], deck, r)
     for t, r in zip(trials, res[len(ladder):], strict=True):
         t.result_after = r
 
@@ -459,8 +310,8 @@ def characterize(spec: AdcCharSpec, *, store: Path | str | None = None,
 
 # ---------------------------------------------------------------- assembling the dataset
 
-def _assemble(spec: AdcCharSpec, states: list[_State], nominal_of: dict[tuple[str, int], int],
-              trials: list[_Trial]) -> AdcDataset:
+def _assemble(spec: AdcCharSpec, states: list[ConfigState], nominal_of: dict[tuple[str, int], int],
+              trials: list[McTrial]) -> AdcDataset:
     cfgs = [s.cfg for s in states]
     C = len(cfgs)
     K = 2 ** max(spec.bit_list()) - 1
@@ -481,7 +332,7 @@ def _assemble(spec: AdcCharSpec, states: list[_State], nominal_of: dict[tuple[st
         st, c = states[i], cfgs[i]
         n = c.n
         if st.ks is not None:
-            est = _delta_estimates(st)
+            est = delta_estimates(st)
             ks = np.array(sorted(est))
             vals = np.array([est[k][0] for k in ks])
             delta = np.interp(st.v_ramp, st.v_ramp[ks - 1], vals)  # smooth in the level
@@ -494,9 +345,9 @@ def _assemble(spec: AdcCharSpec, states: list[_State], nominal_of: dict[tuple[st
             delta = delta_by_level(st.v_ramp, ref.v_ramp[m], deltas[j][m])
             src = np.full(n, NOMINAL)
         deltas[i] = delta
-        mac = _refit(st, spec.testbench.t_int)
-        t = _transitions(c, st.v_ramp, mac, delta)
-        fig = _figures(c.act, c.bits, t, spec.grid)
+        mac = refit_mac(st, spec.testbench.t_int)
+        t = transitions_of(c, st.v_ramp, mac, delta)
+        fig = figures_of(c.act, c.bits, t, spec.grid)
         arr["v_ramp"][i, :n] = st.v_ramp
         scale = c.ramp.v_applied / c.ramp.v_read if c.reference == "ramp" else 1.0
         arr["v_design"][i, :n] = np.asarray(c.design.v_thresholds) * scale
@@ -528,7 +379,7 @@ def _assemble(spec: AdcCharSpec, states: list[_State], nominal_of: dict[tuple[st
             arr["transitions"][i, :n], arr["transitions"][j, :n], xg)
     sims.sort(key=lambda s: s[0][0] if len(s[0]) else 0)
     sim = [np.concatenate(v) for v in zip(*sims, strict=True)]
-    mc = _mc_arrays(spec, trials, {j: (states[j].v_ramp[np.asarray(states[j].ks) - 1],
+    mc = mc_arrays(spec, trials, {j: (states[j].v_ramp[np.asarray(states[j].ks) - 1],
                                       deltas[j][np.asarray(states[j].ks) - 1])
                                    for j in set(nominal_of.values())}, nominal_of, K)
     return AdcDataset(

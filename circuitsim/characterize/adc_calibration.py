@@ -30,25 +30,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from circuitsim.characterize.adc_configs import Config, ramp_for, seeded, stratified, testbench_for
-from circuitsim.characterize.adc_metrics import _figures, codes_of
+from circuitsim.characterize.adc_configs import Config, seeded, stratified, testbench_for
+from circuitsim.characterize.adc_metrics import codes_of, figures_of
+from circuitsim.characterize.adc_spec import AdcCharSpec, ramp_for
 from circuitsim.characterize.adc_transitions import (
     PROBE,
-    _Deck,
-    _transitions,
+    AdcDeck,
     delta_by_level,
     mac_map,
+    transitions_of,
 )
 from circuitsim.netlist.ramp import RampDesign, ramp_design
 from circuitsim.phases.conversion import ConversionResult
 from circuitsim.spec import G_FLOOR
-
-if TYPE_CHECKING:
-    from circuitsim.characterize.adc import AdcCharSpec
 
 #: A spare calibration device is used only if it cuts the weighted squared error by this much.
 SPARE_MIN_GAIN = 0.2
@@ -178,22 +176,22 @@ def program(target: np.ndarray, rng: np.random.Generator, sigma: float,
 # ---------------------------------------------------------------- Monte-Carlo trials
 
 @dataclass
-class _Trial:
+class McTrial:
     activation: str
     index: int
     cfg: Config
     g_ramp: np.ndarray
     g_cal: np.ndarray
     rng: np.random.Generator
-    before: _Deck
+    before: AdcDeck
     result_before: ConversionResult | None = None
-    after: _Deck | None = None
+    after: AdcDeck | None = None
     result_after: ConversionResult | None = None
     plan: CalibrationPlan | None = None
     g_cal_after: np.ndarray | None = None
 
 
-def _mc_trials(spec: AdcCharSpec) -> list[_Trial]:
+def draw_mc_trials(spec: AdcCharSpec) -> list[McTrial]:
     out = []
     acts = spec.activation_list()
     for a in spec.mc_activation_list():
@@ -206,13 +204,13 @@ def _mc_trials(spec: AdcCharSpec) -> list[_Trial]:
             ramp = replace(nom, g_ramp=tuple(g_ramp), g_cal=tuple(g_cal))
             cfg = Config(a, spec.mc_bits, spec.nominal, "ramp", ramp)
             x = stratified(rng, cfg.act.x_min, cfg.act.x_max, spec.n_deck)
-            deck = _Deck(-1, testbench_for(spec, ramp, x), np.full(spec.n_deck, PROBE),
+            deck = AdcDeck(-1, testbench_for(spec, ramp, x), np.full(spec.n_deck, PROBE),
                          np.zeros(spec.n_deck, dtype=int))
-            out.append(_Trial(a, t, cfg, g_ramp, g_cal, rng, deck))
+            out.append(McTrial(a, t, cfg, g_ramp, g_cal, rng, deck))
     return out
 
 
-def _mc_calibrate(spec: AdcCharSpec, trial: _Trial) -> _Deck:
+def mc_calibrate(spec: AdcCharSpec, trial: McTrial) -> AdcDeck:
     """Plan the calibration from the trial's measured ramp and program it (write-and-verify)."""
     r = trial.cfg.ramp
     design = ramp_design(replace(r, g_ramp=None, g_cal=None))
@@ -223,12 +221,12 @@ def _mc_calibrate(spec: AdcCharSpec, trial: _Trial) -> _Deck:
     trial.plan, trial.g_cal_after = plan, g
     ramp = replace(r, g_cal=tuple(float(v) for v in g),
                    cal_step=tuple(float(s) for s in plan.cal_step))
-    trial.after = _Deck(-1, replace(trial.before.point, ramp=ramp), trial.before.kind,
+    trial.after = AdcDeck(-1, replace(trial.before.point, ramp=ramp), trial.before.kind,
                         trial.before.k)
     return trial.after
 
 
-def _mc_arrays(spec: AdcCharSpec, trials: list[_Trial],
+def mc_arrays(spec: AdcCharSpec, trials: list[McTrial],
                measured: dict[int, tuple[np.ndarray, np.ndarray]],
                nominal_of: dict[tuple[str, int], int], K: int) -> dict[str, Any]:
     """Figures of the Monte-Carlo trials; ``measured[j]``: ladder levels and overdrives of
@@ -258,8 +256,8 @@ def _mc_arrays(spec: AdcCharSpec, trials: list[_Trial],
         for when, r in (("before", t.result_before), ("after", t.result_after)):
             mac = mac_map(c, spec.testbench.t_int, np.asarray(r.x), np.asarray(r.v_mac))
             v_ramp = np.asarray(r.v_ramp)
-            tr = _transitions(c, v_ramp, mac, delta_by_level(v_ramp, ref_levels, ref_delta))
-            fig = _figures(c.act, c.bits, tr, spec.grid)
+            tr = transitions_of(c, v_ramp, mac, delta_by_level(v_ramp, ref_levels, ref_delta))
+            fig = figures_of(c.act, c.bits, tr, spec.grid)
             out[f"mc_transitions_{when}"][m, :n] = tr
             out[f"mc_rmse_{when}"][m] = fig["rmse_lsb"]
             out[f"mc_inl_{when}"][m] = float(np.max(np.abs(fig["inl"])))

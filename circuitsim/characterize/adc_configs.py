@@ -6,42 +6,13 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from circuitsim.activations import Activation
-from circuitsim.netlist.ramp import RampDesign, RampSpec, design_ramp, fit_c_int, ramp_design
+from circuitsim.characterize.adc_spec import AdcCharSpec, ramp_for
+from circuitsim.netlist.ramp import RampDesign, RampSpec, ramp_design
 from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
-
-if TYPE_CHECKING:
-    from circuitsim.characterize.adc import AdcCharSpec
-
-
-@functools.lru_cache(maxsize=256)
-def ramp_for(spec: AdcCharSpec, activation: str, bits: int,
-             v_read: float | None = None) -> RampSpec:
-    """The ramp of configuration ``(activation, bits)`` read at ``v_read`` (None: nominal).
-
-    From the template ``spec.testbench.ramp``; ``c_int`` is the template's if the design fits
-    the device window, else :func:`circuitsim.netlist.ramp.fit_c_int`'s; relu above 5 bits
-    starts at ``relu_x_min_high``.
-    """
-    t = spec.testbench.ramp
-    x_min = spec.relu_x_min_high if activation == "relu" and bits > 5 else None
-    geometry = dict(v_read=t.v_read, t_read=t.t_read, v_lo=t.v_lo, v_span=t.v_span,
-                    n_cal=t.n_cal)
-    d = design_ramp(activation, bits, x_min=x_min, c_int=t.c_int, g_min=None, g_max=None,
-                    **geometry)
-    g = np.concatenate([d.g_ramp, d.g_cal])
-    c_int = t.c_int
-    if g.min() < t.g_min or g.max() > t.g_max:
-        c_int = fit_c_int(activation, bits, x_min=x_min, g_min=t.g_min, g_max=t.g_max,
-                          **geometry)
-    applied = None if v_read is None or math.isclose(v_read, t.v_read) else float(v_read)
-    return replace(t, activation=activation, table_x=(), table_f=(), bits=bits, x_min=x_min,
-                   x_max=None, c_int=c_int, v_read_applied=applied, g_ramp=None, g_cal=None,
-                   cal_step=())
 
 
 def testbench_for(spec: AdcCharSpec, ramp: RampSpec, x: np.ndarray,

@@ -67,7 +67,7 @@ def code_shift(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> tuple[float, floa
     return float(np.sqrt(np.mean(d**2))), float(np.max(np.abs(d))), float(np.mean(d != 0))
 
 
-def _figures(act: Activation, bits: int, t: np.ndarray, grid: int) -> dict[str, Any]:
+def figures_of(act: Activation, bits: int, t: np.ndarray, grid: int) -> dict[str, Any]:
     inl, dnl = inl_dnl(act, bits, t)
     rm, rm_lsb = rmse(act, bits, t, grid)
     x = np.linspace(act.x_min, act.x_max, grid)

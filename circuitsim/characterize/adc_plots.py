@@ -24,14 +24,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from circuitsim.activations import get_activation  # noqa: E402
-from circuitsim.characterize.adc import (  # noqa: E402
+from circuitsim.characterize.adc import AdcDataset  # noqa: E402
+from circuitsim.characterize.adc_metrics import codes_of, inl_dnl  # noqa: E402
+from circuitsim.characterize.adc_transitions import (  # noqa: E402
     BACKGROUND,
     INTERPOLATED,
     MEASURED,
     PROBE,
-    AdcDataset,
-    codes_of,
-    inl_dnl,
 )
 from circuitsim.plots import save_figure  # noqa: E402
 

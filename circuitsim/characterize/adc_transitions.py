@@ -56,19 +56,16 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from circuitsim.characterize.adc_configs import Config, seeded, testbench_for
+from circuitsim.characterize.adc_spec import AdcCharSpec
 from circuitsim.errors import SimError
 from circuitsim.netlist.adc import sample_times
 from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
 from circuitsim.phases.conversion import ConversionResult, conversion_point
 from circuitsim.spec import to_mapping
-
-if TYPE_CHECKING:
-    from circuitsim.characterize.adc import AdcCharSpec
 
 #: Slope of ``t_flip - t_s`` vs ``ln(overdrive)`` used when only one rung fell (s per e-fold).
 DEFAULT_SLOPE = -12e-9
@@ -216,7 +213,7 @@ def measured_thresholds(cfg: Config, limit: int) -> np.ndarray:
 # ---------------------------------------------------------------- decks and their results
 
 @dataclass
-class _Deck:
+class AdcDeck:
     """A deck to run and what each of its inputs is for."""
 
     cfg: int
@@ -226,7 +223,7 @@ class _Deck:
 
 
 @dataclass
-class _State:
+class ConfigState:
     """Per-configuration data gathered over the rounds."""
 
     cfg: Config
@@ -285,7 +282,7 @@ def convert(point: ConversionTestbenchSpec) -> ConversionResult:
 convert.decks = conversion_point.decks  # type: ignore[attr-defined]
 
 
-def _record(st: _State, deck: _Deck, res: ConversionResult) -> None:
+def record_deck(st: ConfigState, deck: AdcDeck, res: ConversionResult) -> None:
     """Keep a deck's inputs: (kind, k, x, v_mac0, code, od, trel)."""
     cfg = st.cfg
     ts = sample_times(cfg.ramp)
@@ -301,8 +298,8 @@ def _record(st: _State, deck: _Deck, res: ConversionResult) -> None:
                     np.asarray(res.codes), od, trel))
 
 
-def _ladder_decks(spec: AdcCharSpec, i: int, st: _State, targets: dict[int, list[float]],
-                  round_id: int) -> list[_Deck]:
+def ladder_decks(spec: AdcCharSpec, i: int, st: ConfigState, targets: dict[int, list[float]],
+                  round_id: int) -> list[AdcDeck]:
     """Decks of one rung per threshold: rung ``j`` of every threshold in deck ``j``."""
     cfg = st.cfg
     ts = sample_times(cfg.ramp)
@@ -314,11 +311,11 @@ def _ladder_decks(spec: AdcCharSpec, i: int, st: _State, targets: dict[int, list
         x = st.mac.solve(st.v_ramp[ks - 1] - ods, ts[ks - 1])
         rng = seeded(spec.seed, i, round_id, j)
         for xs, kd, kk in _fill(spec, cfg, x, np.full(len(x), RUNG), ks, rng):
-            decks.append(_Deck(i, testbench_for(spec, cfg.ramp, xs, cfg.reference), kd, kk))
+            decks.append(AdcDeck(i, testbench_for(spec, cfg.ramp, xs, cfg.reference), kd, kk))
     return decks
 
 
-def _delta_estimates(st: _State) -> dict[int, tuple[float, bool]]:
+def delta_estimates(st: ConfigState) -> dict[int, tuple[float, bool]]:
     kind = np.concatenate([s[0] for s in st.sims])
     k = np.concatenate([s[1] for s in st.sims])
     code = np.concatenate([s[4] for s in st.sims])
@@ -341,12 +338,12 @@ def _delta_estimates(st: _State) -> dict[int, tuple[float, bool]]:
     return out
 
 
-def _transitions(cfg: Config, v_ramp: np.ndarray, mac: MacMap, delta: np.ndarray) -> np.ndarray:
+def transitions_of(cfg: Config, v_ramp: np.ndarray, mac: MacMap, delta: np.ndarray) -> np.ndarray:
     ts = sample_times(cfg.ramp)
     return mac.solve(v_ramp - delta, ts)
 
 
-def _refit(st: _State, t_int: float) -> MacMap:
+def refit_mac(st: ConfigState, t_int: float) -> MacMap:
     """The MAC map refitted on every simulated input of the configuration."""
     x = np.concatenate([s[2] for s in st.sims])
     v0 = np.concatenate([s[3] for s in st.sims])

@@ -42,12 +42,12 @@ from typing import Any, Literal
 import numpy as np
 
 from circuitsim.characterize.common import run_points
+from circuitsim.fidelity import Check
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.netlist.tb_mac import MacTestbenchSpec
 from circuitsim.phases.mac import MacResult, mac_point
 from circuitsim.phases.records import Record
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require, to_mapping
-from circuitsim.surrogate.fidelity import Check
 
 PATTERNS = ("dense", "sparse", "extreme", "max")
 INPUT_KINDS = ("ones", "uniform", "sign", "sparse")
@@ -107,20 +107,17 @@ def _tuple2(a: np.ndarray) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(v) for v in row) for row in a)
 
 
-def _names(text: str, allowed: tuple[str, ...], field: str) -> tuple[str, ...]:
-    items = tuple(s.strip() for s in text.split(",") if s.strip())
-    require(len(items) > 0, field, text, "needs at least one name")
+def _check_names(items: tuple[str, ...], allowed: tuple[str, ...], field: str) -> None:
+    require(len(items) > 0, field, items, "needs at least one name")
     bad = [s for s in items if s not in allowed]
-    require(not bad, field, text, f"unknown {bad} (known: {', '.join(allowed)})")
-    require(len(set(items)) == len(items), field, text, "names must not repeat")
-    return items
+    require(not bad, field, items, f"unknown {bad} (known: {', '.join(allowed)})")
+    require(len(set(items)) == len(items), field, items, "names must not repeat")
 
 
-def _sizes(rows: tuple[tuple[float, ...], ...], field: str) -> list[tuple[int, int, int]]:
+def _sizes(rows: tuple[tuple[int, ...], ...], field: str) -> list[tuple[int, int, int]]:
     out = []
     for r in rows:
         require(len(r) == 3, field, r, "each entry is (rows, cols, vectors per deck)")
-        require(all(float(v).is_integer() for v in r), field, r, "entries must be integers")
         n, m, b = (int(v) for v in r)
         require(2 <= n <= 256 and 2 <= m <= 256, field, r, "rows and cols must be in 2..256")
         require(1 <= b <= 64, field, r, "vectors per deck must be in 1..64")
@@ -137,22 +134,22 @@ class MacCharSpec:
     """
 
     circuit: MacCircuit = param(MacCircuit(), "the circuit every tile is built from")
-    tiles: tuple[tuple[float, ...], ...] = param(
+    tiles: tuple[tuple[int, ...], ...] = param(
         ((16, 16, 16), (32, 32, 16), (64, 64, 8), (128, 128, 3)),
         "characterized tiles: (rows, cols, input vectors per deck)")
-    patterns: str = param("dense,sparse,extreme,max",
-                          "comma-separated conductance patterns of the characterization")
+    patterns: tuple[str, ...] = param(("dense", "sparse", "extreme", "max"),
+                                      "conductance patterns of the characterization")
     sparse_density: float = param(0.1, "fraction of devices above g_min in a sparse matrix")
     extreme_fraction: float = param(
         0.25, "fraction of rows and of columns forced to g_max or g_min in an extreme matrix")
     input_density: float = param(0.2, "fraction of non-zero inputs in a sparse input vector")
     seed: int = param(1, "seed of the characterization draws")
-    val_tiles: tuple[tuple[float, ...], ...] = param(
+    val_tiles: tuple[tuple[int, ...], ...] = param(
         ((16, 16, 8), (32, 32, 8), (64, 64, 4), (128, 128, 2)),
         "held-out tiles: (rows, cols, input vectors per deck)")
-    val_patterns: str = param("dense,sparse,extreme",
-                              "comma-separated conductance patterns of the held-out tiles")
-    layer: tuple[float, ...] = param(
+    val_patterns: tuple[str, ...] = param(("dense", "sparse", "extreme"),
+                                          "conductance patterns of the held-out tiles")
+    layer: tuple[int, ...] = param(
         (192, 160, 3), "held-out full-size layer (rows, cols, input vectors), dense pattern, "
         "split into tiles no larger than the largest characterized tile; () = none")
     val_seed: int = param(2, "seed of the held-out draws (tiles and layer)")
@@ -168,11 +165,11 @@ class MacCharSpec:
         require(len(self.val_tiles) > 0, "val_tiles", self.val_tiles, "needs at least one tile")
         _sizes(self.tiles, "tiles")
         _sizes(self.val_tiles, "val_tiles")
-        _names(self.patterns, PATTERNS, "patterns")
-        _names(self.val_patterns, PATTERNS, "val_patterns")
+        _check_names(self.patterns, PATTERNS, "patterns")
+        _check_names(self.val_patterns, PATTERNS, "val_patterns")
         if self.layer:
-            require(len(self.layer) == 3 and all(float(v).is_integer() for v in self.layer)
-                    and all(v >= 2 for v in self.layer[:2]) and 1 <= self.layer[2] <= 64,
+            require(len(self.layer) == 3 and all(v >= 2 for v in self.layer[:2])
+                    and 1 <= self.layer[2] <= 64,
                     "layer", self.layer, "must be (rows >= 2, cols >= 2, vectors 1..64) or ()")
 
     @property
@@ -185,11 +182,11 @@ class MacCharSpec:
 
     @property
     def pattern_list(self) -> tuple[str, ...]:
-        return _names(self.patterns, PATTERNS, "patterns")
+        return self.patterns
 
     @property
     def val_pattern_list(self) -> tuple[str, ...]:
-        return _names(self.val_patterns, PATTERNS, "val_patterns")
+        return self.val_patterns
 
     @property
     def max_tile(self) -> tuple[int, int]:
@@ -201,9 +198,9 @@ class MacCharSpec:
 #: Small version for tests and CI: 16x16 and 32x32 tiles, a 48x40 layer of four tiles.
 QUICK: dict[str, Any] = {
     "tiles": [[16, 16, 12], [32, 32, 12]],
-    "patterns": "dense,sparse,extreme,max",
+    "patterns": ["dense", "sparse", "extreme", "max"],
     "val_tiles": [[16, 16, 6], [32, 32, 6]],
-    "val_patterns": "dense,extreme",
+    "val_patterns": ["dense", "extreme"],
     "layer": [48, 40, 4],
 }
 

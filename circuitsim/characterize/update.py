@@ -50,6 +50,7 @@ import numpy as np
 from circuitsim import montecarlo
 from circuitsim.characterize.common import run_points
 from circuitsim.errors import SpecError
+from circuitsim.fidelity import Check
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.phases.records import Record
@@ -63,7 +64,6 @@ from circuitsim.spec import (
     require,
     to_mapping,
 )
-from circuitsim.surrogate.fidelity import Check
 
 #: Longest pulse string of one deck (the testbench's limit).
 MAX_DECK_PULSES = 512
@@ -235,11 +235,11 @@ class UpdateDataset(Record):
 
 # ---------------------------------------------------------------- staircases
 
-Runner = Callable[[list[UpdateTestbenchSpec], str], list[UpdateResult]]
+DeckRunner = Callable[[list[UpdateTestbenchSpec], str], list[UpdateResult]]
 
 
 def _runner(store: Path | str | None, workers: int | None, scheduler: str | None,
-            progress: bool) -> Runner:
+            progress: bool) -> DeckRunner:
     def run(points: list[UpdateTestbenchSpec], desc: str) -> list[UpdateResult]:
         if not points:
             return []
@@ -253,7 +253,7 @@ def _clamp_vc(v: float, vdd: float) -> float:
 
 
 def staircases(spec: UpdateCharSpec, cells: Sequence[Cell3T1CSpec], kind: str,
-               starts: Sequence[float], hold: float, run: Runner,
+               starts: Sequence[float], hold: float, run: DeckRunner,
                desc: str) -> list[list[UpdateResult]]:
     """Run one staircase per cell (``kind`` "U" or "D") from ``starts`` in rounds of
     ``round_pulses`` pulses until the last step is below ``sat_step`` or ``max_rounds`` ran.

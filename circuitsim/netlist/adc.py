@@ -39,10 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import comment, idc, mosfet, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.ramp import RampSpec
-from circuitsim.netlist.registry import Block
 from circuitsim.netlist.technology import PTM_LIBRARY, PTM_NMOS, PTM_PMOS
 from circuitsim.spec import check_types, param, positive, require
 

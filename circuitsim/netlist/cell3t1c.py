@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from circuitsim.netlist import deck as deck_mod
-from circuitsim.netlist.elements import capacitor, comment, resistor, subckt
+from circuitsim.netlist.block import Block
+from circuitsim.netlist.elements import GND, capacitor, comment, resistor, subckt
 from circuitsim.netlist.fmt import num
-from circuitsim.netlist.registry import Block
 from circuitsim.netlist.technology import (
     PTM_LIBRARY,
     TechnologySpec,
@@ -43,8 +43,6 @@ from circuitsim.netlist.technology import (
 )
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
-#: Ground node.
-GND = "0"
 #: Model library and model names of the cell transistors.
 MODELS = PTM_LIBRARY
 #: Port order of the cell subcircuit.

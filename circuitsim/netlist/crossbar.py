@@ -23,9 +23,9 @@ from typing import Any, Literal
 import numpy as np
 
 from circuitsim.netlist import elements as el
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.deck import render
 from circuitsim.netlist.fmt import num
-from circuitsim.netlist.registry import Block
 from circuitsim.netlist.technology import (
     PTM_LIBRARY,
     TechnologySpec,

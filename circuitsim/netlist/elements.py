@@ -13,6 +13,8 @@ from circuitsim.errors import NetlistError
 from circuitsim.netlist.fmt import name, node, num, text_line
 
 WIDTH = 100
+#: The ground node.
+GND = "0"
 
 
 def wrap(tokens: Sequence[str], width: int = WIDTH) -> str:

@@ -61,7 +61,9 @@ import numpy as np
 
 from circuitsim.activations import Activation, as_activation, get_activation, tabulated
 from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import (
+    GND,
     capacitor,
     comment,
     instance,
@@ -73,7 +75,6 @@ from circuitsim.netlist.elements import (
     vpwl,
 )
 from circuitsim.netlist.fmt import num
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
 #: Defaults shared by :class:`RampSpec` and :func:`design_ramp`.
@@ -89,7 +90,6 @@ G_MAX = 1e-4
 #: Reset switch of the integrators (closed: R_ON across c_int; open: R_OFF).
 R_ON = 100.0
 R_OFF = 1e15
-GND = "0"
 INTEGRATOR = "integrator"
 RAMP_COLUMN = "ramp_column"
 

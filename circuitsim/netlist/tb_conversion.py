@@ -38,7 +38,9 @@ import numpy as np
 
 from circuitsim.netlist import adc, ramp
 from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import (
+    GND,
     comment,
     instance,
     meas_fall,
@@ -51,7 +53,6 @@ from circuitsim.netlist.elements import (
     wrap,
 )
 from circuitsim.netlist.fmt import name, num
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import check_types, param, positive, require
 
 
@@ -148,9 +149,9 @@ def deck(spec: ConversionTestbenchSpec) -> str:
     t_mac = r.t_reset + r.t_edge
     reset = [(0.0, 1.0), (r.t_reset, 1.0), (r.t_reset + r.t_edge, 0.0)]
     body = [*ramp.subckt_lines(spec.ramp_column()), "", *adc.subckt_lines(c), "",
-            vdc("Vdd", "vdd", ramp.GND, c.vdd),
-            vpwl("Vrst", "rst", ramp.GND, reset),
-            instance("Xbias", ["vdd", ramp.GND, "vbp"], adc.BIAS),
+            vdc("Vdd", "vdd", GND, c.vdd),
+            vpwl("Vrst", "rst", GND, reset),
+            instance("Xbias", ["vdd", GND, "vbp"], adc.BIAS),
             instance("Xramp", ["ramp", "rst"], ramp.RAMP_COLUMN)]
     for i, g in enumerate(spec.g_x()):
         body += [
@@ -158,7 +159,7 @@ def deck(spec: ConversionTestbenchSpec) -> str:
             ramp.read_pulse(f"Vx{i}", f"xrow{i}", r.v_applied, t_mac, spec.t_int, r.t_edge),
             resistor(f"Rx{i}", f"xrow{i}", f"xsum{i}", 1.0 / g),
             instance(f"Xmac{i}", [f"xsum{i}", f"mac{i}", "rst"], ramp.INTEGRATOR),
-            instance(f"Xcmp{i}", [f"mac{i}", "ramp", f"out{i}", "vdd", ramp.GND, "vbp"],
+            instance(f"Xcmp{i}", [f"mac{i}", "ramp", f"out{i}", "vdd", GND, "vbp"],
                      adc.COMPARATOR),
         ]
     n = len(spec.x)

@@ -45,9 +45,9 @@ import numpy as np
 
 from circuitsim.netlist import crossbar as xb
 from circuitsim.netlist import elements as el
+from circuitsim.netlist.block import Block
 from circuitsim.netlist.deck import render
 from circuitsim.netlist.fmt import num
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import check_types, non_negative, param, positive, require
 
 BLEED_OHMS = 1e12

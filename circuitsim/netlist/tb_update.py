@@ -24,10 +24,10 @@ import numpy as np
 
 from circuitsim.netlist import cell3t1c
 from circuitsim.netlist import deck as deck_mod
-from circuitsim.netlist.cell3t1c import GND, Cell3T1CSpec
-from circuitsim.netlist.elements import bvoltage, comment, instance, save, vdc, vpwl
+from circuitsim.netlist.block import Block
+from circuitsim.netlist.cell3t1c import Cell3T1CSpec
+from circuitsim.netlist.elements import GND, bvoltage, comment, instance, save, vdc, vpwl
 from circuitsim.netlist.fmt import num
-from circuitsim.netlist.registry import Block
 from circuitsim.spec import check_types, param, positive, require
 
 PULSES_RE = re.compile(r"[UD]{1,512}")

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from circuitsim.activations import as_activation
-from circuitsim.energy import source_energy, window_energy
 from circuitsim.netlist import adc, tb_conversion
 from circuitsim.netlist.adc import ComparatorSpec
 from circuitsim.netlist.ramp import RampSpec, ramp_design
@@ -32,6 +31,7 @@ from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
 from circuitsim.phases.records import Record
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.runner import SimOptions, simulate
+from circuitsim.spice.waveform import source_energy, window_energy
 
 #: The point of a conversion sweep is the testbench spec.
 ConversionPoint = ConversionTestbenchSpec

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim.energy import settling_time, window_energy, window_integral
 from circuitsim.netlist import tb_mac
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.netlist.tb_mac import MacTestbenchSpec
@@ -29,6 +28,7 @@ from circuitsim.phases.records import Record
 from circuitsim.phases.technology import options_for
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.runner import SimOptions, simulate
+from circuitsim.spice.waveform import settling_time, window_energy, window_integral
 
 #: The point of a MAC sweep is the testbench spec (frozen, TOML/JSON via spec.from_mapping).
 MacPoint = MacTestbenchSpec

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim.energy import source_charge, source_energy, window_integral
 from circuitsim.netlist import tb_update
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
@@ -31,6 +30,7 @@ from circuitsim.phases.records import Record
 from circuitsim.phases.technology import options_for
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.runner import SimOptions, simulate
+from circuitsim.spice.waveform import source_charge, source_energy, window_integral
 
 #: The point of an update sweep is the testbench spec.
 UpdatePoint = UpdateTestbenchSpec

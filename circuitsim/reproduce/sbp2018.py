@@ -21,7 +21,7 @@ TITLE = "SBP 2018: sign backpropagation vs float MLP (digits, 64-128-10)"
 CLAIM = ("An RRAM-crossbar MLP trained with sign backpropagation (binary forward, ternary "
          "backward interfaces, one pulse per weight) reaches accuracy comparable to a "
          "floating-point MLP.")
-HIDDEN = 128
+SBP_HIDDEN = 128
 IDEAL = {"rpu": {"d2d": 0.0, "c2c": 0.0, "bound_d2d": 0.0},
          "periphery": {"in_bits": 0, "out_bits": 0}}
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
@@ -34,7 +34,7 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
 
 def run(out: Path, *, seeds: int = 3, fast: bool = False, progress: bool = True) -> Report:
     t0 = time.perf_counter()
-    base: dict[str, Any] = {"dataset": "digits", "hidden": HIDDEN, "epochs": 3 if fast else 20}
+    base: dict[str, Any] = {"dataset": "digits", "hidden": SBP_HIDDEN, "epochs": 3 if fast else 20}
     if fast:
         base["max_train"] = 300
     ds = data.load("digits")

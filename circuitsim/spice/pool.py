@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import importlib
 import os
 import pickle
 import signal
@@ -56,7 +57,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
          "from circuitsim.spice.pool import _worker_main; _worker_main({fd})")
 
-Outcome = tuple[int, bool, Any]  # (index, ok, value)
+TaskOutcome = tuple[int, bool, Any]  # (index, ok, value)
 
 
 # ------------------------------------------------------------------ parent side: one worker
@@ -119,7 +120,7 @@ class _Worker:
             found.append(self.started + STARTUP_TIMEOUT)
         return min(found, default=None)
 
-    def step(self) -> Outcome | None:
+    def step(self) -> TaskOutcome | None:
         """Take what the worker sent, or notice its death; the outcome when its task ended."""
         try:
             while self.conn.poll(0):
@@ -135,7 +136,7 @@ class _Worker:
             return self._died()
         return None
 
-    def expire(self, now: float) -> Outcome | None:
+    def expire(self, now: float) -> TaskOutcome | None:
         """Kill the worker if its task, run or start-up is past its time limit."""
         if self.run_deadline is not None and now >= self.run_deadline:
             why = f"ngspice exceeded its {self.run_timeout:g} s timeout"
@@ -148,7 +149,7 @@ class _Worker:
         self.kill()
         return self._finish(False, self._failure(why)) if self.index is not None else None
 
-    def _message(self, msg: tuple[Any, ...]) -> Outcome | None:
+    def _message(self, msg: tuple[Any, ...]) -> TaskOutcome | None:
         kind = msg[0]
         if kind == "ready":
             self.ready = True
@@ -161,13 +162,13 @@ class _Worker:
             return self._finish(msg[2], msg[3])
         return None
 
-    def _finish(self, ok: bool, value: Any) -> Outcome:
+    def _finish(self, ok: bool, value: Any) -> TaskOutcome:
         index = self.index if self.index is not None else -1
         self.index = self.task_deadline = self.task_timeout = None
         self.run_dir = self.run_deadline = self.run_timeout = None
         return index, ok, value
 
-    def _died(self) -> Outcome | None:
+    def _died(self) -> TaskOutcome | None:
         try:
             code = self.proc.wait(timeout=5.0)
         except subprocess.TimeoutExpired:  # socket closed but process hanging on
@@ -214,7 +215,7 @@ class _Worker:
             os.close(self.pidfd)
             self.pidfd = None
 
-    def call(self, payload: bytes, timeout: float | None) -> Outcome:
+    def call(self, payload: bytes, timeout: float | None) -> TaskOutcome:
         """Run one task on this worker, blocking the calling thread (with time limits)."""
         while not self.ready:
             self._wait_once()
@@ -248,6 +249,9 @@ def _preparation(with_main: bool) -> dict[str, Any]:
         "name": "circuitsim-worker", "sys_path": [p or here for p in sys.path],
         "sys_argv": list(sys.argv), "dir": os.getcwd(), "orig_dir": here,
     }
+    # the parent's circuitsim modules: a worker imports them before it reports ready, so the
+    # module of a task's function is loaded outside the task's timeout (the package is lazy)
+    data["circuitsim_modules"] = sorted(m for m in sys.modules if m.startswith("circuitsim."))
     main = sys.modules.get("__main__")
     if with_main and main is not None:
         name = getattr(getattr(main, "__spec__", None), "name", None)
@@ -566,7 +570,13 @@ def _worker_main(fd: int) -> None:
         os._exit(0)
     _CHANNEL = _Channel(conn)
     _BOOTSTRAPPING = True
+    modules = preparation.pop("circuitsim_modules", [])
     spawn.prepare(preparation)
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # e.g. a module the parent loaded from elsewhere
+            pass
     _BOOTSTRAPPING = False
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     _CHANNEL.send(("ready", os.getpid()))

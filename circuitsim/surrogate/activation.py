@@ -44,22 +44,14 @@ from typing import Any, Literal
 import numpy as np
 
 from circuitsim.activations import Activation, get_activation
-from circuitsim.characterize.adc import (
-    BACKGROUND,
-    PROBE,
-    AdcCharSpec,
-    AdcDataset,
-    Config,
-    codes_of,
-    convert,
-    inl_dnl,
-    ramp_for,
-    seeded,
-    testbench_for,
-)
+from circuitsim.characterize.adc import AdcDataset
+from circuitsim.characterize.adc_configs import Config, seeded, testbench_for
+from circuitsim.characterize.adc_metrics import codes_of, inl_dnl
+from circuitsim.characterize.adc_spec import AdcCharSpec, ramp_for
+from circuitsim.characterize.adc_transitions import BACKGROUND, PROBE, convert
 from circuitsim.characterize.common import run_points
 from circuitsim.errors import CacheError, SpecError
-from circuitsim.surrogate.fidelity import Check
+from circuitsim.fidelity import Check
 
 #: The arrays of a stored surrogate and their kinds (U: str, i: int, f: float).
 _ARRAYS = {"activation": "U", "bits": "i", "v_read": "f", "x_min": "f", "x_max": "f",

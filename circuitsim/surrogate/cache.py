@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim import __version__
+from circuitsim._version import __version__
 from circuitsim.errors import CacheError, SpecError
 from circuitsim.fingerprint import ROOT, dataset_code, fit_code
 from circuitsim.io import write_atomic

@@ -1,18 +1,18 @@
-"""The three surrogate kinds and where their characterization, fit and validation live.
+"""The three surrogate kinds: what characterizes each (SPICE → dataset) and what fits and
+validates its surrogate, as a typed registry of the functions and classes themselves.
 
 =========  ==========================================  =====================================
-kind       characterization (SPICE → dataset)           surrogate (fit, validate)
+kind       characterization (SPICE → dataset)           surrogate (model; fit; validate)
 =========  ==========================================  =====================================
-mac        :mod:`circuitsim.characterize.mac`           :mod:`circuitsim.surrogate.mac`
-update     :mod:`circuitsim.characterize.update`        :mod:`circuitsim.surrogate.update`
+mac        :mod:`circuitsim.characterize.mac`           :mod:`~circuitsim.surrogate.mac`,
+                                                        ``mac_fit``, ``mac_validate``
+update     :mod:`circuitsim.characterize.update`        :mod:`~circuitsim.surrogate.update`,
+                                                        ``update_fit``, ``update_validate``
 adc        :mod:`circuitsim.characterize.adc`           :mod:`circuitsim.surrogate.activation`
+           (spec: ``adc_spec``)
 =========  ==========================================  =====================================
 
-Every characterization module exports ``<Name>CharSpec`` (the frozen sweep spec), ``QUICK``
-(dotted-key overrides giving a small version for tests and CI), ``<Name>Dataset``,
-``characterize`` and ``summary``; its ``*_plots`` module ``plot_dataset``. Every surrogate
-module exports the surrogate class (``to_arrays``/``from_arrays``/``info``), ``fit`` and
-``validate``; its ``*_plots`` module ``plot_validation``. Modules are imported on first use.
+Their plots are in :mod:`circuitsim.surrogate.kind_plots` (matplotlib stays out of this module).
 
 ``char_code`` and ``fit_code`` list the source files (relative to the package) whose code
 decides a kind's dataset and its fit; they are hashed into the kind's cache keys
@@ -22,74 +22,69 @@ listed here, or editing it would not refresh the cache.
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
+from circuitsim.characterize import adc, adc_spec
+from circuitsim.characterize import mac as char_mac
+from circuitsim.characterize import update as char_update
 from circuitsim.errors import SpecError
+from circuitsim.fidelity import Check
+from circuitsim.surrogate import (
+    activation,
+    mac,
+    mac_fit,
+    mac_validate,
+    update,
+    update_fit,
+    update_validate,
+)
+from circuitsim.surrogate.kind_names import KindName
 
 
 @dataclass(frozen=True, slots=True)
-class Kind:
-    """Where one surrogate kind lives (module and class names)."""
+class SurrogateKind:
+    """One surrogate kind: its characterization and its surrogate."""
 
-    name: str
-    char_module: str
-    char_prefix: str
-    sur_module: str
-    sur_class: str
+    name: KindName
     summary: str
+    spec_class: type  #: the frozen characterization spec (``*CharSpec``)
+    quick: Mapping[str, Any]  #: dotted-key overrides: the small preset for tests and CI
+    dataset_class: type  #: what :attr:`characterize` returns (``.save``/``.load``)
+    characterize: Callable[..., Any]  #: ``(spec, *, store, workers, scheduler, progress)``
+    dataset_summary: Callable[[Any], list[Check]]  #: headline figures of a dataset
+    surrogate_class: type  #: the fitted model (``to_arrays``/``from_arrays``/``info``)
+    fit: Callable[[Any], Any]  #: dataset -> surrogate
+    validate: Callable[..., Any]  #: ``(surrogate, spec, *, store, workers, ...)`` -> validation
     char_code: tuple[str, ...]  #: characterization modules (dataset code, with the records')
     fit_code: tuple[str, ...]  #: fit modules
 
-    def char(self) -> ModuleType:
-        return importlib.import_module(f"circuitsim.characterize.{self.char_module}")
 
-    def char_plots(self) -> ModuleType:
-        return importlib.import_module(f"circuitsim.characterize.{self.char_module}_plots")
-
-    def sur(self) -> ModuleType:
-        return importlib.import_module(f"circuitsim.surrogate.{self.sur_module}")
-
-    def sur_plots(self) -> ModuleType:
-        return importlib.import_module(f"circuitsim.surrogate.{self.sur_module}_plots")
-
-    @property
-    def spec_class(self) -> type:
-        return getattr(self.char(), f"{self.char_prefix}CharSpec")
-
-    @property
-    def dataset_class(self) -> type:
-        return getattr(self.char(), f"{self.char_prefix}Dataset")
-
-    @property
-    def surrogate_class(self) -> type:
-        return getattr(self.sur(), self.sur_class)
-
-    @property
-    def quick(self) -> dict[str, Any]:
-        return dict(self.char().QUICK)
-
-
-KINDS: dict[str, Kind] = {
-    "mac": Kind("mac", "mac", "Mac", "mac", "MacSurrogate",
-                "crossbar MAC transfer (IR drop, read non-linearity), forward and backward",
-                ("characterize/mac.py",), ("surrogate/mac.py",)),
-    "update": Kind("update", "update", "Update", "update", "UpdateSurrogate",
-                   "3T1C update steps per up/down pulse, cell-to-cell spread, leakage",
-                   ("characterize/update.py",),
-                   ("surrogate/update.py", "surrogate/update_fit.py")),
-    "adc": Kind("adc", "adc", "Adc", "activation", "ActivationSurrogate",
-                "ramp-ADC activation codes per function, bits and V_read",
-                ("characterize/adc.py", "characterize/adc_calibration.py",
-                 "characterize/adc_configs.py", "characterize/adc_metrics.py",
-                 "characterize/adc_transitions.py"),
-                ("surrogate/activation.py",)),
+KINDS: dict[KindName, SurrogateKind] = {
+    "mac": SurrogateKind(
+        "mac", "crossbar MAC transfer (IR drop, read non-linearity), forward and backward",
+        char_mac.MacCharSpec, char_mac.QUICK, char_mac.MacDataset, char_mac.characterize,
+        char_mac.summary, mac.MacSurrogate, mac_fit.fit, mac_validate.validate,
+        ("characterize/mac.py",), ("surrogate/mac.py", "surrogate/mac_fit.py")),
+    "update": SurrogateKind(
+        "update", "3T1C update steps per up/down pulse, cell-to-cell spread, leakage",
+        char_update.UpdateCharSpec, char_update.QUICK, char_update.UpdateDataset,
+        char_update.characterize, char_update.summary, update.UpdateSurrogate, update_fit.fit,
+        update_validate.validate,
+        ("characterize/update.py",), ("surrogate/update.py", "surrogate/update_fit.py")),
+    "adc": SurrogateKind(
+        "adc", "ramp-ADC activation codes per function, bits and V_read",
+        adc_spec.AdcCharSpec, adc_spec.QUICK, adc.AdcDataset, adc.characterize, adc.summary,
+        activation.ActivationSurrogate, activation.fit, activation.validate,
+        ("characterize/adc.py", "characterize/adc_spec.py", "characterize/adc_calibration.py",
+         "characterize/adc_configs.py", "characterize/adc_metrics.py",
+         "characterize/adc_transitions.py"),
+        ("surrogate/activation.py",)),
 }
 
 
-def get_kind(name: str) -> Kind:
+def get_kind(name: str) -> SurrogateKind:
     if name not in KINDS:
         raise SpecError(f"kind: unknown surrogate kind {name!r} (known: {', '.join(KINDS)})")
     return KINDS[name]

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from circuitsim.plots import save_figure
-from circuitsim.surrogate.mac import MacValidation  # noqa: E402
+from circuitsim.surrogate.mac_validate import MacValidation  # noqa: E402
 
 
 def _pct(val: MacValidation, values: np.ndarray) -> np.ndarray:

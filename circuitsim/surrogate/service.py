@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from circuitsim import fidelity
 from circuitsim.errors import CacheError, SpecError
 from circuitsim.spec import build, deep_merge, to_mapping
 from circuitsim.spice.ngspice import ngspice_version
-from circuitsim.surrogate import fidelity
 from circuitsim.surrogate.cache import Entry, SurrogateCache, cache_key, key_material
-from circuitsim.surrogate.kinds import Kind, get_kind
+from circuitsim.surrogate.kinds import SurrogateKind, get_kind
 
 
 def nest(dotted: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def entry_key(kind: str, spec: Any) -> tuple[str, dict[str, Any]]:
     return cache_key(material), material
 
 
-def load_cached(k: Kind, key: str, cache: SurrogateCache,
+def load_cached(k: SurrogateKind, key: str, cache: SurrogateCache,
                 locked: bool = False) -> tuple[Any, Entry] | None:
     """The cached surrogate and its entry, or ``None``. A corrupt entry is reported and
     deleted only by a caller holding the entry's lock (``locked``): without the lock it may
@@ -83,7 +83,7 @@ def load_cached(k: Kind, key: str, cache: SurrogateCache,
 
 def characterize(kind: str, spec: Any, runner: Runner, cache: SurrogateCache) -> Any:
     """Run the characterization sweep of ``spec`` (resumable through the runner's store)."""
-    return get_kind(kind).char().characterize(spec, **runner.kwargs(cache))
+    return get_kind(kind).characterize(spec, **runner.kwargs(cache))
 
 
 def get_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = None,
@@ -105,13 +105,13 @@ def get_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = None,
             if hit is not None:
                 return (*hit, False)
         t0 = time.perf_counter()
-        ds = dataset if dataset is not None else k.char().characterize(spec,
+        ds = dataset if dataset is not None else k.characterize(spec,
                                                                        **runner.kwargs(cache))
         t1 = time.perf_counter()
-        sur = k.sur().fit(ds)
+        sur = k.fit(ds)
         t2 = time.perf_counter()
         meta = {"material": material, "spec": to_mapping(spec),
-                "dataset_summary": fidelity.to_json(k.char().summary(ds)),
+                "dataset_summary": fidelity.to_json(k.dataset_summary(ds)),
                 "fit": sur.info(),
                 "seconds": {"characterize": round(t1 - t0, 3), "fit": round(t2 - t1, 3)}}
         entry = cache.write(kind, key, sur.to_arrays(), meta)
@@ -150,7 +150,7 @@ def validate_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = N
     runner = runner or Runner()
     sur, entry, _ = get_surrogate(kind, spec, cache=cache, runner=runner)
     t0 = time.perf_counter()
-    val = k.sur().validate(sur, spec, **runner.kwargs(cache))
+    val = k.validate(sur, spec, **runner.kwargs(cache))
     entry = cache.update_meta(entry, validation=fidelity.to_json(val.checks),
                               validated=time.strftime("%Y-%m-%dT%H:%M:%S"),
                               validation_seconds=round(time.perf_counter() - t0, 3))

@@ -48,9 +48,9 @@ listed cells. Measured on a 784x250 layer (float32,
 the cells ~0.1 ms, ``g`` of every cell ~1 ms, against ~0.1 ms for a plain float
 ``W += lr * outer(x, d)``: two table look-ups per pulse are ~10 numpy passes and a gather.
 
-Fitting is in :mod:`~circuitsim.surrogate.update_fit` (:func:`fit`), validation against
-held-out SPICE runs in :mod:`~circuitsim.surrogate.update_validate` (:func:`validate`); both
-are re-exported here.
+Fitting is in :mod:`~circuitsim.surrogate.update_fit` (``fit``), validation against
+held-out SPICE runs in :mod:`~circuitsim.surrogate.update_validate` (``validate``); both
+import the model from this module.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def _slopes(table: np.ndarray) -> np.ndarray:
     return s
 
 
-def _dedupe(x: np.ndarray, y: np.ndarray, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+def dedupe(x: np.ndarray, y: np.ndarray, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique ``x`` (within ``tol``) with ``y`` averaged over duplicates."""
     order = np.argsort(x)
     x, y = x[order], y[order]
@@ -173,7 +173,7 @@ def _step_function(x_obs: np.ndarray, d_obs: np.ndarray):
     above it the steps fall linearly to the rail's fixed point, as they do near it (a
     geometric approach with the ratio ``rho`` of the last two steps):
     ``d = d_last (1 - (x - x_last) (1 - rho) / d_last)``."""
-    x, d = _dedupe(x_obs, np.maximum(d_obs, 0.0))
+    x, d = dedupe(x_obs, np.maximum(d_obs, 0.0))
     f = PchipInterpolator(x, d, extrapolate=False)
     x_lo, x_hi, d_lo, d_hi = x[0], x[-1], d[0], max(d[-1], 0.0)
     pos = np.flatnonzero(d > 0)
@@ -552,23 +552,7 @@ def features(dr: np.ndarray, du: np.ndarray, dd: np.ndarray) -> np.ndarray:
                      dr * dd, du * dd], axis=-1)
 
 
-# Fitting and validation live in update_fit / update_validate, which import the model from
-# this module; they are looked up here on first use (PEP 562), so either side can be imported
-# first without an import cycle.
-_LAZY = {"fit": "update_fit", "nominal_row_index": "update_fit",
-         "UpdateValidation": "update_validate", "validate": "update_validate",
-         "validation_cells": "update_validate", "validation_sequences": "update_validate"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"circuitsim.surrogate.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "D_MIN", "FEATURES", "G_FIT_MIN", "G_TOP_FIT", "M", "MZ", "N_FUND", "THETA", "V_MARGIN",
-    "W_MARGIN", "CellParams", "UpdateSurrogate", "features", "pulse_coordinate", *sorted(_LAZY),
+    "W_MARGIN", "CellParams", "UpdateSurrogate", "features", "pulse_coordinate",
 ]

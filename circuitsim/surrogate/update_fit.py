@@ -26,7 +26,7 @@ from circuitsim.surrogate.update import (
     CellParams,
     M,
     UpdateSurrogate,
-    _dedupe,
+    dedupe,
     features,
     pulse_coordinate,
 )
@@ -84,7 +84,7 @@ def _g_table(ds: UpdateDataset, w_grid: np.ndarray) -> np.ndarray:
     """Nominal g on ``w_grid``: PCHIP of ln g through the data; above the data g continues
     on the straight line fitted over its top :data:`G_TOP_FIT` (the read FET is in strong
     inversion there, g ~ linear in V_C); below it ln g continues linearly (subthreshold)."""
-    v, g = _dedupe(ds.nom_v, ds.nom_g, 1e-6)
+    v, g = dedupe(ds.nom_v, ds.nom_g, 1e-6)
     ok = g > 0
     v, g = v[ok], g[ok]
     lg = PchipInterpolator(v, np.log(g), extrapolate=False)
@@ -104,7 +104,7 @@ def _leak_row(v: np.ndarray, rate: np.ndarray, w_grid: np.ndarray, row: float
               ) -> dict[str, Any]:
     """One row's rate on ``w_grid`` (constant beyond the data) and its linearising
     coordinate ``z`` (normalised to [-1, 1]) with the inverse table."""
-    v, rate = _dedupe(v, rate, 1e-6)
+    v, rate = dedupe(v, rate, 1e-6)
     s = np.sign(rate)
     crossings = np.flatnonzero(s[:-1] * s[1:] < 0)
     if crossings.size != 1 or rate[0] <= 0 or rate[-1] >= 0:

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from circuitsim.plots import save_figure
-from circuitsim.surrogate.update import UpdateValidation
+from circuitsim.surrogate.update_validate import UpdateValidation
 
 #: Most cells drawn in the trajectory plots.
 MAX_CELLS = 4

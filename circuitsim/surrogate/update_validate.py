@@ -12,10 +12,10 @@ import numpy as np
 
 from circuitsim.characterize.common import run_points
 from circuitsim.characterize.update import UpdateCharSpec, asymmetry
+from circuitsim.fidelity import Check
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.phases.update import update_point
-from circuitsim.surrogate.fidelity import Check
 from circuitsim.surrogate.update import CellParams, UpdateSurrogate
 
 

@@ -1,6 +1,8 @@
-"""Fidelity checks of a surrogate against held-out SPICE runs, and their table.
+"""Checks: measured figures with optional bounds, and their table.
 
-A :class:`Check` is one measured figure (an error, a match rate) with its unit and, when the
+Characterization summaries and surrogate validations (against held-out SPICE runs) both
+report :class:`Check` rows, so the type lives below both layers. A :class:`Check` is one
+measured figure (an error, a match rate) with its unit and, when the
 figure has a bound to meet, the bound and which way it goes. :func:`format_table` prints the
 table ``circuitsim surrogate validate`` shows; :func:`to_json`/:func:`from_json` keep it in
 a surrogate's sidecar.
