@@ -13,19 +13,14 @@ from circuitsim.errors import OutputError
 from circuitsim.io import check_output, write_atomic
 
 
-def test_a_new_file_follows_the_umask(tmp_path):
-    old = os.umask(0o077)
+@pytest.mark.parametrize("umask, mode", [(0o077, 0o600), (0o022, 0o644), (0o002, 0o664)])
+def test_a_new_file_follows_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
     try:
-        write_atomic(tmp_path / "private.cir", "* deck\n")
+        write_atomic(tmp_path / "deck.cir", "* deck\n")
     finally:
         os.umask(old)
-    assert stat.S_IMODE((tmp_path / "private.cir").stat().st_mode) == 0o600
-    old = os.umask(0o022)
-    try:
-        write_atomic(tmp_path / "shared.cir", "* deck\n")
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "shared.cir").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "deck.cir").stat().st_mode) == mode
 
 
 def test_a_replaced_file_keeps_its_mode_and_inode_changes_atomically(tmp_path):
