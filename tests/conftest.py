@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def hermetic(tmp_path_factory) -> Path:
+def hermetic(tmp_path_factory) -> Iterator[Path]:
     """The session's own cache and run directories (see the module docstring)."""
     root = tmp_path_factory.mktemp("circuitsim")
     with pytest.MonkeyPatch.context() as mp:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -194,12 +194,35 @@ def test_testbench_spec_round_trip(r, c, x, explicit):
 
 # ---------------------------------------------------------------- ngspice
 
-def _convert(spec: ConversionTestbenchSpec):
-    result = run_batch(tb_conversion.deck(spec))
+#: Inputs per deck: a deck's cost grows faster than its comparator count (measured: 16 inputs
+#: 1.3 s, 32 3.3 s, 64 9.1 s), so each sweep runs as several decks sharing the ramp design.
+DECK_INPUTS = 16
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Per-input results of one sweep (all its decks), plus the ramp sampled in each deck."""
+
+    codes: np.ndarray
+    vmac: np.ndarray  #: the .meas held MAC voltage
+    t_flip: np.ndarray  #: the .meas switching time (NaN: never switches)
+    ramps: list[np.ndarray]  #: per deck, the ramp voltage at the sample times
+
+
+def _convert(spec: ConversionTestbenchSpec) -> Sweep:
     ts = sample_times(spec)
-    codes = np.array([code_from_waveform(result.time, result[f"v(out{i})"], ts,
-                                         spec.comparator.threshold) for i in range(len(spec.x))])
-    return result, codes
+    codes, vmac, t_flip, ramps = [], [], [], []
+    for k in range(0, len(spec.x), DECK_INPUTS):
+        part = replace(spec, x=spec.x[k:k + DECK_INPUTS])
+        result = run_batch(tb_conversion.deck(part))
+        n = len(part.x)
+        codes += [code_from_waveform(result.time, result[f"v(out{i})"], ts,
+                                     spec.comparator.threshold) for i in range(n)]
+        vmac += [result.meas[f"vmac{i}"] for i in range(n)]
+        t_flip += [result.meas[f"tflip{i}"] for i in range(n)]
+        ramps.append(np.interp(ts, result.time, result["v(ramp)"]))
+    return Sweep(np.array(codes), np.array(vmac, dtype=float), np.array(t_flip, dtype=float),
+                 ramps)
 
 
 def _spec(name: str, v_read_applied: float | None = None) -> ConversionTestbenchSpec:
@@ -219,14 +242,15 @@ def conversions():
     specs = {key: _spec(*args) for key, args in RUNS.items()}
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {key: pool.submit(_convert, spec) for key, spec in specs.items()}
-        return {key: (specs[key], *futures[key].result()) for key in specs}
+        return {key: (specs[key], futures[key].result()) for key in specs}
 
 
 @pytest.mark.spice
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.slow
 def test_five_bit_conversion_matches_ideal_code(conversions, name):
-    spec, result, codes = conversions[name]
+    spec, sw = conversions[name]
+    codes = sw.codes
     act, x = get_activation(name), np.asarray(spec.x)
     ideal = act.code(x, 5)
     assert len(set(ideal.tolist())) >= 16  # the sweep exercises most codes
@@ -236,12 +260,11 @@ def test_five_bit_conversion_matches_ideal_code(conversions, name):
     # physics: ramp after each step and held MAC voltage from charge conservation; the
     # op-amp's finite gain (1e6) lets the idle rows leak the ramp by up to 0.07 mV (relu)
     d = spec.design()
-    ramp_at = np.interp(sample_times(spec), result.time, result["v(ramp)"])
-    np.testing.assert_allclose(ramp_at, d.v_thresholds, rtol=0, atol=100e-6)
-    vmac = np.array([result.meas[f"vmac{i}"] for i in range(len(x))])
-    np.testing.assert_allclose(vmac, d.v_in(x), rtol=0, atol=50e-6)
+    for ramp_at in sw.ramps:
+        np.testing.assert_allclose(ramp_at, d.v_thresholds, rtol=0, atol=100e-6)
+    np.testing.assert_allclose(sw.vmac, d.v_in(x), rtol=0, atol=50e-6)
     # the measured switching time lies in step code + 1 (NaN: never switches, full scale)
-    t_flip = np.array([result.meas[f"tflip{i}"] for i in range(len(x))])
+    t_flip = sw.t_flip
     r = spec.ramp
     full = codes == 2**5 - 1
     assert np.all(np.isnan(t_flip[full]))
@@ -253,11 +276,11 @@ def test_five_bit_conversion_matches_ideal_code(conversions, name):
 @pytest.mark.parametrize("v_read", [0.15, 0.25])
 @pytest.mark.slow
 def test_conversion_is_ratiometric_in_v_read(conversions, v_read):
-    spec0, _, codes0 = conversions["sigmoid"]
-    spec, result, codes = conversions[f"sigmoid@{v_read}"]
+    spec0, sw0 = conversions["sigmoid"]
+    spec, sw = conversions[f"sigmoid@{v_read}"]
+    codes0, codes, vmac = sw0.codes, sw.codes, sw.vmac
     x = np.asarray(spec.x)
     # the MAC voltage follows V_read (a fixed-reference ADC would see it move) ...
-    vmac = np.array([result.meas[f"vmac{i}"] for i in range(len(x))])
     np.testing.assert_allclose(vmac, spec0.design().v_in(x) * v_read / 0.2, rtol=0, atol=50e-6)
     fixed_ref = np.searchsorted(spec0.design().v_thresholds, vmac)
     assert np.mean(fixed_ref != codes0) > 0.2
@@ -333,19 +356,17 @@ def test_spare_and_fixed_reference_in_ngspice():
     spare = RampSpec(bits=3, g_cal=(1.25e-05, 1.25e-05, 1.25e-05, 1.25e-05, 8e-06),
                      cal_step=(0.0, 0.0, 0.0, 0.0, 3.0))
     spec = ConversionTestbenchSpec(ramp=spare, x=(0.37,))
-    result, _ = _convert(spec)
-    ramp_at = np.interp(sample_times(spec), result.time, result["v(ramp)"])
+    (ramp_at,) = _convert(spec).ramps
     np.testing.assert_allclose(ramp_at, ramp_design(spare).ramp_voltages()[1:], rtol=0,
                                atol=20e-6)
     fixed = ConversionTestbenchSpec(ramp=RampSpec(bits=3, v_read_applied=0.15),
                                     reference="fixed", x=(-2.0, 0.37, 2.0))
-    result, codes = _convert(fixed)
+    sw = _convert(fixed)
     d = fixed.design()
-    ramp_at = np.interp(sample_times(fixed), result.time, result["v(ramp)"])
+    (ramp_at,) = sw.ramps
     np.testing.assert_allclose(ramp_at, d.v_thresholds, rtol=0, atol=20e-6)
-    vmac = np.array([result.meas[f"vmac{i}"] for i in range(3)])
-    np.testing.assert_allclose(vmac, d.v_in(np.array(fixed.x)) * 0.75, rtol=0, atol=20e-6)
-    np.testing.assert_array_equal(codes, np.searchsorted(d.v_thresholds, vmac))
+    np.testing.assert_allclose(sw.vmac, d.v_in(np.array(fixed.x)) * 0.75, rtol=0, atol=20e-6)
+    np.testing.assert_array_equal(sw.codes, np.searchsorted(d.v_thresholds, sw.vmac))
     # the phase result's ideal ramp is the fixed reference's too
     res = conversion_point(fixed)
     np.testing.assert_allclose(res.v_ramp, res.v_ramp_ideal, rtol=0, atol=20e-6)

@@ -81,12 +81,15 @@ def test_a_failing_point_is_recorded_and_the_sweep_carries_on(tmp_path):
 
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_results(tmp_path):
+    import dask
     import distributed
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    # the workers' scratch space under tmp_path, not in the system temp dir
+    with dask.config.set({"temporary-directory": str(tmp_path / "dask")}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster:
         out = sweep(update_point, POINTS, scheduler=cluster.scheduler_address,
-                    store=tmp_path, progress=False)
+                    store=tmp_path / "store", progress=False)
     assert not out.failed
     local = sweep(update_point, POINTS, workers=1, progress=False)
     for a, b in zip(out.results, local.results, strict=True):

@@ -36,6 +36,7 @@ def test_train_writes_results_and_plots(tmp_path, capsys):
 
 
 @pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
 def test_train_on_tiny_idx_mnist(tmp_path, capsys):
     rng = np.random.default_rng(0)
     d = tmp_path / "mnist"
@@ -95,6 +96,7 @@ def test_reproduce_fast_writes_table_and_plot(tmp_path, capsys, name):
 
 
 @pytest.mark.spice
+@pytest.mark.slow
 def test_spot_checks_log_surrogate_vs_spice_during_training(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--epochs", "1", "--spot-every", "100", "--set", "max_train=100",
