@@ -341,3 +341,19 @@ def test_keep_dir_results_name_their_run_dir():
         res = simulate(RC, SimOptions(backend=backend, keep_dir=True))
         assert res.run_dir is not None and (res.run_dir / "deck.cir").exists()
         assert simulate(RC, SimOptions(backend=backend)).run_dir is None
+
+
+def test_a_missing_libngspice_is_a_setup_error_every_time(tmp_path):
+    """PySpice cannot retry a failed load (it would declare its C types twice): the second
+    attempt in the same process repeats the first SetupError."""
+    import subprocess
+    import sys
+
+    code = ("from circuitsim.spice import shared_backend as sb\n"
+            "for _ in range(2):\n"
+            "    try:\n        sb.engine()\n"
+            "    except Exception as exc:\n        print(type(exc).__name__)\n")
+    env = {**os.environ, "NGSPICE_LIBRARY_PATH": str(tmp_path / "libngspice.so")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120).stdout.split()
+    assert out == ["SetupError", "SetupError"]

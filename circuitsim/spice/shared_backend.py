@@ -168,10 +168,16 @@ def _shared_class() -> tuple[type, Any]:
     return Shared, ffi
 
 
+#: The message of a failed libngspice load in this process (at most one entry).
+_LOAD_FAILURE: list[str] = []
+
+
 class _Engine:
     """One libngspice: load a deck, run it, copy the current plot's vectors, free it."""
 
     def __init__(self) -> None:
+        if _LOAD_FAILURE:  # PySpice cannot retry a failed load (its ffi.cdef would repeat)
+            raise SetupError(_LOAD_FAILURE[0])
         shared_cls, self._ffi = _shared_class()
         self.lock = threading.RLock()
         self.broken = False
@@ -189,8 +195,8 @@ class _Engine:
                 finally:
                     os.chdir(cwd)
         except OSError as exc:  # dlopen: libngspice.so missing
-            raise SetupError(f"cannot load the ngspice shared library ({exc}); "
-                             f"{FIX_HINT}") from exc
+            _LOAD_FAILURE.append(f"cannot load the ngspice shared library ({exc}); {FIX_HINT}")
+            raise SetupError(_LOAD_FAILURE[0]) from exc
         self._lib = self._ng._ngspice_shared
         banner = self.log()
         match = re.search(r"ngspice-(\d+)(\.\d+)?", banner)
