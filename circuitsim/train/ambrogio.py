@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from circuitsim.errors import SpecError
 from circuitsim.spec import check_types, non_negative, param, positive
 from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.surrogate.update import UpdateSurrogate
@@ -62,8 +63,9 @@ class AmbrogioSpec:
     gain_f: float = param(3.0, "F: gain of the PCM pair relative to the 3T1C cell")
     w_scale: float = param(0.0, "effective conductance of one weight unit (0: the data set's "
                                 "reference, config.W_SCALE)", "S")
-    transfer_every: int = param(200, "images between transfers to the PCM pair (PCM-only: "
-                                     "between RESET-and-reprogram refreshes)")
+    transfer_every: int = param(0, "images between transfers to the PCM pair (PCM-only: "
+                                   "between RESET-and-reprogram refreshes; 0: the data set's, "
+                                   "config.TRANSFER_EVERY)")
     polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
     offset: float = param(2e-6, "conductance left to g at a transfer (PCM target lowered by "
                                 "it)", "S")
@@ -81,9 +83,17 @@ class AmbrogioSpec:
 
     def __post_init__(self) -> None:
         check_types(self)
-        positive(self, "gain_f", "transfer_every", "t_image", "n_max", "offset", "cell_c")
-        non_negative(self, "w_scale")
+        positive(self, "gain_f", "t_image", "n_max", "offset", "cell_c")
+        non_negative(self, "w_scale", "transfer_every")
         non_negative(self, "leak_every", "absorb_iters")
+
+
+def _resolved(spec: AmbrogioSpec) -> AmbrogioSpec:
+    """``spec``, checked to have its data-set default resolved (``TrainSpec.ambrogio_spec``)."""
+    if not spec.transfer_every:
+        raise SpecError("ambrogio.transfer_every=0: resolve the data set's default first "
+                        "(TrainSpec.ambrogio_spec)")
+    return spec
 
 
 def _program_pair(spec: AmbrogioSpec, target: np.ndarray, rng: np.random.Generator
@@ -104,6 +114,7 @@ class AmbrogioWeights(AnalogWeights):
                  spec: AmbrogioSpec, fwd: Periphery, bwd: Periphery, rng: np.random.Generator,
                  exact_read: bool = False):
         n_in, n_out = w0.shape
+        spec = _resolved(spec)
         super().__init__(n_in, n_out, spec.w_scale, fwd, bwd)
         self.spec, self.upd, self.rng = spec, upd, rng
         draw = ((lambda shape: upd.sample_cells(shape, rng)) if spec.cell_variation
@@ -225,6 +236,7 @@ class PcmOnlyWeights(AnalogWeights):
                  fwd: Periphery, bwd: Periphery, rng: np.random.Generator,
                  exact_read: bool = False):
         n_in, n_out = w0.shape
+        spec = _resolved(spec)
         super().__init__(n_in, n_out, spec.w_scale, fwd, bwd)
         self.spec, self.rng = spec, rng
         self.images = 0
