@@ -99,7 +99,8 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
     bwd = Periphery(per, bwd_rng)
     args = dict(fwd=fwd, bwd=bwd, rng=rng, exact_read=spec.exact_read)
     if spec.rule == "ambrogio":
-        return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio_spec, **args)
+        return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio_spec, engine=spec.engine,
+                               **args)
     if spec.rule == "pcm":
         return PcmOnlyWeights(w0, sur.mac, spec.ambrogio_spec, **args)
     rpu = replace(spec.rpu, dw_min=spec.sbp.step) if spec.rule == "sbp" else spec.rpu

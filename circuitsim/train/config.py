@@ -50,6 +50,8 @@ class TrainSpec:
     activation: Literal["sigmoid", "tanh"] = param("sigmoid", "hidden activation (MLP)")
     act_bits: int = param(4, "hidden activations from the ramp-ADC surrogate at this many "
                              "bits (0: float activations; analog rules only)")
+    engine: Literal["numba", "numpy"] = param(
+        "numba", "training hot path: compiled kernels, or the plain numpy reference")
     exact_read: bool = param(False, "MAC reads with the sinh slope term (two matrix products)")
     quick: bool = param(True, "use the QUICK characterization presets for the surrogates")
     spot_every: int = param(0, "run SPICE spot-checks every this many steps (0: never)")

@@ -107,13 +107,14 @@ class ArrayRead:
             self.t.reshape(-1)[idx] += c * dg * p.reshape(-1)[idx]
             if self.l is not None:
                 self.l.reshape(-1)[idx] += c * dg * q.reshape(-1)[idx]
-        self._tick()
+        self.tick()
 
     def set_all(self, k: int, g_new: np.ndarray) -> None:
         """Array ``k`` becomes ``g_new`` (S, the full matrix)."""
         self.set_at(k, np.arange(self.g[k].size), np.asarray(g_new).reshape(-1))
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Count one sparse update (a compiled kernel's too); refresh every ``refresh_every``."""
         self._count += 1
         if self.refresh_every and self._count >= self.refresh_every:
             self.refresh()
