@@ -125,6 +125,8 @@ class AmbrogioWeights(AnalogWeights):
         n_in, n_out = w0.shape
         spec = _resolved(spec)
         self.engine = _engine(engine)
+        if engine == "numba":
+            kernels.warm_up()
         super().__init__(n_in, n_out, spec.w_scale, fwd, bwd)
         self.spec, self.upd, self.rng = spec, upd, rng
         draw = ((lambda shape: upd.sample_cells(shape, rng)) if spec.cell_variation
