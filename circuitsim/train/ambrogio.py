@@ -192,10 +192,10 @@ class AmbrogioWeights(AnalogWeights):
         """The surrogate's tables and the cells' parameters as the kernels take them."""
         if self._kargs is None:
             t, c, f32 = self.upd._tab, self.cells, np.float32
-            flat = (c.up_off, c.up_k, c.dn_off, c.dn_k, c.rd_c, c.rd_s)
-            self._kargs = (*(np.ascontiguousarray(a).reshape(-1) for a in flat),
-                           kernels.pairs32(t["both"]), kernels.pairs32(t["bothi"]),
-                           int(t["dn_shift"]), f32(self.upd.v_min), f32(t["inv_hv"]),
+            rec = kernels.cell_records(c.up_off, c.up_k, c.dn_off, c.dn_k, c.rd_c, c.rd_s,
+                                       int(t["dn_shift"]))
+            self._kargs = (rec, kernels.pairs32(t["both"]), kernels.pairs32(t["bothi"]),
+                           f32(self.upd.v_min), f32(t["inv_hv"]),
                            f32(M - 1.001), kernels.pairs32(t["g"]), f32(self.upd.w_min),
                            f32(t["inv_hw"]))
         return self._kargs

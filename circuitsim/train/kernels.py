@@ -48,20 +48,20 @@ def lut(pairs: np.ndarray, x: np.float32, x0: np.float32, inv_h: np.float32, off
 
 @numba.njit(**_JIT)
 def ambrogio_pulse(dw: np.ndarray, u: np.ndarray, rows: np.ndarray, n_out: int,
-                   step: np.float32, n_max: int, vc: np.ndarray, up_off: np.ndarray,
-                   up_k: np.ndarray, dn_off: np.ndarray, dn_k: np.ndarray, rd_c: np.ndarray,
-                   rd_s: np.ndarray, both: np.ndarray, bothi: np.ndarray, dn_shift: int,
-                   v_min: np.float32, inv_hv: np.float32, hi: np.float32, gtab: np.ndarray,
+                   step: np.float32, n_max: int, vc: np.ndarray, cell: np.ndarray,
+                   both: np.ndarray, bothi: np.ndarray, v_min: np.float32,
+                   inv_hv: np.float32, hi: np.float32, gtab: np.ndarray,
                    w_min: np.float32, inv_hw: np.float32, g2: np.ndarray, t: np.ndarray,
                    p: np.ndarray, gain: np.float32) -> int:
     """Fused 2PCM+3T1C update of the active ``rows`` (see the module docstring).
 
     ``dw`` (R, n_out) float32: the scaled SGD change of those rows; ``u`` (R, n_out) float32
-    uniforms of the stochastic rounding; ``vc``, cell parameters, ``g2`` (the g array),
-    ``t`` (combined transfer) and ``p`` (its tile scale) flat over (n_in, n_out), updated in
-    place. ``both``/``bothi``/``gtab``: the surrogate's tables as (N, 2) float32 pairs of
-    ``M`` points per row; ``hi`` = float32(M - 1.001), the look-ups' clip bound.
-    Returns the number of pulsed cells."""
+    uniforms of the stochastic rounding; ``vc``, ``g2`` (the g array), ``t`` (combined
+    transfer) and ``p`` (its tile scale) flat over (n_in, n_out), updated in place; ``cell``
+    (n_in * n_out, 8) float32: each cell's parameters in one record (:func:`cell_records`: a
+    pulsed cell costs one cache line, not six). ``both``/``bothi``/``gtab``: the surrogate's
+    tables as (N, 2) float32 pairs of ``M`` points per row; ``hi`` = float32(M - 1.001), the
+    look-ups' clip bound. Returns the number of pulsed cells."""
     one_m = np.float32(np.floor(hi) + np.float32(1.0))  # M - 1, exact
     hits = 0
     for r in range(dw.shape[0]):
@@ -79,11 +79,11 @@ def ambrogio_pulse(dw: np.ndarray, u: np.ndarray, rows: np.ndarray, n_out: int,
             idx = base + j
             v = vc[idx]
             if n > 0:
-                off = up_off[idx]
-                k = up_k[idx]
+                off = np.int64(cell[idx, 0])
+                k = cell[idx, 1]
             else:
-                off = dn_off[idx] + dn_shift
-                k = dn_k[idx]
+                off = np.int64(cell[idx, 2])
+                k = cell[idx, 3]
             c = lut(both, v, v_min, inv_hv, off, hi) + k * np.float32(n)
             if c < np.float32(0.0):
                 c = np.float32(0.0)
@@ -95,7 +95,7 @@ def ambrogio_pulse(dw: np.ndarray, u: np.ndarray, rows: np.ndarray, n_out: int,
             else:
                 out = min(out, v)
             vc[idx] = out
-            g_new = lut(gtab, out - rd_c[idx], w_min, inv_hw, 0, hi) * rd_s[idx]
+            g_new = lut(gtab, out - cell[idx, 4], w_min, inv_hw, 0, hi) * cell[idx, 5]
             dg = g_new - g2[idx]
             g2[idx] += dg
             t[idx] += gain * dg * p[idx]
@@ -122,6 +122,20 @@ def leak_g(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
         g_out[i] = lut(gtab, v - rd_c[i], w_min, inv_hw, 0, hi) * rd_s[i]
 
 
+def cell_records(up_off: np.ndarray, up_k: np.ndarray, dn_off: np.ndarray, dn_k: np.ndarray,
+                 rd_c: np.ndarray, rd_s: np.ndarray, dn_shift: int) -> np.ndarray:
+    """3T1C cell parameters as (N, 8) float32 records for :func:`ambrogio_pulse`: up offset,
+    up k, down offset (into the stacked tables, ``+ dn_shift``), down k, read shift, read
+    scale (offsets are table indices < 2**24, exact in float32)."""
+    rec = np.zeros((up_k.size, 8), np.float32)
+    rec[:, 2] = np.asarray(dn_off).reshape(-1) + dn_shift
+    if rec[:, 2].max(initial=0) >= 2**24:
+        raise ValueError("cell_records: table offsets beyond float32's exact integers")
+    for col, a in ((0, up_off), (1, up_k), (3, dn_k), (4, rd_c), (5, rd_s)):
+        rec[:, col] = np.asarray(a).reshape(-1)
+    return rec
+
+
 def pairs32(words: np.ndarray) -> np.ndarray:
     """A surrogate table of int64 (value, slope) words as an (N, 2) float32 view."""
     return words.view(np.float32).reshape(-1, 2)
@@ -142,7 +156,7 @@ def warm_up() -> float:
     z1 = np.zeros(4, np.float32)
     zi = np.zeros(4, np.int64)
     ambrogio_pulse(np.zeros((1, 4), np.float32), z1.reshape(1, 4), zi[:1], 4, f(1), 8,
-                   z1.copy(), zi, z1, zi, z1, z1, z1, tab, tab, 0, f(0), f(1), f(4), tab,
+                   z1.copy(), np.zeros((4, 8), np.float32), tab, tab, f(0), f(1), f(4), tab,
                    f(0), f(1), z1.copy(), z1.copy(), z1, f(1))
     leak_g(z1.copy(), z1, zi, zi, z1, z1, tab, tab, f(0), f(1), f(1), f(4), f(4), z1, z1,
            tab, z1.copy())
