@@ -210,6 +210,7 @@ class AmbrogioWeights(AnalogWeights):
             self.spec.n_max, self.vc.reshape(-1), *self._kernel_args(), read.g[2].reshape(-1),
             read.t.reshape(-1), p.reshape(-1), np.float32(read.gains[2]))
         if hits:
+            read.mark_dirty(2)
             read.tick()
 
     def _leak_compiled(self, dt: float) -> np.ndarray:
