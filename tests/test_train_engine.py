@@ -121,3 +121,28 @@ def test_fashion_mnist_loads_idx_dir_and_names_the_package(tmp_path):
     assert ds.x_test.shape == (10, 784) and float(ds.x_train.max()) <= 1.0
     with pytest.raises(Exception, match="dataset-fashion-mnist"):
         data.load("fashion-mnist", path=tmp_path / "missing")
+
+
+@pytest.mark.parametrize("n_b, bl", [(1, 31), (4, 10), (2, 64)])
+def test_pulse_coincidence_kernel_equals_matrix_products(n_b, bl):
+    from circuitsim.train import rpu
+    rng = np.random.default_rng(n_b * bl)
+    a = (rng.random((n_b, bl, 23)) < 0.3) * np.sign(rng.standard_normal((n_b, 1, 23)))
+    b = (rng.random((n_b, bl, 9)) < 0.4) * np.sign(rng.standard_normal((n_b, 1, 9)))
+    a = a.reshape(n_b * bl, 23).astype(np.float32)  # one sign per sample and line
+    b = b.reshape(n_b * bl, 9).astype(np.float32)
+    ref = rpu.coincidences(a, b, n_b, bl)
+    got = kernels.coincidences(a, b, n_b, bl)
+    assert ref[0].sum() + ref[1].sum() > 0
+    for r, g in zip(ref, got, strict=True):
+        assert g.dtype == np.int32 and np.array_equal(r, g)
+
+
+@pytest.mark.parametrize("rule", ["pulse", "sbp", "pcm"])
+def test_other_rules_identical_on_both_engines(sur, rule):
+    ds = data.load("digits")
+    base = {"rule": rule, "layers": [12], "epochs": 1, "max_train": 80, "batch": 3}
+    runs = [loop.run(build(TrainSpec, {**base, "engine": e}), ds=ds, sur=sur, progress=False)
+            for e in ("numpy", "numba")]
+    for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
+        assert np.array_equal(a.weights(), b.weights())

@@ -104,7 +104,7 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
     if spec.rule == "pcm":
         return PcmOnlyWeights(w0, sur.mac, spec.ambrogio_spec, **args)
     rpu = replace(spec.rpu, dw_min=spec.sbp.step) if spec.rule == "sbp" else spec.rpu
-    return RpuWeights(w0, sur.mac, rpu, rule=spec.rule, **args)
+    return RpuWeights(w0, sur.mac, rpu, rule=spec.rule, engine=spec.engine, **args)
 
 
 def activation(spec: TrainSpec, sur: Surrogates) -> Act:

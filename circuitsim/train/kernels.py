@@ -11,6 +11,9 @@ equal:
   (``UpdateSurrogate.pulse_at``) -> its new g (``UpdateSurrogate.g_at``) -> the combined
   array transfer ``T += c dg P`` (``ArrayRead.set_at``).
 - :func:`lut`: the surrogate tables' linear interpolation (``update._lut``), one value.
+- :func:`coincidences`: the stochastic pulse update's up/down coincidence counts
+  (``rpu.coincidences``) from bit masks and popcounts instead of two matrix products over
+  the ``B * BL`` pulse slots.
 - :func:`leak_g`: whole-array 3T1C leakage (``UpdateSurrogate.leak``) and the cells' new g
   (``UpdateSurrogate.g``) in one pass (the decay factors come from numpy's ``exp``, whose
   last bit differs from the compiled one).
@@ -122,6 +125,61 @@ def leak_g(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
         g_out[i] = lut(gtab, v - rd_c[i], w_min, inv_hw, 0, hi) * rd_s[i]
 
 
+_U = np.uint64
+
+
+@numba.njit(**_JIT)
+def _popcount(x: np.uint64) -> np.uint64:
+    x = x - ((x >> _U(1)) & _U(0x5555555555555555))
+    x = (x & _U(0x3333333333333333)) + ((x >> _U(2)) & _U(0x3333333333333333))
+    x = (x + (x >> _U(4))) & _U(0x0F0F0F0F0F0F0F0F)
+    return (x * _U(0x0101010101010101)) >> _U(56)
+
+
+@numba.njit(**_JIT)
+def _masks(a: np.ndarray, n_b: int, bl: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample and line: the slots that fired as a bit mask, and the line's sign."""
+    n = a.shape[1]
+    mask = np.zeros((n_b, n), np.uint64)
+    sign = np.zeros((n_b, n), np.int8)
+    for s in range(n_b):
+        for k in range(bl):
+            bit = _U(1) << _U(k)
+            for i in range(n):
+                v = a[s * bl + k, i]
+                if v != 0:
+                    mask[s, i] |= bit
+                    sign[s, i] = 1 if v > 0 else -1
+    return mask, sign
+
+
+@numba.njit(**_JIT)
+def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``rpu.coincidences``: up/down coincidence counts (int32, (n_in, n_out)) of the row
+    pulse slots ``a`` (B * BL, n_in) and column slots ``b`` (B * BL, n_out) in {-1, 0, +1}
+    (``bl`` <= 64)."""
+    mx, sx = _masks(a, n_b, bl)
+    md, sd = _masks(b, n_b, bl)
+    n_in, n_out = a.shape[1], b.shape[1]
+    up = np.zeros((n_in, n_out), np.int32)
+    down = np.zeros((n_in, n_out), np.int32)
+    for s in range(n_b):
+        for i in range(n_in):
+            m = mx[s, i]
+            if m == 0:
+                continue
+            for j in range(n_out):
+                c = _popcount(m & md[s, j])
+                if c == 0:
+                    continue
+                if sx[s, i] * sd[s, j] > 0:
+                    down[i, j] += np.int32(c)
+                else:
+                    up[i, j] += np.int32(c)
+    return up, down
+
+
 def cell_records(up_off: np.ndarray, up_k: np.ndarray, dn_off: np.ndarray, dn_k: np.ndarray,
                  rd_c: np.ndarray, rd_s: np.ndarray, dn_shift: int) -> np.ndarray:
     """3T1C cell parameters as (N, 8) float32 records for :func:`ambrogio_pulse`: up offset,
@@ -160,5 +218,7 @@ def warm_up() -> float:
                    f(0), f(1), z1.copy(), z1.copy(), z1, f(1))
     leak_g(z1.copy(), z1, zi, zi, z1, z1, tab, tab, f(0), f(1), f(1), f(4), f(4), z1, z1,
            tab, z1.copy())
+    one = np.ones((2, 3), np.float32)
+    coincidences(one, one, 1, 2)
     _WARM.append(time.perf_counter() - t0)
     return _WARM[0]

@@ -28,9 +28,9 @@ class RpuWeights(AnalogWeights):
 
     def __init__(self, w0: np.ndarray, mac: MacSurrogate, spec: RpuSpec, fwd: Periphery,
                  bwd: Periphery, rng: np.random.Generator, rule: str = "pulse",
-                 exact_read: bool = False):
+                 exact_read: bool = False, engine: str = "numba"):
         w0 = np.asarray(w0, np.float32)
-        self.dev = RpuArray(spec, w0.shape, rng, w0=w0)
+        self.dev = RpuArray(spec, w0.shape, rng, w0=w0, engine=engine)
         b = float(self.dev.bound.max())
         super().__init__(*w0.shape, (mac.g_max - mac.g_min) / b, fwd, bwd)
         self.kind = rule
