@@ -50,14 +50,13 @@ class RpuWeights(AnalogWeights):
         return {"G+": self.read.g[0], "G-": self.read.g[1]}
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        old = self.dev.w.copy()
         if self.kind == "sbp":
             n = -np.sign(x.T @ d).astype(np.int64)
             self.dev.apply_pulses(n)
             self.pulses += int(np.count_nonzero(n))
         else:
             self.pulses += self.dev.pulse_update(x, d, lr)["coincidences"]
-        idx = np.flatnonzero(self.dev.w != old)
+        idx = self.dev.touched  # a pulsed device at its bound gets dg = 0: no change
         if idx.size:
             gp, gn = self._pair(self.dev.w.reshape(-1)[idx])
             self.read.set_at(0, idx, gp)

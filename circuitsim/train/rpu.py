@@ -163,6 +163,8 @@ class RpuArray:
         self.spec = spec
         self.rng = rng
         self.engine = engine
+        #: flat indices of the devices the last update pulsed (their w may be unchanged)
+        self.touched = np.zeros(0, np.intp)
         if engine == "numba":
             kernels.warm_up()
         self.n_in, self.n_out = int(shape[0]), int(shape[1])
@@ -238,6 +240,7 @@ class RpuArray:
     def _apply(self, up: np.ndarray, down: np.ndarray) -> None:
         ku_all, kd_all = up.reshape(-1), down.reshape(-1)
         idx = np.flatnonzero(ku_all + kd_all)
+        self.touched = idx
         if idx.size == 0:
             return
         ku, kd = ku_all[idx].astype(np.float32), kd_all[idx].astype(np.float32)
