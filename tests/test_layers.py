@@ -23,9 +23,7 @@ ROOT = Path(circuitsim.__file__).resolve().parent
 #: Import cycles other engineers are removing (issue 12): the lead the two in ``spice/``, the
 #: training engineer ``train.loop`` <-> ``train.lstm``. Delete an entry when its cycle is
 #: gone: the test fails on an entry that no longer is a cycle, so the list cannot go stale.
-KNOWN_CYCLES_BEING_FIXED_ELSEWHERE: list[frozenset[str]] = [
-    frozenset({"circuitsim.train.loop", "circuitsim.train.lstm"}),
-]
+KNOWN_CYCLES_BEING_FIXED_ELSEWHERE: list[frozenset[str]] = []
 
 #: Modules that import a module named at run time, and why (each one is reviewed by hand:
 #: such an import escapes the layer check).

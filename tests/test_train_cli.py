@@ -62,6 +62,10 @@ def test_train_on_tiny_idx_mnist(tmp_path, capsys):
     (["--rule", "float", "--epochs", "1", "--set", "max_train=3", "--set", "lr=1e300"],
      "diverged"),
     (["--dataset", "mnist", "--data-path", "/nonexistent/idx"], "path"),
+    (["--dataset", "fashion-mnist", "--data-path", "/nonexistent/idx"],
+     "apt-get install dataset-fashion-mnist"),
+    (["--hidden", "250,x"], "hidden='250,x'"),
+    (["--hidden", "0"], "hidden='0'"),
 ])
 def test_train_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
     out = tmp_path / "run"

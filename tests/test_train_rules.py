@@ -103,7 +103,7 @@ def test_pulse_counts_are_unbiased_and_bounded():
 
 
 def _ambrogio(sur, w0, **over):
-    spec = AmbrogioSpec(**{"leak_every": 0, "w_scale": 40e-6, **over})
+    spec = AmbrogioSpec(**{"leak_every": 0, "w_scale": 40e-6, "transfer_every": 200, **over})
     return AmbrogioWeights(w0, sur.mac, sur.update, spec, _periph(), _periph(seed=1),
                            np.random.default_rng(5))
 

@@ -47,10 +47,11 @@ from typing import Any
 
 import numpy as np
 
+from circuitsim.errors import SpecError
 from circuitsim.spec import check_types, non_negative, param, positive
 from circuitsim.surrogate.mac import MacSurrogate
-from circuitsim.surrogate.update import UpdateSurrogate
-from circuitsim.train import pcm
+from circuitsim.surrogate.update import MZ, M, UpdateSurrogate
+from circuitsim.train import kernels, pcm
 from circuitsim.train.periphery import Periphery
 from circuitsim.train.weights import AnalogWeights, ArrayRead, pulse_counts
 
@@ -62,8 +63,9 @@ class AmbrogioSpec:
     gain_f: float = param(3.0, "F: gain of the PCM pair relative to the 3T1C cell")
     w_scale: float = param(0.0, "effective conductance of one weight unit (0: the data set's "
                                 "reference, config.W_SCALE)", "S")
-    transfer_every: int = param(200, "images between transfers to the PCM pair (PCM-only: "
-                                     "between RESET-and-reprogram refreshes)")
+    transfer_every: int = param(0, "images between transfers to the PCM pair (PCM-only: "
+                                   "between RESET-and-reprogram refreshes; 0: the data set's, "
+                                   "config.TRANSFER_EVERY)")
     polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
     offset: float = param(2e-6, "conductance left to g at a transfer (PCM target lowered by "
                                 "it)", "S")
@@ -81,9 +83,26 @@ class AmbrogioSpec:
 
     def __post_init__(self) -> None:
         check_types(self)
-        positive(self, "gain_f", "transfer_every", "t_image", "n_max", "offset", "cell_c")
-        non_negative(self, "w_scale")
+        positive(self, "gain_f", "t_image", "n_max", "offset", "cell_c")
+        non_negative(self, "w_scale", "transfer_every")
         non_negative(self, "leak_every", "absorb_iters")
+
+
+ENGINES = ("numba", "numpy")
+
+
+def _engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise SpecError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
+    return engine
+
+
+def _resolved(spec: AmbrogioSpec) -> AmbrogioSpec:
+    """``spec``, checked to have its data-set default resolved (``TrainSpec.ambrogio_spec``)."""
+    if not spec.transfer_every:
+        raise SpecError("ambrogio.transfer_every=0: resolve the data set's default first "
+                        "(TrainSpec.ambrogio_spec)")
+    return spec
 
 
 def _program_pair(spec: AmbrogioSpec, target: np.ndarray, rng: np.random.Generator
@@ -102,8 +121,12 @@ class AmbrogioWeights(AnalogWeights):
 
     def __init__(self, w0: np.ndarray, mac: MacSurrogate, upd: UpdateSurrogate,
                  spec: AmbrogioSpec, fwd: Periphery, bwd: Periphery, rng: np.random.Generator,
-                 exact_read: bool = False):
+                 exact_read: bool = False, engine: str = "numba"):
         n_in, n_out = w0.shape
+        spec = _resolved(spec)
+        self.engine = _engine(engine)
+        if engine == "numba":
+            kernels.warm_up()
         super().__init__(n_in, n_out, spec.w_scale, fwd, bwd)
         self.spec, self.upd, self.rng = spec, upd, rng
         draw = ((lambda shape: upd.sample_cells(shape, rng)) if spec.cell_variation
@@ -116,6 +139,8 @@ class AmbrogioWeights(AnalogWeights):
         self.dg_nom = float(upd.g(upd.pulse(v0, np.ones(1, np.int8), nom), nom)[0]
                             - upd.g(v0, nom)[0])
         self.p = 1.0
+        self._kargs: tuple | None = None
+        self._lkargs: tuple | None = None
         self.images = 0
         self._since_leak = 0
         self._since_transfer = 0
@@ -152,6 +177,9 @@ class AmbrogioWeights(AnalogWeights):
         rows = np.flatnonzero(np.any(x, axis=0))
         dw = x[:, rows].T @ d
         dw *= np.float32(-lr * self.p * self.spec.w_scale)
+        if self.engine == "numba" and self.read.combined:
+            self._update_compiled(rows, dw)
+            return
         n = pulse_counts(dw, self.dg_nom, self.rng, self.spec.n_max).reshape(-1)
         hit = np.flatnonzero(n)
         if hit.size:
@@ -160,6 +188,49 @@ class AmbrogioWeights(AnalogWeights):
             self.upd.pulse_at(self.vc, idx, n, self.cells)
             self.read.set_at(2, idx, self.upd.g_at(self.vc, idx, self.cells))
 
+    def _kernel_args(self) -> tuple:
+        """The surrogate's tables and the cells' parameters as the kernels take them."""
+        if self._kargs is None:
+            t, c, f32 = self.upd._tab, self.cells, np.float32
+            rec = kernels.cell_records(c.up_off, c.up_k, c.dn_off, c.dn_k, c.rd_c, c.rd_s,
+                                       int(t["dn_shift"]))
+            self._kargs = (rec, kernels.pairs32(t["both"]), kernels.pairs32(t["bothi"]),
+                           f32(self.upd.v_min), f32(t["inv_hv"]),
+                           f32(M - 1.001), kernels.pairs32(t["g"]), f32(self.upd.w_min),
+                           f32(t["inv_hw"]))
+        return self._kargs
+
+    def _update_compiled(self, rows: np.ndarray, dw: np.ndarray) -> None:
+        """:meth:`update` through :func:`kernels.ambrogio_pulse` (same random draws)."""
+        u = self.rng.random(dw.shape, dtype=np.float32)
+        read = self.read
+        _, _, p, _ = read.layers[2].terms()
+        hits = kernels.ambrogio_pulse(
+            np.ascontiguousarray(dw), u, rows, self.n_out, np.float32(self.dg_nom),
+            self.spec.n_max, self.vc.reshape(-1), *self._kernel_args(), read.g[2].reshape(-1),
+            read.t.reshape(-1), p.reshape(-1), np.float32(read.gains[2]))
+        if hits:
+            read.mark_dirty(2)
+            read.tick()
+
+    def _leak_compiled(self, dt: float) -> np.ndarray:
+        """Leak every cell for ``dt`` s in place (:func:`kernels.leak_g`); their new g."""
+        t, c, f32 = self.upd._tab, self.cells, np.float32
+        if self._lkargs is None or self._lkargs[0] != dt:
+            f32dt = f32(dt)
+            e_hi, e_lo = (np.exp(-np.ascontiguousarray(k).reshape(-1) * f32dt)
+                          for k in (c.lk_khi, c.lk_klo))
+            flat = (c.lk_s, c.lk_off, c.lk_offi)
+            self._lkargs = (dt, *(np.ascontiguousarray(a).reshape(-1) for a in flat),
+                            e_hi, e_lo, kernels.pairs32(t["z"]), kernels.pairs32(t["zi"]),
+                            f32(self.upd.w_min), f32(t["inv_hw"]), f32(t["inv_hz"]),
+                            f32(M - 1.001), f32(MZ - 1.001),
+                            np.ascontiguousarray(c.rd_c).reshape(-1),
+                            np.ascontiguousarray(c.rd_s).reshape(-1), kernels.pairs32(t["g"]))
+        g = np.empty(self.vc.shape, np.float32)
+        kernels.leak_g(self.vc.reshape(-1), *self._lkargs[1:], g.reshape(-1))
+        return g
+
     def end_step(self, n_images: int) -> None:
         s = self.spec
         self.images += n_images
@@ -167,9 +238,12 @@ class AmbrogioWeights(AnalogWeights):
         self._since_transfer += n_images
         if s.leak_every and self._since_leak >= s.leak_every:
             dt = self._since_leak * s.t_image
-            self.vc = self.upd.leak(self.vc, dt, self.cells).astype(np.float32)
+            if self.engine == "numba":
+                self.read.set_all(2, self._leak_compiled(dt))
+            else:
+                self.vc = self.upd.leak(self.vc, dt, self.cells).astype(np.float32)
+                self.read.set_all(2, self._g())
             self.vc_ref = self.upd.leak(self.vc_ref, dt, self.ref_cells).astype(np.float32)
-            self.read.set_all(2, self._g())
             self.read.set_all(3, self._g_shared())
             self._since_leak = 0
         if self._since_transfer >= s.transfer_every:
@@ -225,6 +299,7 @@ class PcmOnlyWeights(AnalogWeights):
                  fwd: Periphery, bwd: Periphery, rng: np.random.Generator,
                  exact_read: bool = False):
         n_in, n_out = w0.shape
+        spec = _resolved(spec)
         super().__init__(n_in, n_out, spec.w_scale, fwd, bwd)
         self.spec, self.rng = spec, rng
         self.images = 0

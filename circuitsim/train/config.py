@@ -13,24 +13,33 @@ from circuitsim.train.rpu import RpuSpec
 
 RULES = ("float", "ambrogio", "pcm", "sbp", "pulse")
 #: Hidden width of each data set's reference network (0 in the spec selects it).
-HIDDEN = {"digits": 32, "mnist": 250, "mnist1d": 100, "mnist1d-seq": 32, "text": 64}
+HIDDEN = {"digits": 32, "mnist": 250, "fashion-mnist": 250, "mnist1d": 100, "mnist1d-seq": 32,
+          "text": 64}
+#: Images between 2PCM+3T1C transfers of each data set (0 in the spec selects it): the paper
+#: transfers every ~8,000 MNIST images; the small sets keep the same number of transfers per
+#: epoch within a factor of a few [ours].
+TRANSFER_EVERY = {"digits": 200, "mnist": 8000, "fashion-mnist": 8000, "mnist1d": 200,
+                  "mnist1d-seq": 200, "text": 200}
 #: 2PCM+3T1C weight scale of each data set's reference network (S per weight unit): the PCM
 #: pair spans +-F g_max / w_scale weight units and a 3T1C pulse ~0.4-1 uS / w_scale. The float
 #: MNIST-1D MLP needs weights up to ~5 (digits: ~3), so it trades resolution for range [ours].
-W_SCALE = {"digits": 40e-6, "mnist": 40e-6, "mnist1d": 20e-6, "mnist1d-seq": 40e-6,
-           "text": 40e-6}
+W_SCALE = {"digits": 40e-6, "mnist": 40e-6, "fashion-mnist": 40e-6, "mnist1d": 20e-6,
+           "mnist1d-seq": 40e-6, "text": 40e-6}
 
 
 @dataclass(frozen=True, slots=True)
 class TrainSpec:
     """What to train, with which rule, periphery and surrogates."""
 
-    dataset: Literal["digits", "mnist", "mnist1d", "mnist1d-seq", "text"] = param(
+    dataset: Literal["digits", "mnist", "fashion-mnist", "mnist1d", "mnist1d-seq", "text"] = param(
         "digits", "data set (mnist needs data_path: a directory of IDX files)")
-    data_path: str = param("", "IDX directory (mnist) or a UTF-8 text file (text)")
+    data_path: str = param("", "IDX directory (mnist, fashion-mnist) or a UTF-8 text file "
+                               "(text)")
     model: Literal["mlp", "lstm"] = param("mlp", "network: MLP (vector data) or LSTM "
                                                  "(sequences, text)")
     hidden: int = param(0, "hidden units (0: the data set's reference network)")
+    layers: tuple[int, ...] = param((), "hidden widths of a deeper MLP, e.g. [250, 125] "
+                                        "(empty: one hidden layer of `hidden` units)")
     rule: Literal["float", "ambrogio", "pcm", "sbp", "pulse"] = param(
         "ambrogio", "weight realisation and update rule")
     epochs: int = param(20, "passes over the training set")
@@ -41,6 +50,8 @@ class TrainSpec:
     activation: Literal["sigmoid", "tanh"] = param("sigmoid", "hidden activation (MLP)")
     act_bits: int = param(4, "hidden activations from the ramp-ADC surrogate at this many "
                              "bits (0: float activations; analog rules only)")
+    engine: Literal["numba", "numpy"] = param(
+        "numba", "training hot path: compiled kernels, or the plain numpy reference")
     exact_read: bool = param(False, "MAC reads with the sinh slope term (two matrix products)")
     quick: bool = param(True, "use the QUICK characterization presets for the surrogates")
     spot_every: int = param(0, "run SPICE spot-checks every this many steps (0: never)")
@@ -56,6 +67,10 @@ class TrainSpec:
         check_types(self)
         positive(self, "epochs", "lr", "batch", "lr_decay")
         non_negative(self, "hidden", "spot_every", "max_train")
+        require(all(n >= 1 for n in self.layers), "layers", self.layers,
+                "every hidden width must be >= 1")
+        require(not self.layers or self.model == "mlp", "layers", self.layers,
+                "multi-layer widths are for the MLP (the LSTM uses hidden)")
         require(self.act_bits in (0, 3, 4, 5, 8), "act_bits", self.act_bits,
                 "must be 0 (float) or one of the ramp-ADC resolutions 3, 4, 5, 8")
         lstm = self.dataset in ("mnist1d-seq", "text")
@@ -71,10 +86,18 @@ class TrainSpec:
     @property
     def ambrogio_spec(self) -> AmbrogioSpec:
         """``ambrogio`` with ``w_scale`` 0 resolved to the data set's reference."""
-        if self.ambrogio.w_scale:
-            return self.ambrogio
-        return replace(self.ambrogio, w_scale=W_SCALE[self.dataset])
+        a = self.ambrogio
+        if not a.w_scale:
+            a = replace(a, w_scale=W_SCALE[self.dataset])
+        if not a.transfer_every:
+            a = replace(a, transfer_every=TRANSFER_EVERY[self.dataset])
+        return a
 
     @property
     def width(self) -> int:
         return self.hidden or HIDDEN[self.dataset]
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Hidden widths of the MLP, input side first."""
+        return self.layers or (self.width,)

@@ -11,6 +11,8 @@ Input scalings (float32 unless stated):
   with ``np.random.default_rng(DIGITS_SPLIT_SEED)`` go to test (359 test / 1438 train).
 - ``mnist``: the four IDX files in ``path`` (plain or ``.gz``); ``x = pixels / 255`` in [0, 1],
   flattened to rows*cols (784).
+- ``fashion-mnist``: the same IDX layout and scaling, from ``path`` or (default) the directory
+  of Debian's ``dataset-fashion-mnist`` package, :data:`FASHION_DIR` (60,000 / 10,000 images).
 - ``mnist1d`` / ``mnist1d-seq``: ``mnist1d.data.make_dataset`` with the published default args
   (4000 train / 1000 test, 40 points). With ``mu``, ``sigma`` the scalar mean and std of all
   *training* values: ``z = (x - mu) / sigma``; sequence view ``x = z / 3`` shaped (N, 40, 1)
@@ -36,7 +38,7 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from io import BytesIO
 from pathlib import Path
@@ -48,7 +50,9 @@ from circuitsim.errors import SetupError, SpecError
 from circuitsim.io import write_atomic
 from circuitsim.spec import require
 
-NAMES = ("digits", "mnist", "mnist1d", "mnist1d-seq", "text")
+NAMES = ("digits", "mnist", "fashion-mnist", "mnist1d", "mnist1d-seq", "text")
+#: Where Debian's ``dataset-fashion-mnist`` package puts the Fashion-MNIST IDX files.
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 Kind = Literal["vector", "sequence", "text"]
 
 #: Seed of the fixed stratified digits split (independent of the training seed).
@@ -159,7 +163,8 @@ def load(name: str, *, seed: int = 0, path: str | os.PathLike[str] | None = None
     """Load dataset ``name`` (one of :data:`NAMES`).
 
     ``seed`` is validated and recorded only: no split depends on it. ``path``: directory of the
-    MNIST IDX files (required for "mnist"), or a UTF-8 text file for "text" (optional).
+    MNIST IDX files (required for "mnist"; optional for "fashion-mnist"), or a UTF-8 text
+    file for "text" (optional).
     ``seq_len`` (default 64) and ``max_chars`` (default 400 000) apply to "text" only.
     ``cache_dir``: cache root for "mnist1d" (files go to ``<root>/data/``; default
     ``$CIRCUITSIM_CACHE``, else ``$XDG_CACHE_HOME/circuitsim``, else ``~/.cache/circuitsim``);
@@ -178,6 +183,8 @@ def load(name: str, *, seed: int = 0, path: str | os.PathLike[str] | None = None
         return _load_digits()
     if name == "mnist":
         return _load_mnist(path)
+    if name == "fashion-mnist":
+        return _load_fashion(path)
     if name == "text":
         return _load_text(path, TEXT_SEQ_LEN if seq_len is None else seq_len,
                           TEXT_MAX_CHARS if max_chars is None else max_chars)
@@ -324,6 +331,16 @@ def _load_mnist(path: str | os.PathLike[str] | None) -> Dataset:
     return Dataset("mnist", "vector", xtr, ytr, xte, yte, 10,
                    source=f"IDX files {', '.join(f.name for f in files)} in {d}",
                    scaling="x = pixel / 255 in [0, 1], flattened")
+
+
+def _load_fashion(path: str | os.PathLike[str] | None) -> Dataset:
+    """Fashion-MNIST (same IDX layout as MNIST) from ``path`` or :data:`FASHION_DIR`."""
+    d = Path(path) if path is not None else Path(FASHION_DIR)
+    require(d.is_dir(), "path", str(d), "Fashion-MNIST IDX directory not found; install "
+            "Debian's package (apt-get install dataset-fashion-mnist, done by "
+            "scripts/setup.sh) or pass the directory of its four IDX files")
+    ds = _load_mnist(d)
+    return replace(ds, name="fashion-mnist")
 
 
 def _cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:

@@ -10,10 +10,9 @@ float32 weights, float activations and no periphery.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,109 +22,22 @@ from circuitsim.errors import SpecError
 from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
-from circuitsim.train.acts import Act
-from circuitsim.train.ambrogio import AmbrogioWeights, PcmOnlyWeights
+from circuitsim.train.build import (  # noqa: F401  (re-exported: the loop's public API)
+    ADC_TRAIN,
+    Surrogates,
+    activation,
+    adc_spec,
+    build_mlp,
+    init_weights,
+    load_surrogates,
+    make_weights,
+    update_spec,
+)
 from circuitsim.train.config import TrainSpec
-from circuitsim.train.mlp import MLP
-from circuitsim.train.periphery import Periphery
+from circuitsim.train.lstm import build_lstm
 from circuitsim.train.probe import SpiceProbe
-from circuitsim.train.pulsed import RpuWeights
-from circuitsim.train.weights import FloatWeights
 
-#: ADC characterization used when the activation needs 5 or 8 bits (QUICK has 3 and 4).
-ADC_TRAIN = {"bits": [3, 4, 5, 8]}
 EVAL_BATCH = 256
-
-
-@dataclass(slots=True)
-class Surrogates:
-    """The surrogates one run uses, with their characterization specs and cache keys."""
-
-    mac: Any = None
-    update: Any = None
-    adc: Any = None
-    specs: dict[str, Any] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
-
-    def provenance(self) -> dict[str, Any]:
-        return {k: {"cache_key": self.keys[k], "spec": to_mapping(s)}
-                for k, s in self.specs.items()}
-
-
-def adc_spec(quick: bool, bits: int) -> Any:
-    return service.make_spec("adc", None if quick and bits <= 4 else ADC_TRAIN, quick=True)
-
-
-def update_spec(spec: TrainSpec) -> Any:
-    """The 3T1C characterization of ``spec``'s cell: the preset with the storage capacitor
-    ``ambrogio.cell_c`` (smaller steps need more staircase rounds)."""
-    rounds = max(10, math.ceil(40 * spec.ambrogio.cell_c / 400e-15))
-    return service.make_spec("update", {"cell": {"c": spec.ambrogio.cell_c},
-                                        "max_rounds": rounds}, quick=spec.quick)
-
-
-def load_surrogates(spec: TrainSpec, runner: service.Runner | None = None) -> Surrogates:
-    """The surrogates ``spec`` needs (characterized and fitted on a cache miss)."""
-    sur = Surrogates()
-    if not spec.analog:
-        return sur
-    need = {"mac": service.make_spec("mac", quick=spec.quick)}
-    if spec.rule == "ambrogio":
-        need["update"] = update_spec(spec)
-    if spec.act_bits and spec.rule != "sbp":
-        need["adc"] = adc_spec(spec.quick, spec.act_bits)
-    for kind, s in need.items():
-        obj, entry, _ = service.get_surrogate(kind, s, runner=runner)
-        setattr(sur, kind, obj)
-        sur.specs[kind], sur.keys[kind] = s, entry.key
-    return sur
-
-
-def init_weights(n_in: int, n_out: int, rng: np.random.Generator) -> np.ndarray:
-    """Glorot-uniform weights, bias row (the last) zero."""
-    a = np.sqrt(6.0 / (n_in - 1 + n_out))
-    w = rng.uniform(-a, a, (n_in, n_out)).astype(np.float32)
-    w[-1] = 0.0
-    return w
-
-
-def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.random.Generator,
-                 last: bool) -> Any:
-    """One weight matrix realised by ``spec.rule``."""
-    if not spec.analog:
-        return FloatWeights(w0)
-    per = spec.periphery
-    # a hidden layer followed by a ramp-ADC activation: that ADC is the layer's output ADC
-    hidden_adc = spec.act_bits and not last and spec.rule != "sbp"
-    # the converters' noise and rounding draw from their own streams, so switching them on
-    # leaves the devices' draws unchanged (paired comparisons)
-    fwd_rng, bwd_rng = rng.spawn(2)
-    fwd = Periphery(replace(per, out_bits=0) if hidden_adc else per, fwd_rng)
-    bwd = Periphery(per, bwd_rng)
-    args = dict(fwd=fwd, bwd=bwd, rng=rng, exact_read=spec.exact_read)
-    if spec.rule == "ambrogio":
-        return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio_spec, **args)
-    if spec.rule == "pcm":
-        return PcmOnlyWeights(w0, sur.mac, spec.ambrogio_spec, **args)
-    rpu = replace(spec.rpu, dw_min=spec.sbp.step) if spec.rule == "sbp" else spec.rpu
-    return RpuWeights(w0, sur.mac, rpu, rule=spec.rule, **args)
-
-
-def activation(spec: TrainSpec, sur: Surrogates) -> Act:
-    if sur.adc is None:
-        return Act(spec.activation)
-    return Act(spec.activation, sur.adc.table(spec.activation, spec.act_bits))
-
-
-def build_mlp(spec: TrainSpec, ds: datasets.Dataset, sur: Surrogates,
-              seeds: list[np.random.SeedSequence]) -> MLP:
-    sizes = [ds.x_train.shape[1], spec.width, ds.n_classes]
-    init = np.random.default_rng(seeds[0])
-    w0s = [init_weights(a + 1, b, init) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-    layers = [make_weights(spec, sur, w0, np.random.default_rng(seeds[2 + k]),
-                           k == len(w0s) - 1) for k, w0 in enumerate(w0s)]
-    return MLP(layers, activation(spec, sur), spec.sbp if spec.rule == "sbp" else None)
-
 
 def evaluate(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean loss per prediction and accuracy of ``model`` on ``(x, y)``."""
@@ -174,7 +86,6 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
     sur = sur or load_surrogates(spec, runner)
     seeds = np.random.SeedSequence(spec.seed).spawn(8)
     if spec.model == "lstm":
-        from circuitsim.train.lstm import build_lstm
         model = build_lstm(spec, ds, sur, seeds)
     else:
         model = build_mlp(spec, ds, sur, seeds)

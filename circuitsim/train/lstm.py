@@ -47,7 +47,7 @@ import numpy as np
 
 from circuitsim.errors import SpecError
 from circuitsim.train.acts import Act
-from circuitsim.train.loop import init_weights, make_weights
+from circuitsim.train.build import init_weights, make_weights
 from circuitsim.train.mlp import softmax_xent
 
 #: Elementwise clip of the per-step gate errors (per-prediction units, before the 1/N of lr).

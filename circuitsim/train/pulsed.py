@@ -28,9 +28,9 @@ class RpuWeights(AnalogWeights):
 
     def __init__(self, w0: np.ndarray, mac: MacSurrogate, spec: RpuSpec, fwd: Periphery,
                  bwd: Periphery, rng: np.random.Generator, rule: str = "pulse",
-                 exact_read: bool = False):
+                 exact_read: bool = False, engine: str = "numba"):
         w0 = np.asarray(w0, np.float32)
-        self.dev = RpuArray(spec, w0.shape, rng, w0=w0)
+        self.dev = RpuArray(spec, w0.shape, rng, w0=w0, engine=engine)
         b = float(self.dev.bound.max())
         super().__init__(*w0.shape, (mac.g_max - mac.g_min) / b, fwd, bwd)
         self.kind = rule
@@ -50,14 +50,13 @@ class RpuWeights(AnalogWeights):
         return {"G+": self.read.g[0], "G-": self.read.g[1]}
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        old = self.dev.w.copy()
         if self.kind == "sbp":
             n = -np.sign(x.T @ d).astype(np.int64)
             self.dev.apply_pulses(n)
             self.pulses += int(np.count_nonzero(n))
         else:
             self.pulses += self.dev.pulse_update(x, d, lr)["coincidences"]
-        idx = np.flatnonzero(self.dev.w != old)
+        idx = self.dev.touched  # a pulsed device at its bound gets dg = 0: no change
         if idx.size:
             gp, gn = self._pair(self.dev.w.reshape(-1)[idx])
             self.read.set_at(0, idx, gp)

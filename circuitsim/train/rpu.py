@@ -54,6 +54,7 @@ from typing import Literal
 import numpy as np
 
 from circuitsim.spec import check_types, non_negative, param, positive, require
+from circuitsim.train import kernels
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +105,22 @@ def _check_batch(x: np.ndarray, d: np.ndarray, lr: float) -> tuple[np.ndarray, n
     return xa, da
 
 
+def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Up/down coincidence counts (int32, (n_in, n_out)) of the row pulse slots ``a``
+    (B * BL, n_in) and column slots ``b`` (B * BL, n_out) in {-1, 0, +1}: a coincidence with
+    ``x d > 0`` lowers w (down), with ``x d < 0`` raises it (up). The numpy reference of
+    :func:`circuitsim.train.kernels.coincidences`."""
+    # float32 sums of 0/+-1 terms are exact integers (< 2**24 terms)
+    total = np.abs(a).T @ np.abs(b)
+    net = a.T @ b  # coincidences with x d > 0 minus those with x d < 0
+    return ((total - net) * 0.5).astype(np.int32), ((total + net) * 0.5).astype(np.int32)
+
+
 def pulse_counts(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int,
-                 rng: np.random.Generator) -> PulseCounts:
-    """Stochastic row/column pulse trains of a batch and their coincidence counts."""
+                 rng: np.random.Generator, engine: str = "numpy") -> PulseCounts:
+    """Stochastic row/column pulse trains of a batch and their coincidence counts
+    (``engine`` "numba": counted by the compiled kernel, the same integers)."""
     xa, da = _check_batch(x, d, lr)
     c = math.sqrt(lr / (bl * dw_min))
     qx, qd = c * np.abs(xa), c * np.abs(da)
@@ -120,13 +134,12 @@ def pulse_counts(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int
         return (fire * np.sign(v)[:, None, :]).reshape(n_b * bl, v.shape[1])
 
     a, b = bits(xa, qx), bits(da, qd)
-    # float32 sums of 0/+-1 terms are exact integers (< 2**24 terms)
-    total = np.abs(a).T @ np.abs(b)
-    net = a.T @ b  # coincidences with x d > 0 minus those with x d < 0
-    return PulseCounts(up=((total - net) * 0.5).astype(np.int32),
-                       down=((total + net) * 0.5).astype(np.int32),
-                       row_pulses=int(np.count_nonzero(a)), col_pulses=int(np.count_nonzero(b)),
-                       saturated=saturated)
+    if engine == "numba" and bl <= 64:
+        up, down = kernels.coincidences(a, b, n_b, bl)
+    else:
+        up, down = coincidences(a, b, n_b, bl)
+    return PulseCounts(up=up, down=down, row_pulses=int(np.count_nonzero(a)),
+                       col_pulses=int(np.count_nonzero(b)), saturated=saturated)
 
 
 def expected_dw(spec: RpuSpec, x: np.ndarray, d: np.ndarray, lr: float) -> np.ndarray:
@@ -144,11 +157,16 @@ class RpuArray:
     """An (n_in, n_out) array of RPU devices: per-device constants and weights ``w`` (float32)."""
 
     def __init__(self, spec: RpuSpec, shape: tuple[int, int], rng: np.random.Generator,
-                 w0: np.ndarray | None = None):
+                 w0: np.ndarray | None = None, engine: str = "numpy"):
         if len(shape) != 2 or min(shape) < 1:
             raise ValueError(f"shape={shape!r}: need (n_in, n_out) >= 1")
         self.spec = spec
         self.rng = rng
+        self.engine = engine
+        #: flat indices of the devices the last update pulsed (their w may be unchanged)
+        self.touched = np.zeros(0, np.intp)
+        if engine == "numba":
+            kernels.warm_up()
         self.n_in, self.n_out = int(shape[0]), int(shape[1])
         xi_step = rng.standard_normal(shape)
         beta = spec.asymmetry + spec.asymmetry_d2d * rng.standard_normal(shape)
@@ -192,7 +210,7 @@ class RpuArray:
             rows = cols = saturated = 0
         else:
             self._check_lines(np.asarray(x), np.asarray(d))
-            pc = pulse_counts(x, d, lr, spec.dw_min, spec.bl, self.rng)
+            pc = pulse_counts(x, d, lr, spec.dw_min, spec.bl, self.rng, self.engine)
             up, down = pc.up, pc.down
             rows, cols, saturated = pc.row_pulses, pc.col_pulses, pc.saturated
         self._apply(up, down)
@@ -222,6 +240,7 @@ class RpuArray:
     def _apply(self, up: np.ndarray, down: np.ndarray) -> None:
         ku_all, kd_all = up.reshape(-1), down.reshape(-1)
         idx = np.flatnonzero(ku_all + kd_all)
+        self.touched = idx
         if idx.size == 0:
             return
         ku, kd = ku_all[idx].astype(np.float32), kd_all[idx].astype(np.float32)

@@ -74,6 +74,7 @@ class ArrayRead:
         self.refresh_every = refresh_every
         self.combined = sur.r_foot == 0
         self._count = 0
+        self._dirty = [False] * len(self.g)
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -97,6 +98,7 @@ class ArrayRead:
         if idx.size == 0:
             return
         flat = self.g[k].reshape(-1)
+        self._dirty[k] = True
         dg = np.asarray(g_new, dtype=np.float32) - flat[idx]
         flat[idx] += dg
         if not self.combined:
@@ -107,22 +109,30 @@ class ArrayRead:
             self.t.reshape(-1)[idx] += c * dg * p.reshape(-1)[idx]
             if self.l is not None:
                 self.l.reshape(-1)[idx] += c * dg * q.reshape(-1)[idx]
-        self._tick()
+        self.tick()
 
     def set_all(self, k: int, g_new: np.ndarray) -> None:
         """Array ``k`` becomes ``g_new`` (S, the full matrix)."""
         self.set_at(k, np.arange(self.g[k].size), np.asarray(g_new).reshape(-1))
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Count one sparse update (a compiled kernel's too); refresh every ``refresh_every``."""
         self._count += 1
         if self.refresh_every and self._count >= self.refresh_every:
             self.refresh()
 
+    def mark_dirty(self, k: int) -> None:
+        """Array ``k``'s conductances were changed in place (by a compiled kernel)."""
+        self._dirty[k] = True
+
     def refresh(self) -> None:
-        """Recompute every array's IR-drop factors from its conductances (after large
-        changes such as a transfer; also every ``refresh_every`` updates)."""
-        for layer, g in zip(self.layers, self.g, strict=True):
-            layer.set_g(g)
+        """Recompute the IR-drop factors of every array whose conductances changed since the
+        last refresh (after large changes such as a transfer; also every ``refresh_every``
+        updates). An unchanged array's factors depend on nothing else, so they are kept."""
+        for k, (layer, g) in enumerate(zip(self.layers, self.g, strict=True)):
+            if self._dirty[k]:
+                layer.set_g(g)
+                self._dirty[k] = False
         self._rebuild()
         self._count = 0
 

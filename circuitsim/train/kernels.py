@@ -1,0 +1,224 @@
+"""Compiled (numba) kernels of the training hot path; the numpy code they replace stays the
+reference (``TrainSpec.engine = "numpy"``) and the tests compare the two on fixed seeds.
+
+Each kernel does in one pass what the numpy path does in tens of array calls, with the same
+float32 arithmetic in the same order, so where both consume the same random numbers (drawn by
+the caller from the layer's stream, in the same order and shape) the results are bitwise
+equal:
+
+- :func:`ambrogio_pulse`: SGD change of the active rows -> stochastic rounding to whole pulses
+  (``weights.pulse_counts``) -> the 3T1C surrogate's state-dependent step of each pulsed cell
+  (``UpdateSurrogate.pulse_at``) -> its new g (``UpdateSurrogate.g_at``) -> the combined
+  array transfer ``T += c dg P`` (``ArrayRead.set_at``).
+- :func:`lut`: the surrogate tables' linear interpolation (``update._lut``), one value.
+- :func:`coincidences`: the stochastic pulse update's up/down coincidence counts
+  (``rpu.coincidences``) from bit masks and popcounts instead of two matrix products over
+  the ``B * BL`` pulse slots.
+- :func:`leak_g`: whole-array 3T1C leakage (``UpdateSurrogate.leak``) and the cells' new g
+  (``UpdateSurrogate.g``) in one pass (the decay factors come from numpy's ``exp``, whose
+  last bit differs from the compiled one).
+
+Compiled code is cached on disk (``cache=True``, next to this file in ``__pycache__``), so
+only the first run in a fresh checkout compiles (:func:`warm_up` compiles everything and
+reports the time).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numba
+import numpy as np
+
+_JIT = {"cache": True, "nogil": True}
+
+
+@numba.njit(**_JIT)
+def lut(pairs: np.ndarray, x: np.float32, x0: np.float32, inv_h: np.float32, off: int,
+        hi: np.float32) -> np.float32:
+    """``update._lut`` for one value: ``pairs`` (N, 2) float32 (value, slope), ``hi`` = the
+    clip bound ``m - 1.001`` as float32."""
+    u = (x - x0) * inv_h
+    if u < np.float32(0.0):
+        u = np.float32(0.0)
+    elif u > hi:
+        u = hi
+    i = np.int64(u)
+    u = u - np.float32(i)
+    j = i + off
+    return pairs[j, 0] + u * pairs[j, 1]
+
+
+@numba.njit(**_JIT)
+def ambrogio_pulse(dw: np.ndarray, u: np.ndarray, rows: np.ndarray, n_out: int,
+                   step: np.float32, n_max: int, vc: np.ndarray, cell: np.ndarray,
+                   both: np.ndarray, bothi: np.ndarray, v_min: np.float32,
+                   inv_hv: np.float32, hi: np.float32, gtab: np.ndarray,
+                   w_min: np.float32, inv_hw: np.float32, g2: np.ndarray, t: np.ndarray,
+                   p: np.ndarray, gain: np.float32) -> int:
+    """Fused 2PCM+3T1C update of the active ``rows`` (see the module docstring).
+
+    ``dw`` (R, n_out) float32: the scaled SGD change of those rows; ``u`` (R, n_out) float32
+    uniforms of the stochastic rounding; ``vc``, ``g2`` (the g array), ``t`` (combined
+    transfer) and ``p`` (its tile scale) flat over (n_in, n_out), updated in place; ``cell``
+    (n_in * n_out, 8) float32: each cell's parameters in one record (:func:`cell_records`: a
+    pulsed cell costs one cache line, not six). ``both``/``bothi``/``gtab``: the surrogate's
+    tables as (N, 2) float32 pairs of ``M`` points per row; ``hi`` = float32(M - 1.001), the
+    look-ups' clip bound. Returns the number of pulsed cells."""
+    one_m = np.float32(np.floor(hi) + np.float32(1.0))  # M - 1, exact
+    hits = 0
+    for r in range(dw.shape[0]):
+        base = rows[r] * n_out
+        for j in range(n_out):
+            nf = np.floor(dw[r, j] / step + u[r, j])
+            if nf > n_max:
+                nf = np.float32(n_max)
+            elif nf < -n_max:
+                nf = np.float32(-n_max)
+            n = np.int64(nf)
+            if n == 0:
+                continue
+            hits += 1
+            idx = base + j
+            v = vc[idx]
+            if n > 0:
+                off = np.int64(cell[idx, 0])
+                k = cell[idx, 1]
+            else:
+                off = np.int64(cell[idx, 2])
+                k = cell[idx, 3]
+            c = lut(both, v, v_min, inv_hv, off, hi) + k * np.float32(n)
+            if c < np.float32(0.0):
+                c = np.float32(0.0)
+            elif c > np.float32(1.0):
+                c = np.float32(1.0)
+            out = lut(bothi, c, np.float32(0.0), one_m, off, hi)
+            if n > 0:
+                out = max(out, v)
+            else:
+                out = min(out, v)
+            vc[idx] = out
+            g_new = lut(gtab, out - cell[idx, 4], w_min, inv_hw, 0, hi) * cell[idx, 5]
+            dg = g_new - g2[idx]
+            g2[idx] += dg
+            t[idx] += gain * dg * p[idx]
+    return hits
+
+
+@numba.njit(**_JIT)
+def leak_g(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
+           lk_offi: np.ndarray, e_hi: np.ndarray, e_lo: np.ndarray, ztab: np.ndarray,
+           zitab: np.ndarray, w_min: np.float32, inv_hw: np.float32, inv_hz: np.float32,
+           hi: np.float32, hiz: np.float32, rd_c: np.ndarray, rd_s: np.ndarray,
+           gtab: np.ndarray, g_out: np.ndarray) -> None:
+    """In place: ``vc`` after a hold (``UpdateSurrogate.leak``) and ``g_out`` = the cells' g
+    at the new ``vc`` (``UpdateSurrogate.g``); flat arrays. ``e_hi``, ``e_lo``: each cell's
+    decay factors ``exp(-k dt)`` above/below equilibrium (numpy's float32 exp, computed once
+    per hold length by the caller, so the result is bitwise numpy's). ``hi``, ``hiz``:
+    float32(M - 1.001), float32(MZ - 1.001), the look-ups' clip bounds."""
+    for i in range(vc.size):
+        x = vc[i] - lk_s[i]
+        z = lut(ztab, x, w_min, inv_hw, lk_off[i], hi)
+        z = z * (e_hi[i] if z > 0 else e_lo[i])
+        v = lut(zitab, z, np.float32(-1.0), inv_hz, lk_offi[i], hiz) + lk_s[i]
+        vc[i] = v
+        g_out[i] = lut(gtab, v - rd_c[i], w_min, inv_hw, 0, hi) * rd_s[i]
+
+
+_U = np.uint64
+
+
+@numba.njit(**_JIT)
+def _popcount(x: np.uint64) -> np.uint64:
+    x = x - ((x >> _U(1)) & _U(0x5555555555555555))
+    x = (x & _U(0x3333333333333333)) + ((x >> _U(2)) & _U(0x3333333333333333))
+    x = (x + (x >> _U(4))) & _U(0x0F0F0F0F0F0F0F0F)
+    return (x * _U(0x0101010101010101)) >> _U(56)
+
+
+@numba.njit(**_JIT)
+def _masks(a: np.ndarray, n_b: int, bl: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample and line: the slots that fired as a bit mask, and the line's sign."""
+    n = a.shape[1]
+    mask = np.zeros((n_b, n), np.uint64)
+    sign = np.zeros((n_b, n), np.int8)
+    for s in range(n_b):
+        for k in range(bl):
+            bit = _U(1) << _U(k)
+            for i in range(n):
+                v = a[s * bl + k, i]
+                if v != 0:
+                    mask[s, i] |= bit
+                    sign[s, i] = 1 if v > 0 else -1
+    return mask, sign
+
+
+@numba.njit(**_JIT)
+def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``rpu.coincidences``: up/down coincidence counts (int32, (n_in, n_out)) of the row
+    pulse slots ``a`` (B * BL, n_in) and column slots ``b`` (B * BL, n_out) in {-1, 0, +1}
+    (``bl`` <= 64)."""
+    mx, sx = _masks(a, n_b, bl)
+    md, sd = _masks(b, n_b, bl)
+    n_in, n_out = a.shape[1], b.shape[1]
+    up = np.zeros((n_in, n_out), np.int32)
+    down = np.zeros((n_in, n_out), np.int32)
+    for s in range(n_b):
+        for i in range(n_in):
+            m = mx[s, i]
+            if m == 0:
+                continue
+            for j in range(n_out):
+                c = _popcount(m & md[s, j])
+                if c == 0:
+                    continue
+                if sx[s, i] * sd[s, j] > 0:
+                    down[i, j] += np.int32(c)
+                else:
+                    up[i, j] += np.int32(c)
+    return up, down
+
+
+def cell_records(up_off: np.ndarray, up_k: np.ndarray, dn_off: np.ndarray, dn_k: np.ndarray,
+                 rd_c: np.ndarray, rd_s: np.ndarray, dn_shift: int) -> np.ndarray:
+    """3T1C cell parameters as (N, 8) float32 records for :func:`ambrogio_pulse`: up offset,
+    up k, down offset (into the stacked tables, ``+ dn_shift``), down k, read shift, read
+    scale (offsets are table indices < 2**24, exact in float32)."""
+    rec = np.zeros((up_k.size, 8), np.float32)
+    rec[:, 2] = np.asarray(dn_off).reshape(-1) + dn_shift
+    if rec[:, 2].max(initial=0) >= 2**24:
+        raise ValueError("cell_records: table offsets beyond float32's exact integers")
+    for col, a in ((0, up_off), (1, up_k), (3, dn_k), (4, rd_c), (5, rd_s)):
+        rec[:, col] = np.asarray(a).reshape(-1)
+    return rec
+
+
+def pairs32(words: np.ndarray) -> np.ndarray:
+    """A surrogate table of int64 (value, slope) words as an (N, 2) float32 view."""
+    return words.view(np.float32).reshape(-1, 2)
+
+
+_WARM: list[float] = []
+
+
+def warm_up() -> float:
+    """Compile (or load from the disk cache) every kernel, once per process; returns the
+    seconds that took (the first call's time on later calls). Model building calls it, so
+    the loading is not counted as training time."""
+    if _WARM:
+        return _WARM[0]
+    t0 = time.perf_counter()
+    f = np.float32
+    tab = np.zeros((8, 2), np.float32)
+    z1 = np.zeros(4, np.float32)
+    zi = np.zeros(4, np.int64)
+    ambrogio_pulse(np.zeros((1, 4), np.float32), z1.reshape(1, 4), zi[:1], 4, f(1), 8,
+                   z1.copy(), np.zeros((4, 8), np.float32), tab, tab, f(0), f(1), f(4), tab,
+                   f(0), f(1), z1.copy(), z1.copy(), z1, f(1))
+    leak_g(z1.copy(), z1, zi, zi, z1, z1, tab, tab, f(0), f(1), f(1), f(4), f(4), z1, z1,
+           tab, z1.copy())
+    one = np.ones((2, 3), np.float32)
+    coincidences(one, one, 1, 2)
+    _WARM.append(time.perf_counter() - t0)
+    return _WARM[0]

@@ -1,0 +1,148 @@
+"""The compiled training kernels against the numpy reference, multi-layer MLPs, Fashion-MNIST.
+
+Equivalence: the compiled 2PCM+3T1C path draws the same random numbers from the same streams
+as the numpy path and does the same float32 arithmetic, so the tests require *bitwise*
+equality of every state array (cells' V_C, all four conductance arrays, the combined
+transfer matrix) and of whole training histories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from circuitsim.spec import build
+from circuitsim.train import data, kernels, loop
+from circuitsim.train.ambrogio import AmbrogioWeights
+from circuitsim.train.config import TrainSpec
+from circuitsim.train.periphery import Periphery, PeripherySpec
+from circuitsim.train_cli import hidden_sets
+
+
+@pytest.fixture(scope="module")
+def sur():
+    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio"}))
+
+
+def _pair(sur, shape, **over):
+    spec = dataclasses.replace(build(TrainSpec, {"rule": "ambrogio"}).ambrogio_spec, **over)
+    w0 = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+    return [AmbrogioWeights(w0, sur.mac, sur.update, spec,
+                            Periphery(PeripherySpec(), np.random.default_rng(1)),
+                            Periphery(PeripherySpec(), np.random.default_rng(2)),
+                            np.random.default_rng(5), engine=e) for e in ("numpy", "numba")]
+
+
+def _state(w):
+    return [w.vc, w.vc_ref, *w.read.g, w.read.t]
+
+
+@pytest.mark.parametrize("batch, leak_every, transfer_every", [(1, 0, 10_000), (3, 7, 40)])
+def test_ambrogio_kernels_bitwise_equal_to_numpy(sur, batch, leak_every, transfer_every):
+    ws = _pair(sur, (31, 12), leak_every=leak_every, transfer_every=transfer_every)
+    rng = np.random.default_rng(3)
+    for _ in range(120):
+        x = (rng.random((batch, 31)) < 0.6) * rng.random((batch, 31))
+        d = rng.standard_normal((batch, 12)) * rng.choice([0.05, 1.0, 5.0])  # few..saturating
+        for w in ws:
+            w.update(x.astype(np.float32), d.astype(np.float32), 0.3)
+            w.end_step(batch)
+    ref, fast = ws
+    moved = np.count_nonzero(ref.vc != sur.update.vc0)
+    assert moved > 50  # the updates really pulsed cells
+    for a, b in zip(_state(ref), _state(fast), strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert ref.events == fast.events
+    assert np.array_equal(ref.weights(), fast.weights())
+
+
+def test_lut_kernel_matches_surrogate_lookup(sur):
+    """One compiled table look-up against the surrogate's vectorised one (incl. clamping)."""
+    v = np.linspace(-0.5, 1.8, 997, dtype=np.float32)  # beyond both ends of the grid
+    cells = sur.update.nominal_cells(v.size)
+    ref = sur.update.g(v, cells)
+    t = sur.update._tab
+    from circuitsim.surrogate.update import M
+    got = np.array([kernels.lut(kernels.pairs32(t["g"]), x - cells.rd_c[0],
+                                np.float32(sur.update.w_min), np.float32(t["inv_hw"]), 0,
+                                np.float32(M - 1.001)) * cells.rd_s[0] for x in v], np.float32)
+    assert np.array_equal(got, ref)
+
+
+def test_training_runs_identical_on_both_engines(sur):
+    ds = data.load("digits")
+    base = {"rule": "ambrogio", "layers": [12, 8], "epochs": 1, "max_train": 120, "batch": 2,
+            "ambrogio": {"transfer_every": 50, "leak_every": 20}}
+    runs = [loop.run(build(TrainSpec, {**base, "engine": e}), ds=ds, sur=sur, progress=False)
+            for e in ("numpy", "numba")]
+    strip = [[{k: v for k, v in h.items() if k != "train_seconds"} for h in r.history]
+             for r in runs]
+    assert strip[0] == strip[1]
+    for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
+        assert np.array_equal(a.weights(), b.weights())
+
+
+def test_multilayer_mlp_shapes_and_float_learns():
+    ds = data.load("digits")
+    spec = build(TrainSpec, {"rule": "float", "layers": [24, 16], "epochs": 3, "lr": 0.5})
+    res = loop.run(spec, ds=ds, progress=False)
+    shapes = [layer.w.shape for layer in res.model.layers]
+    assert shapes == [(65, 24), (25, 16), (17, 10)]
+    assert res.test_acc > 0.8  # a 3-layer sigmoid MLP learns digits in 3 epochs
+
+
+def test_layers_validation_and_cli_hidden():
+    assert hidden_sets("32") == ["hidden=32"]
+    assert hidden_sets("250, 125") == ["layers=[250,125]"]
+    with pytest.raises(Exception, match="layers"):
+        build(TrainSpec, {"layers": [250, 0]})
+    assert build(TrainSpec, {"layers": [250, 125]}).widths == (250, 125)
+    assert build(TrainSpec, {}).widths == (32,)
+
+
+def test_transfer_every_defaults_per_dataset():
+    assert build(TrainSpec, {"dataset": "fashion-mnist"}).ambrogio_spec.transfer_every == 8000
+    assert build(TrainSpec, {"dataset": "digits"}).ambrogio_spec.transfer_every == 200
+    spec = build(TrainSpec, {"dataset": "digits", "ambrogio": {"transfer_every": 77}})
+    assert spec.ambrogio_spec.transfer_every == 77
+
+
+def test_fashion_mnist_loads_idx_dir_and_names_the_package(tmp_path):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        data.write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz",
+                       rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        data.write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz",
+                       rng.integers(0, 10, n, dtype=np.uint8))
+    ds = data.load("fashion-mnist", path=tmp_path)
+    assert ds.name == "fashion-mnist" and ds.x_train.shape == (30, 784)
+    assert ds.x_test.shape == (10, 784) and float(ds.x_train.max()) <= 1.0
+    with pytest.raises(Exception, match="dataset-fashion-mnist"):
+        data.load("fashion-mnist", path=tmp_path / "missing")
+
+
+@pytest.mark.parametrize("n_b, bl", [(1, 31), (4, 10), (2, 64)])
+def test_pulse_coincidence_kernel_equals_matrix_products(n_b, bl):
+    from circuitsim.train import rpu
+    rng = np.random.default_rng(n_b * bl)
+    a = (rng.random((n_b, bl, 23)) < 0.3) * np.sign(rng.standard_normal((n_b, 1, 23)))
+    b = (rng.random((n_b, bl, 9)) < 0.4) * np.sign(rng.standard_normal((n_b, 1, 9)))
+    a = a.reshape(n_b * bl, 23).astype(np.float32)  # one sign per sample and line
+    b = b.reshape(n_b * bl, 9).astype(np.float32)
+    ref = rpu.coincidences(a, b, n_b, bl)
+    got = kernels.coincidences(a, b, n_b, bl)
+    assert ref[0].sum() + ref[1].sum() > 0
+    for r, g in zip(ref, got, strict=True):
+        assert g.dtype == np.int32 and np.array_equal(r, g)
+
+
+@pytest.mark.parametrize("rule", ["pulse", "sbp", "pcm"])
+def test_other_rules_identical_on_both_engines(sur, rule):
+    ds = data.load("digits")
+    base = {"rule": rule, "layers": [12], "epochs": 1, "max_train": 80, "batch": 3}
+    runs = [loop.run(build(TrainSpec, {**base, "engine": e}), ds=ds, sur=sur, progress=False)
+            for e in ("numpy", "numba")]
+    for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
+        assert np.array_equal(a.weights(), b.weights())
