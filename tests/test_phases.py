@@ -282,3 +282,15 @@ def test_mac_point_runs_a_toml_point():
 def test_run_update_rejects_bad_pulses(bad, field):
     with pytest.raises(SpecError, match=field):
         run_update(Cell3T1CSpec(), bad)
+
+
+@pytest.mark.spice
+def test_a_long_hold_does_not_change_the_pulses_before_it():
+    """The hold's length sets the transient's largest step; the pulse steps before it must not
+    depend on it (PWL breakpoints keep the pulses resolved)."""
+    from circuitsim.netlist.cell3t1c import Cell3T1CSpec
+    from circuitsim.phases.update import run_update
+
+    short = run_update(Cell3T1CSpec(), "UUDD", t_hold=1e-6)
+    long = run_update(Cell3T1CSpec(), "UUDD", t_hold=2.0)
+    np.testing.assert_allclose(long.dvc, short.dvc, rtol=1e-6)
