@@ -107,8 +107,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    if args.seeds is not None and args.seeds < 1:
-        raise SpecError(f"--seeds={args.seeds}: must be >= 1")
+    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
+        raise SpecError(f"--seeds={args.seeds}: must be in 1..{MAX_SEEDS}")
     module = importlib.import_module(f"circuitsim.reproduce.{args.name}")
     out = output_dir(args.out or f"runs/reproduce/{args.name}")
     kwargs = {"fast": args.fast, "progress": not args.no_progress}
@@ -120,6 +120,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
     print(report.markdown())
     print(f"report: {path}")
     return 0
+
+
+#: Most seeds per configuration of a reproduction (each is a full training run).
+MAX_SEEDS = 1000
 
 
 def add_commands(sub: Any) -> None:

@@ -31,6 +31,10 @@ def _deep(tmp_path, suffix):
      "1e+09 runs would take ~"),
     (["sweep", "update", "--store", "{file}"], "not a directory"),
     (["characterize", "update", "--set", "mc_trials=1000000000"], "need 3..100000 trials"),
+    (["train", "--seed", "-1"], "seed=-1: must be in 0..2**32-1"),
+    (["train", "--hidden", "10000000"], "must be <= 16384"),
+    (["train", "--epochs", "100000000"], "epochs=100000000: must be <= 10000"),
+    (["reproduce", "ambrogio2018", "--seeds", "1000000000"], "must be in 1..1000"),
     (["characterize", "adc", "--set", "mc_trials=1e9"], "must be in 0..100000"),
     (["sweep", "update", "--set", "pulses=UD", "--mc", MC, "--n", "0"], "--n=0"),
 ])

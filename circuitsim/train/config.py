@@ -27,6 +27,12 @@ W_SCALE = {"digits": 40e-6, "mnist": 40e-6, "fashion-mnist": 40e-6, "mnist1d": 2
            "mnist1d-seq": 40e-6, "text": 40e-6}
 
 
+#: Widest hidden layer (a 784 x 16384 float64 matrix is 100 MB; the papers use <= 250).
+MAX_WIDTH = 16384
+#: Most epochs one run may ask for (the papers train 20-100).
+MAX_EPOCHS = 10000
+
+
 @dataclass(frozen=True, slots=True)
 class TrainSpec:
     """What to train, with which rule, periphery and surrogates."""
@@ -67,8 +73,12 @@ class TrainSpec:
         check_types(self)
         positive(self, "epochs", "lr", "batch", "lr_decay")
         non_negative(self, "hidden", "spot_every", "max_train")
-        require(all(n >= 1 for n in self.layers), "layers", self.layers,
-                "every hidden width must be >= 1")
+        require(all(1 <= n <= MAX_WIDTH for n in self.layers), "layers", self.layers,
+                f"every hidden width must be in 1..{MAX_WIDTH}")
+        require(self.hidden <= MAX_WIDTH, "hidden", self.hidden, f"must be <= {MAX_WIDTH}")
+        require(0 <= self.seed < 2**32, "seed", self.seed, "must be in 0..2**32-1")
+        require(self.epochs <= MAX_EPOCHS, "epochs", self.epochs,
+                f"must be <= {MAX_EPOCHS} (an epoch of the largest data set takes minutes)")
         require(not self.layers or self.model == "mlp", "layers", self.layers,
                 "multi-layer widths are for the MLP (the LSTM uses hidden)")
         require(self.act_bits in (0, 3, 4, 5, 8), "act_bits", self.act_bits,
