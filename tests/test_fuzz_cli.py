@@ -1,4 +1,6 @@
-"""Fuzzing the command line: generated spec files, ``--set`` values, output paths and decks.
+"""Fuzzing the command line: generated spec files, ``--set`` values, output paths and decks,
+for ``netlist``, ``inspect``, ``simulate``, and (stopped where their work would start) ``train``,
+``characterize`` and ``sweep``.
 
 For every input: the exit code is 0, 1 (a simulator or setup failure) or 2 (user input), never
 a traceback (``main`` returns instead of raising); on exit 2 no existing file changed and no
@@ -142,3 +144,52 @@ def test_inspect_and_simulate_decks_without_ngspice(sandbox, capsys, monkeypatch
     if backend == "batch":  # the shared backend would load libngspice: batch only
         _run(capsys, ["simulate", str(deck), "--backend", "batch"])
     assert _snapshot(sandbox) == before and not (sandbox / "m").exists()
+
+
+class ReachedWork(Exception):
+    """Raised where a command would start its simulations or training: the input was valid."""
+
+
+def _stop(*_args, **_kwargs):
+    raise ReachedWork
+
+
+WORK_COMMANDS = {  # command -> (argv prefix, spec class, the entry that starts the work)
+    "train": (["train", "--no-progress"], "circuitsim.train.config:TrainSpec",
+              "circuitsim.train.loop:run"),
+    "characterize-update": (["characterize", "update"],
+                            "circuitsim.characterize.update:UpdateCharSpec",
+                            "circuitsim.surrogate.service:characterize"),
+    "characterize-mac": (["characterize", "mac"], "circuitsim.characterize.mac:MacCharSpec",
+                         "circuitsim.surrogate.service:characterize"),
+    "sweep-update": (["sweep", "update"], "circuitsim.netlist.tb_update:UpdateTestbenchSpec",
+                     "circuitsim.sweep:sweep"),
+}
+
+
+def _resolve(ref):
+    import importlib
+
+    module, _, name = ref.partition(":")
+    return importlib.import_module(module), name
+
+
+@FUZZ
+@given(command=st.sampled_from(sorted(WORK_COMMANDS)), data=st.data())
+def test_commands_that_start_work_validate_first(sandbox, capsys, monkeypatch, command, data):
+    """Random --set values for the commands that simulate or train: either a one-line error
+    (exit 2, nothing written) or valid input, stopped where the work would begin."""
+    argv, spec_ref, entry_ref = WORK_COMMANDS[command]
+    module, name = _resolve(spec_ref)
+    fields = _field_paths(getattr(module, name))
+    entry_module, entry = _resolve(entry_ref)
+    monkeypatch.setattr(entry_module, entry, _stop)
+    monkeypatch.chdir(sandbox)
+    assigns = [f"{data.draw(st.sampled_from(fields))}={data.draw(values)}"
+               for _ in range(data.draw(st.integers(1, 2)))]
+    before = _snapshot(sandbox)
+    try:
+        code = _run(capsys, [*argv, *(a for x in assigns for a in ("--set", x))])
+    except ReachedWork:
+        return
+    assert code == 2 and _snapshot(sandbox) == before
