@@ -1,6 +1,6 @@
 """Fuzzing the command line: generated spec files, ``--set`` values, output paths and decks,
 for ``netlist``, ``inspect``, ``simulate``, and (stopped where their work would start) ``train``,
-``characterize`` and ``sweep``.
+``characterize``, ``sweep``, ``energy`` and ``reproduce``.
 
 For every input: the exit code is 0, 1 (a simulator or setup failure) or 2 (user input), never
 a traceback (``main`` returns instead of raising); on exit 2 no existing file changed and no
@@ -193,3 +193,42 @@ def test_commands_that_start_work_validate_first(sandbox, capsys, monkeypatch, c
     except ReachedWork:
         return
     assert code == 2 and _snapshot(sandbox) == before
+
+
+flag_values = st.one_of(numbers.map(str), texts.filter(lambda t: not t.startswith("-")))
+
+
+@FUZZ
+@given(data=st.data(), command=st.sampled_from(["energy", "reproduce"]))
+def test_flags_of_energy_and_reproduce(sandbox, capsys, monkeypatch, data, command):
+    """Their numeric flags: a one-line error and nothing written, or valid input stopped
+    where the simulations or training runs would begin."""
+    import importlib
+
+    import circuitsim.phases
+    from circuitsim.train_cli import REPRODUCTIONS
+
+    monkeypatch.chdir(sandbox)
+    if command == "energy":
+        monkeypatch.setattr(circuitsim.phases, "run_mac", _stop)
+        flags = ["--rows", "--cols", "--bits", "--activation", "--p-opamp"]
+        argv = ["energy"]
+    else:
+        name = data.draw(st.sampled_from(REPRODUCTIONS))
+        monkeypatch.setattr(importlib.import_module(f"circuitsim.reproduce.{name}"), "run",
+                            _stop)
+        flags = ["--seeds"]
+        argv = ["reproduce", name, "--fast", "--no-progress", "--out", str(sandbox / "r")]
+    for flag in data.draw(st.lists(st.sampled_from(flags), min_size=1, max_size=3,
+                                   unique=True)):
+        argv += [f"{flag}={data.draw(flag_values)}"]
+    before = _snapshot(sandbox)
+    try:
+        code = main(argv)
+    except ReachedWork:
+        return
+    except SystemExit as exc:  # argparse: a value of the wrong type (usage + one error line)
+        assert exc.code == 2
+        code = 2
+    _, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in err and _snapshot(sandbox) == before
