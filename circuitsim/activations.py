@@ -29,6 +29,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from circuitsim.errors import SpecError
+from circuitsim.spec import short
 
 #: Points of the grid on which monotonicity is checked and thresholds are bracketed.
 GRID_POINTS = 4097
@@ -166,7 +167,7 @@ BUILTINS: dict[str, Activation] = {
 def get_activation(name: str) -> Activation:
     """The built-in activation called ``name`` (names only; nothing is evaluated)."""
     if name not in BUILTINS:
-        raise SpecError(f"activation={name!r}: unknown (known: {', '.join(BUILTINS)})")
+        raise SpecError(f"activation={short(name)}: unknown (known: {', '.join(BUILTINS)})")
     return BUILTINS[name]
 
 

@@ -147,19 +147,27 @@ def specs_value(point: Any, path: str) -> Any:
     return value
 
 
-def run_energy_command(args: argparse.Namespace) -> int:
-    from circuitsim.energy import PeripheryEstimate, energy_report, format_report
-    from circuitsim.netlist.adc import ComparatorSpec
-    from circuitsim.netlist.cell3t1c import Cell3T1CSpec
+def energy_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The ``energy`` command's crossbar, ramp and periphery specs from its flags (every bad
+    value is a :class:`SpecError` here, before anything is simulated)."""
+    from circuitsim.energy import PeripheryEstimate
     from circuitsim.netlist.crossbar import CrossbarSpec
     from circuitsim.netlist.ramp import RampSpec
-    from circuitsim.phases import run_conversion, run_mac, run_update
 
     specs.require(math.isfinite(args.p_opamp) and 0 <= args.p_opamp <= 1.0, "--p-opamp",
                   args.p_opamp, "must be a power in [0, 1] W")
-    xbar = CrossbarSpec(rows=args.rows, cols=args.cols)
-    ramp = RampSpec(activation=args.activation, bits=args.bits)
-    periphery = PeripheryEstimate(p_opamp=args.p_opamp)
+    return (CrossbarSpec(rows=args.rows, cols=args.cols),
+            RampSpec(activation=args.activation, bits=args.bits),
+            PeripheryEstimate(p_opamp=args.p_opamp))
+
+
+def run_energy_command(args: argparse.Namespace) -> int:
+    from circuitsim.energy import energy_report, format_report
+    from circuitsim.netlist.adc import ComparatorSpec
+    from circuitsim.netlist.cell3t1c import Cell3T1CSpec
+    from circuitsim.phases import run_conversion, run_mac, run_update
+
+    xbar, ramp, periphery = energy_inputs(args)
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (4, args.rows))
     print(f"simulating: {args.rows}x{args.cols} MAC read (4 vectors), 3T1C UD pulses, "
           f"{args.bits}-bit {args.activation} conversion of {min(args.cols, 32)} outputs ...")

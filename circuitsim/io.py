@@ -53,14 +53,19 @@ def _target(path: Path, label: str) -> tuple[Path, int | None]:
     return real, stat.S_IMODE(st.st_mode)
 
 
-def check_output(path: Path | str, label: str = "output") -> Path:
-    """Fail now (:class:`OutputError`, exit 2) if ``path`` could not be written atomically."""
-    real, _ = _target(Path(path), label)
+def _temp_beside(real: Path, label: str) -> tuple[int, str]:
+    """A new temporary file in ``real``'s directory (where the rename will happen)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", dir=real.parent)
+        return tempfile.mkstemp(prefix=f".{real.name}.", dir=real.parent)
     except OSError as exc:
         raise OutputError(f"{label}: cannot write in {str(real.parent)!r}: "
                           f"{exc.strerror}") from None
+
+
+def check_output(path: Path | str, label: str = "output") -> Path:
+    """Fail now (:class:`OutputError`, exit 2) if ``path`` could not be written atomically."""
+    real, _ = _target(Path(path), label)
+    fd, tmp = _temp_beside(real, label)
     os.close(fd)
     os.unlink(tmp)
     return Path(path)
@@ -70,11 +75,7 @@ def write_atomic(path: Path | str, data: str | bytes, label: str = "output") -> 
     """Replace (or create) the file at ``path`` with ``data``, atomically (module docstring)."""
     real, mode = _target(Path(path), label)
     binary = data if isinstance(data, bytes) else data.encode()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", dir=real.parent)
-    except OSError as exc:
-        raise OutputError(f"{label}: cannot write in {str(real.parent)!r}: "
-                          f"{exc.strerror}") from None
+    fd, tmp = _temp_beside(real, label)
     try:
         os.fchmod(fd, mode if mode is not None else 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:

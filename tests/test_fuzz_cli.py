@@ -199,35 +199,49 @@ flag_values = st.one_of(numbers.map(str), texts.filter(lambda t: not t.startswit
 
 
 @FUZZ
-@given(data=st.data(), command=st.sampled_from(["energy", "reproduce"]))
-def test_flags_of_energy_and_reproduce(sandbox, capsys, monkeypatch, data, command):
-    """Their numeric flags: a one-line error and nothing written, or valid input stopped
-    where the simulations or training runs would begin."""
+@given(data=st.data())
+def test_energy_flags_are_validated_before_any_simulation(data):
+    """The energy command's flags: parsed and turned into specs (the step before its
+    simulations), every bad value a one-line SpecError or an argparse error (exit 2)."""
+    from circuitsim.cli import parser
+    from circuitsim.errors import CircuitsimError
+    from circuitsim.harness_cli import energy_inputs
+
+    flags = data.draw(st.lists(st.sampled_from(["--rows", "--cols", "--bits", "--activation",
+                                                "--p-opamp"]), min_size=1, max_size=3,
+                               unique=True))
+    argv = ["energy", *(f"{flag}={data.draw(flag_values)}" for flag in flags)]
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # a value of the wrong type: usage + one error line
+        assert exc.code == 2
+        return
+    try:
+        energy_inputs(args)
+    except CircuitsimError as exc:
+        assert exc.exit_code == 2 and "\n" not in str(exc) and len(str(exc)) < 400
+
+
+@FUZZ
+@given(data=st.data())
+def test_reproduce_flags(sandbox, capsys, monkeypatch, data):
+    """``--seeds`` of every reproduction: a one-line error and nothing written, or valid input
+    stopped where its training runs would begin."""
     import importlib
 
-    import circuitsim.phases
     from circuitsim.train_cli import REPRODUCTIONS
 
     monkeypatch.chdir(sandbox)
-    if command == "energy":
-        monkeypatch.setattr(circuitsim.phases, "run_mac", _stop)
-        flags = ["--rows", "--cols", "--bits", "--activation", "--p-opamp"]
-        argv = ["energy"]
-    else:
-        name = data.draw(st.sampled_from(REPRODUCTIONS))
-        monkeypatch.setattr(importlib.import_module(f"circuitsim.reproduce.{name}"), "run",
-                            _stop)
-        flags = ["--seeds"]
-        argv = ["reproduce", name, "--fast", "--no-progress", "--out", str(sandbox / "r")]
-    for flag in data.draw(st.lists(st.sampled_from(flags), min_size=1, max_size=3,
-                                   unique=True)):
-        argv += [f"{flag}={data.draw(flag_values)}"]
+    name = data.draw(st.sampled_from(REPRODUCTIONS))
+    monkeypatch.setattr(importlib.import_module(f"circuitsim.reproduce.{name}"), "run", _stop)
+    argv = ["reproduce", name, "--fast", "--no-progress", "--out", str(sandbox / "r"),
+            f"--seeds={data.draw(flag_values)}"]
     before = _snapshot(sandbox)
     try:
         code = main(argv)
     except ReachedWork:
         return
-    except SystemExit as exc:  # argparse: a value of the wrong type (usage + one error line)
+    except SystemExit as exc:  # argparse: not an integer
         assert exc.code == 2
         code = 2
     _, err = capsys.readouterr()

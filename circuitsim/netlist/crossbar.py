@@ -32,7 +32,15 @@ from circuitsim.netlist.technology import (
     check_sizes,
     mosfet_lines,
 )
-from circuitsim.spec import G_FLOOR, check_types, non_negative, param, positive, require
+from circuitsim.spec import (
+    G_FLOOR,
+    check_types,
+    non_negative,
+    param,
+    positive,
+    require,
+    short,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +80,8 @@ class CrossbarSpec:
         require(self.g_min >= G_FLOOR, "g_min", self.g_min, f"must be >= {G_FLOOR:g} S")
         require(self.g_min < self.g_max, "g_min", self.g_min, f"must be < g_max={self.g_max!r}")
         require(self.rows * self.phys_cols <= 512 * 512, "rows", self.rows,
-                f"array of {self.rows}x{self.phys_cols} cells exceeds 262144 cells")
+                f"an array of {short(self.rows)} x {short(self.phys_cols)} cells exceeds 262144 "
+                "cells")
         if self.conductances is not None:
             shape = (len(self.conductances), {len(r) for r in self.conductances})
             require(shape == (self.rows, {self.phys_cols}), "conductances",
