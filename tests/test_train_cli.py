@@ -105,6 +105,7 @@ def test_reproduce_fast_writes_table_and_plot(tmp_path, capsys, name):
 def test_spot_checks_log_surrogate_vs_spice_during_training(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--epochs", "1", "--spot-every", "100", "--set", "max_train=100",
+                 "--set", "ambrogio.cell_c=1e-13",  # the session's QUICK update surrogate
                  "--no-progress", "--out", str(out)]) == 0
     res = json.loads((out / "results.json").read_text())
     kinds = {c["kind"]: c for c in res["spot_checks"]}
