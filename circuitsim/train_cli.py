@@ -91,6 +91,11 @@ def run_train(args: argparse.Namespace) -> int:
     from circuitsim.train import loop
 
     spec = train_spec(args)
+    if args.seeds is not None:
+        check_seeds(args.seeds, "--seeds")
+        check_workers(args.workers)
+        if args.seeds > 1:
+            return run_train_seeds(args, spec)
     out = Path(args.out or f"runs/train/{spec.dataset}-{spec.rule}-seed{spec.seed}")
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out: {str(out)!r} exists and is not a directory")
@@ -106,14 +111,80 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_train_seeds(args: argparse.Namespace, spec: Any) -> int:
+    """``train --seeds N``: seeds ``spec.seed .. spec.seed + N - 1`` as a grid of runs; the
+    mean final accuracy with its t-interval, per-seed curves."""
+    from circuitsim.reproduce import grid, stats
+    from circuitsim.train.plots import seed_curves
+
+    out = Path(args.out or f"runs/train/{spec.dataset}-{spec.rule}-seeds{spec.seed}-"
+                           f"{spec.seed + args.seeds - 1}")
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out: {str(out)!r} exists and is not a directory")
+    specs = grid.seeds_of(spec, args.seeds, spec.seed)
+    data_args = {"path": spec.data_path} if spec.data_path else {}
+    res = grid.run_grid(specs, spec.dataset, data_args, workers=args.workers,
+                        scheduler=args.scheduler, store=args.store,
+                        progress=not args.no_progress, desc=f"train {spec.rule}")
+    acc = stats.t_interval([r.final_acc for r in res.records]).scaled(100)
+    loss = stats.t_interval([r.final_loss for r in res.records])
+    seeds = [s.seed for s in specs]
+    summary = {"spec": specs.to_mapping(spec), "seeds": seeds, "interval_method": stats.METHOD,
+               "level": stats.LEVEL,
+               "test_acc_pct": {"mean": acc.mean, "lo": acc.lo, "hi": acc.hi, "n": acc.n},
+               "test_loss": {"mean": loss.mean, "lo": loss.lo, "hi": loss.hi, "n": loss.n},
+               "runs": [{"seed": s, "test_acc": r.test_acc.tolist(),
+                         "test_loss": r.test_loss.tolist(), "seconds": r.seconds}
+                        for s, r in zip(seeds, res.records, strict=True)],
+               "grid": res.summary()}
+    out = output_dir(str(out))
+    plot = seed_curves({s: r.test_acc for s, r in zip(seeds, res.records, strict=True)},
+                       out / "curves.png", f"{spec.dataset}: {spec.rule}, seeds {seeds[0]}-"
+                       f"{seeds[-1]}")
+    write_atomic(out / "results.json", json.dumps(summary, indent=1) + "\n")
+    lines = [f"# circuitsim train: {spec.dataset}, rule {spec.rule}, seeds {seeds[0]}-"
+             f"{seeds[-1]}", "",
+             f"- final test accuracy **{acc.text()} %** (mean [{100 * stats.LEVEL:.0f} % CI], "
+             f"n = {acc.n}; {stats.METHOD})",
+             f"- final test loss {loss.text(digits=4)}", f"- {res.summary()}", "",
+             "| seed | final test acc [%] | test loss | s |", "|---|---|---|---|"]
+    lines += [f"| {s} | {100 * r.final_acc:.2f} | {r.final_loss:.4f} | {r.seconds:.1f} |"
+              for s, r in zip(seeds, res.records, strict=True)]
+    write_atomic(out / "report.md", "\n".join(lines + ["", f"![curves]({plot.name})"]) + "\n")
+    print(f"{spec.dataset} {spec.rule}: test accuracy {acc.text()} % ({100 * stats.LEVEL:.0f} "
+          f"% CI, n = {acc.n}); {res.summary()}")
+    for p in (out / "results.json", out / "report.md", plot):
+        print(f"wrote {p}")
+    return 0
+
+
+def check_seeds(n: int, flag: str) -> None:
+    if not 1 <= n <= MAX_SEEDS:
+        raise SpecError(f"{flag}={n}: must be in 1..{MAX_SEEDS}")
+
+
+def check_workers(n: int | None) -> None:
+    if n is not None and n < 1:
+        raise SpecError(f"--workers={n}: must be >= 1")
+
+
 def run_reproduce(args: argparse.Namespace) -> int:
-    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
-        raise SpecError(f"--seeds={args.seeds}: must be in 1..{MAX_SEEDS}")
+    from circuitsim.reproduce.common import GridOptions
+
+    if args.seeds is not None:
+        check_seeds(args.seeds, "--seeds")
+    check_workers(args.workers)
     module = importlib.import_module(f"circuitsim.reproduce.{args.name}")
     out = output_dir(args.out or f"runs/reproduce/{args.name}")
-    kwargs = {"fast": args.fast, "progress": not args.no_progress}
+    kwargs: dict[str, Any] = {
+        "scale": "fast" if args.fast else args.scale,
+        "grid": GridOptions(workers=args.workers, scheduler=args.scheduler,
+                            store=Path(args.store) if args.store else None,
+                            progress=not args.no_progress)}
     if args.seeds is not None:
         kwargs["seeds"] = args.seeds
+    print(f"# {module.TITLE}\n\nClaim: {module.CLAIM}\n\nDecision rule: {module.RULE}\n",
+          flush=True)
     with threadpool_limits(1):
         report = module.run(out, **kwargs)
     path = report.write(out)
@@ -149,16 +220,33 @@ def add_commands(sub: Any) -> None:
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one TrainSpec field (dotted keys: ambrogio.transfer_every, "
                         "periphery.in_bits, rpu.asymmetry, ...); repeatable")
-    t.add_argument("--workers", type=int, help="SPICE worker processes (characterization)")
+    t.add_argument("--seeds", type=int,
+                   help="train seeds SEED..SEED+N-1 as independent runs (a grid on --workers "
+                        "processes or a Dask cluster; finished runs are stored and skipped "
+                        "on a rerun); reports the mean with its 95 %% t-interval")
+    t.add_argument("--workers", type=int,
+                   help="worker processes (SPICE characterization; runs of --seeds; default: "
+                        "one per core)")
+    t.add_argument("--scheduler", help="Dask scheduler address for --seeds runs (or "
+                                       "CIRCUITSIM_SCHEDULER)")
+    t.add_argument("--store", help="store of finished runs (default: <cache>/train-runs)")
     t.add_argument("--out", help="output directory (default runs/train/DATASET-RULE-seedN)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=run_train)
 
     r = sub.add_parser("reproduce", help="a paper's claim at our scale: table + plot")
     r.add_argument("name", choices=REPRODUCTIONS)
-    r.add_argument("--seeds", type=int, help="seeds per configuration")
+    r.add_argument("--seeds", type=int, help="seeds per configuration (default 5)")
+    r.add_argument("--scale", choices=("default", "paper"), default="default",
+                   help="run sizes: default (<= 15 min on 2 cores) or the paper's network "
+                        "and data (hours)")
     r.add_argument("--fast", action="store_true",
                    help="tiny runs to check the pipeline (numbers are not evidence)")
+    r.add_argument("--workers", type=int, help="local worker processes (default: one per "
+                                               "core)")
+    r.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
+    r.add_argument("--store", help="store of finished runs (default: <cache>/train-runs); "
+                                   "a rerun skips what is stored")
     r.add_argument("--out", help="output directory (default runs/reproduce/NAME)")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=run_reproduce)

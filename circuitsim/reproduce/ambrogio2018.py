@@ -1,7 +1,11 @@
-"""Ambrogio et al. 2018 at our scale: float vs PCM-only vs 2PCM+3T1C without / with polarity
-inversion, on the digits MLP (64-32-10, per-image SGD), under the SPICE-fitted cell-to-cell
-asymmetry of the 3T1C update surrogate; plus 2PCM+3T1C with identical (nominal) cells as the
-control that isolates the asymmetry."""
+"""Ambrogio et al. 2018: float vs PCM-only vs 2PCM+3T1C without / with polarity inversion,
+per-image SGD, under the SPICE-fitted cell-to-cell asymmetry of the 3T1C update surrogate;
+plus 2PCM+3T1C with identical (nominal) cells as the control that isolates the asymmetry.
+
+Scales: ``default`` the digits MLP 64-32-10, 20 epochs, transfer every 200 images; ``paper``
+Fashion-MNIST 784-250-125-10 [lineage], 20 epochs, transfer every 8,000 images [paper];
+``fast`` 300 digits, 3 epochs (a pipeline check).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,39 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from matplotlib.figure import Figure
-
-from circuitsim.plots import save_figure
-from circuitsim.reproduce.common import Report, accuracy_grid
-from circuitsim.spec import build
-from circuitsim.train import data, loop
+from circuitsim.reproduce import stats
+from circuitsim.reproduce.common import (
+    DEFAULT_SEEDS,
+    GridOptions,
+    Report,
+    accuracy_plot,
+    check_scale,
+    interval_rows,
+    row_columns,
+    train_groups,
+)
 from circuitsim.train.config import TrainSpec
 
-TITLE = "Ambrogio 2018: 2PCM+3T1C with polarity inversion vs float (digits MLP)"
+NAME = "ambrogio2018"
+TITLE = "Ambrogio 2018: 2PCM+3T1C with polarity inversion vs float"
 CLAIM = ("Training with 2PCM+3T1C synapses and polarity inversion reaches accuracy equivalent "
          "to floating-point software; the 3T1C cells' up/down asymmetry degrades it without "
          "polarity inversion, and PCM alone falls short.")
+MARGIN = 1.0  # percentage points
+RULE = (f"Final test accuracy per seed; every configuration on the same seeds. 'Equivalent' = "
+        f"the interval of the paired difference (2PCM+3T1C + PI - float) lies within "
+        f"±{MARGIN:g} pt; 'polarity inversion helps' = the interval of (PI - no PI) lies above "
+        f"0; 'PCM alone falls short' = the interval of (PCM only - float) lies below "
+        f"-{MARGIN:g} pt. An interval that straddles a bound leaves that part undecided.")
 
-#: (label, TrainSpec overrides) of every configuration.
+#: Run sizes: the data set and the TrainSpec fields every configuration shares.
+SCALES: dict[str, tuple[str, dict[str, Any]]] = {
+    "fast": ("digits", {"dataset": "digits", "epochs": 3, "max_train": 300}),
+    "default": ("digits", {"dataset": "digits", "epochs": 20}),
+    "paper": ("fashion-mnist", {"dataset": "fashion-mnist", "layers": [250, 125],
+                                "epochs": 20}),
+}
+#: (label, TrainSpec overrides) of every configuration; the first is the reference.
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("float", {"rule": "float"}),
     ("PCM only", {"rule": "pcm"}),
@@ -34,56 +56,41 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def run(out: Path, *, seeds: int = 3, fast: bool = False, progress: bool = True) -> Report:
+def verdict(groups: list[tuple[str, list[Any]]]) -> str:
+    acc = {label: [r.final_acc for r in recs] for label, recs in groups}
+    ref = acc["float"]
+    pi = stats.paired(acc["2PCM+3T1C + PI"], ref).scaled(100)
+    gain = stats.paired(acc["2PCM+3T1C + PI"], acc["2PCM+3T1C, no PI"]).scaled(100)
+    pcm = stats.paired(acc["PCM only"], ref).scaled(100)
+    eq = stats.equivalence(pi, MARGIN)
+    helps = "yes" if gain.lo > 0 else "no" if gain.hi < 0 else "undecided"
+    short = "yes" if pcm.hi < -MARGIN else "no" if pcm.lo >= -MARGIN else "undecided"
+    head = {"equivalent": "Shown", "different": "Not shown"}.get(eq, "Undecided")
+    return (f"{head}: 2PCM+3T1C + PI vs float {pi.text(sign=True)} pt, n = {pi.n} → {eq} "
+            f"(margin ±{MARGIN:g} pt). Polarity inversion helps: {helps} (PI - no PI "
+            f"{gain.text(sign=True)} pt). PCM alone falls short: {short} (PCM only - float "
+            f"{pcm.text(sign=True)} pt).")
+
+
+def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
+        grid: GridOptions | None = None) -> Report:
+    check_scale(scale)
+    grid = grid or GridOptions()
     t0 = time.perf_counter()
-    base = {"dataset": "digits", "epochs": 3 if fast else 20}
-    if fast:
-        base["max_train"] = 300
-    ds = data.load("digits")
-    sur = loop.load_surrogates(build(TrainSpec, {**base, "rule": "ambrogio"}))
-    rows, curves = accuracy_grid(base, CONFIGS, seeds, ds, sur, progress)
-    ref = rows[0]["mean"]
-    by = {r["configuration"]: r["mean"] for r in rows}
-    pi, no_pi = by["2PCM+3T1C + PI"], by["2PCM+3T1C, no PI"]
-    verdict = (f"2PCM+3T1C with polarity inversion: {pi:.2f} % vs float {ref:.2f} % "
-               f"({pi - ref:+.2f} pt; target within 1 pt: "
-               f"{'met' if abs(pi - ref) <= 1 else 'not met'}); without polarity inversion "
-               f"{no_pi:.2f} % ({no_pi - ref:+.2f} pt); PCM only {by['PCM only']:.2f} %. "
-               + ("Polarity inversion helps at our scale." if pi > no_pi else
-                  "At our scale polarity inversion does not beat its absence; see notes."))
-    plot = _plot(curves, rows, out / "ambrogio2018.png")
-    notes = [f"mean of {seeds} seed(s); test set {len(ds.y_test)} images (1 image = "
-             f"{100 / len(ds.y_test):.2f} pt)",
-             f"transfer every {loop_default('transfer_every')} images; F = "
-             f"{loop_default('gain_f')}; w_scale {loop_default('w_scale') * 1e6:g} uS per "
-             "weight unit; 3T1C cells drawn from the SPICE-fitted distribution (asymmetry "
-             "sigma ~0.3) except the 'nominal cells' control",
-             "surrogates: " + ", ".join(f"{k} {v['cache_key'][:12]}"
-                                        for k, v in sur.provenance().items())]
-    return Report("ambrogio2018", TITLE, CLAIM,
-                  ["configuration", "seeds", "test acc [%]", "vs float [pt]", "per seed",
-                   "test loss"], rows, verdict, notes, [plot], time.perf_counter() - t0, fast)
+    ds_name, base = SCALES[scale]
+    groups, res = train_groups(base, CONFIGS, seeds, ds_name, grid, NAME)
+    rows = interval_rows([(label, [r.final_acc for r in recs]) for label, recs in groups],
+                         metric="test acc [%]", ref=0, margin=MARGIN, scale=100)
+    a = TrainSpec(dataset=ds_name).ambrogio_spec
+    notes = [f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}.",
+             f"network {ds_name} {base.get('layers') or 'one hidden layer (data set default)'}"
+             f", {base['epochs']} epochs, per-image SGD"
+             + (f", first {base['max_train']} training images" if base.get("max_train") else ""),
+             f"transfer every {a.transfer_every} images; F = {a.gain_f}; w_scale "
+             f"{a.w_scale * 1e6:g} uS per weight unit; 3T1C cells drawn from the SPICE-fitted "
+             "distribution (asymmetry sigma ~0.3) except the 'nominal cells' control"]
+    plot = accuracy_plot(groups, rows[1:], "paired difference to float [pt], 95 % CI",
+                         MARGIN, TITLE, out / f"{NAME}.png")
+    return Report(NAME, TITLE, CLAIM, RULE, row_columns("test acc [%]", "float"), rows,
+                  verdict(groups), notes, [plot], time.perf_counter() - t0, scale)
 
-
-def loop_default(name: str) -> Any:
-    return getattr(TrainSpec().ambrogio_spec, name)
-
-
-def _plot(curves: dict[str, list[float]], rows: list[dict[str, Any]], path: Path) -> Path:
-    fig = Figure(figsize=(11, 4))
-    ax, bar = fig.subplots(1, 2)
-    for label, c in curves.items():
-        ax.plot(np.arange(1, len(c) + 1), c, label=label)
-    ax.set(xlabel="epoch", ylabel="test accuracy [%] (mean over seeds)",
-           title="digits MLP 64-32-10", ylim=(max(0, min(min(c) for c in curves.values())),
-                                               100))
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    names = [r["configuration"] for r in rows]
-    bar.barh(names, [r["mean"] for r in rows])
-    lo = min(r["mean"] for r in rows)
-    bar.set(xlim=(max(0, lo - 5), 100), xlabel="final test accuracy [%]")
-    bar.tick_params(axis="y", labelsize=7)
-    bar.invert_yaxis()
-    fig.suptitle(TITLE, fontsize=9)
-    return save_figure(fig, path)

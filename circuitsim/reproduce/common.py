@@ -1,31 +1,53 @@
-"""Shared parts of the ``circuitsim reproduce`` experiments: runs over seeds, the Markdown
-report (claim, table, verdict, plots) and its JSON twin.
+"""Shared parts of the ``circuitsim reproduce`` experiments: the Markdown report (claim,
+decision rule, table with intervals, verdict, plots) and its JSON twin, rows of intervals
+against a reference, and error-bar plots.
 
-An experiment module exposes ``TITLE``, ``CLAIM`` (the paper's claim, one sentence) and
-``run(out: Path, *, seeds: int, fast: bool, progress: bool) -> Report``; ``fast`` shrinks
-epochs and sweeps so tests can exercise the whole path in seconds (its numbers are not the
-claim's evidence and the report says so).
+An experiment module exposes ``NAME``, ``TITLE``, ``CLAIM`` (the paper's claim, one sentence),
+``RULE`` (how the verdict follows from the numbers, stated before anything runs),
+``SCALES`` (``fast``, ``default``, ``paper``: run sizes) and ``run(out: Path, *, seeds: int,
+scale: str, grid: GridOptions) -> Report``. Scale ``fast`` shrinks epochs and sweeps so
+tests exercise the whole path in seconds (its numbers are not the claim's evidence and the
+report says so); ``paper`` is the papers' own network and data size.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
 from circuitsim.io import write_atomic
-from circuitsim.spec import build
+from circuitsim.plots import save_figure
+from circuitsim.reproduce import stats
+from circuitsim.spec import require
+
+#: Run sizes every reproduction offers (``--scale``; ``fast`` is ``--fast``).
+SCALES = ("fast", "default", "paper")
+#: Seeds per configuration unless ``--seeds`` says otherwise.
+DEFAULT_SEEDS = 5
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    n = len(values)
-    m = sum(values) / n
-    s = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return m, s
+@dataclass(frozen=True, slots=True)
+class GridOptions:
+    """Where a reproduction's runs go: local workers, a Dask scheduler, the run store."""
+
+    workers: int | None = None  #: local processes (None: one per core)
+    scheduler: str | None = None  #: Dask scheduler address (None: ``$CIRCUITSIM_SCHEDULER``)
+    store: Path | None = None  #: finished runs (None: the default store)
+    progress: bool = True
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"workers": self.workers, "scheduler": self.scheduler, "store": self.store,
+                "progress": self.progress}
+
+
+def check_scale(scale: str) -> None:
+    require(scale in SCALES, "scale", scale, f"choose one of {', '.join(SCALES)}")
 
 
 def cell(v: Any) -> str:
@@ -41,16 +63,23 @@ class Report:
     name: str
     title: str
     claim: str
+    rule: str
     columns: list[str]
     rows: list[dict[str, Any]]
     verdict: str
     notes: list[str] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
     seconds: float = 0.0
-    fast: bool = False
+    scale: str = "default"
+
+    @property
+    def fast(self) -> bool:
+        return self.scale == "fast"
 
     def markdown(self) -> str:
-        lines = [f"# {self.title}", "", f"**Claim.** {self.claim}", ""]
+        lines = [f"# {self.title}", "", f"**Claim.** {self.claim}", "",
+                 f"**Decision rule** (stated before the runs). {self.rule} Intervals: "
+                 f"{stats.METHOD}, {100 * stats.LEVEL:.0f} %.", "", f"Scale: {self.scale}.", ""]
         if self.fast:
             lines += ["**FAST MODE**: shortened runs for testing; these numbers are not "
                       "evidence for the claim.", ""]
@@ -66,9 +95,10 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "claim": self.claim,
+                "rule": self.rule, "interval_method": stats.METHOD, "level": stats.LEVEL,
                 "columns": self.columns, "rows": self.rows, "verdict": self.verdict,
                 "notes": self.notes, "plots": [p.name for p in self.plots],
-                "seconds": round(self.seconds, 1), "fast": self.fast}
+                "seconds": round(self.seconds, 1), "scale": self.scale, "fast": self.fast}
 
     def write(self, out: Path) -> Path:
         """``report.md`` and ``results.json`` in ``out`` (plots already there)."""
@@ -79,30 +109,82 @@ class Report:
         return path
 
 
-def accuracy_grid(base: dict[str, Any], configs: Sequence[tuple[str, dict[str, Any]]],
-                  seeds: int, ds: Any, sur: Any, progress: bool
-                  ) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
-    """Train every ``(label, TrainSpec overrides)`` of ``configs`` on ``base`` for seeds
-    ``0..seeds-1``: table rows (accuracy mean ± std, per seed, test loss, difference to the
-    first configuration) and the mean test-accuracy curve (%) per label."""
-    from circuitsim.train import loop
+def interval_rows(groups: Sequence[tuple[str, Sequence[float]]], *, metric: str, ref: int,
+                  margin: float, better: int = 1, scale: float = 1.0, digits: int = 2
+                  ) -> list[dict[str, Any]]:
+    """One row per ``(label, values over seeds 0..n-1)``: mean and interval of the metric, the
+    paired difference to group ``ref`` and its equivalence decision (``margin`` in displayed
+    units; ``better`` +1 when higher is better, -1 when lower is). Values are multiplied by
+    ``scale`` for display (fractions -> %)."""
+    ref_label, ref_vals = groups[ref]
+    rows = []
+    for label, vals in groups:
+        iv = stats.t_interval(vals).scaled(scale)
+        d = stats.paired(vals, ref_vals).scaled(scale)
+        rows.append({"configuration": label, "n": iv.n,
+                     f"{metric} mean [95 % CI]": iv.text(digits=digits),
+                     f"vs {ref_label} [95 % CI]": "—" if label == ref_label
+                     else d.text(digits=digits, sign=True),
+                     "decision": "reference" if label == ref_label
+                     else stats.equivalence(d.scaled(better), margin),
+                     "mean": iv.mean, "lo": iv.lo, "hi": iv.hi,
+                     "diff": d.mean, "diff_lo": d.lo, "diff_hi": d.hi,
+                     "per seed": ", ".join(f"{scale * v:.{digits}f}" for v in vals)})
+    return rows
+
+
+def row_columns(metric: str, ref_label: str) -> list[str]:
+    return ["configuration", "n", f"{metric} mean [95 % CI]", f"vs {ref_label} [95 % CI]",
+            "decision", "per seed"]
+
+
+def error_bars(ax: Axes, rows: Sequence[dict[str, Any]], xlabel: str, margin: float) -> None:
+    """Horizontal bars of each row's paired difference to the reference with its interval
+    (finite part only) and the ``±margin`` band."""
+    names = [r["configuration"] for r in rows]
+    y = range(len(rows))
+    mean = [r["diff"] for r in rows]
+    lo = [r["diff"] - max(r["diff_lo"], r["diff"] - 1e3) for r in rows]
+    hi = [min(r["diff_hi"], r["diff"] + 1e3) - r["diff"] for r in rows]
+    ax.axvspan(-margin, margin, color="0.88", label=f"±{margin:g} (equivalence margin)")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.errorbar(mean, list(y), xerr=[lo, hi], fmt="o", capsize=4)
+    ax.set_yticks(list(y), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="x")
+
+
+def train_groups(base: dict[str, Any], configs: Sequence[tuple[str, dict[str, Any]]],
+                 seeds: int, ds_name: str, grid: GridOptions, desc: str,
+                 data_args: dict[str, Any] | None = None
+                 ) -> tuple[list[tuple[str, list[Any]]], Any]:
+    """Every ``(label, TrainSpec overrides)`` of ``configs`` on ``base`` for seeds
+    ``0..seeds-1``, as one grid: ``[(label, [RunRecord per seed])]`` and the GridResult."""
+    from circuitsim.reproduce.grid import run_grid
+    from circuitsim.spec import build
     from circuitsim.train.config import TrainSpec
 
-    rows, curves = [], {}
-    for label, over in configs:
-        accs, losses, hist = [], [], []
-        for seed in range(seeds):
-            spec = build(TrainSpec, {**base, **over, "seed": seed})
-            res = loop.run(spec, ds=ds, sur=sur if spec.analog else loop.Surrogates(),
-                           progress=progress)
-            accs.append(100 * res.test_acc)
-            losses.append(res.history[-1]["test_loss"])
-            hist.append([100 * h["test_acc"] for h in res.history])
-        m, s = mean_std(accs)
-        rows.append({"configuration": label, "seeds": seeds, "test acc [%]": f"{m:.2f} ± {s:.2f}",
-                     "mean": m, "per seed": ", ".join(f"{a:.2f}" for a in accs),
-                     "test loss": mean_std(losses)[0]})
-        curves[label] = [sum(c) / len(c) for c in zip(*hist, strict=True)]
-    for r in rows:
-        r[f"vs {rows[0]['configuration'].split()[0]} [pt]"] = f"{r['mean'] - rows[0]['mean']:+.2f}"
-    return rows, curves
+    specs = [build(TrainSpec, {**base, **over, "seed": s}) for _, over in configs
+             for s in range(seeds)]
+    res = run_grid(specs, ds_name, data_args, desc=desc, **grid.kwargs())
+    recs = res.records
+    return [(label, recs[k * seeds:(k + 1) * seeds]) for k, (label, _) in enumerate(configs)], res
+
+
+def accuracy_plot(groups: Sequence[tuple[str, Sequence[Any]]], rows: Sequence[dict[str, Any]],
+                  xlabel: str, margin: float, title: str, path: Path) -> Path:
+    """Mean test-accuracy curves of every group and the rows' paired differences with their
+    intervals (:func:`error_bars`)."""
+    fig = Figure(figsize=(11, 4))
+    ax, bar = fig.subplots(1, 2)
+    for label, recs in groups:
+        mean = sum(r.test_acc for r in recs) / len(recs)
+        ax.plot(range(1, len(mean) + 1), 100 * mean, label=label)
+    ax.set(xlabel="epoch", ylabel="test accuracy [%] (mean over seeds)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    error_bars(bar, rows, xlabel, margin)
+    fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)

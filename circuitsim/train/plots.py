@@ -34,6 +34,20 @@ def curves(results: dict[str, TrainResult], path: Path, title: str = "") -> Path
     return save_figure(fig, path)
 
 
+def seed_curves(curves: dict[int, np.ndarray], path: Path, title: str) -> Path:
+    """Test accuracy vs epoch of every seed, with the mean."""
+    fig = Figure(figsize=(6, 3.8))
+    ax = fig.subplots()
+    for seed, acc in curves.items():
+        ax.plot(np.arange(1, len(acc) + 1), 100 * acc, lw=0.8, alpha=0.6, label=f"seed {seed}")
+    mean = np.mean(list(curves.values()), axis=0)
+    ax.plot(np.arange(1, len(mean) + 1), 100 * mean, "k", lw=2, label="mean")
+    ax.set(xlabel="epoch", ylabel="test accuracy [%]", title=title)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
 def histograms(result: TrainResult, path: Path) -> Path:
     """Final weights of every layer and the physical arrays' conductances / states."""
     layers = result.model.layers
