@@ -121,14 +121,14 @@ def run_train_seeds(args: argparse.Namespace, spec: Any) -> int:
                            f"{spec.seed + args.seeds - 1}")
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out: {str(out)!r} exists and is not a directory")
-    specs = grid.seeds_of(spec, args.seeds, spec.seed)
+    runs = grid.seeds_of(spec, args.seeds, spec.seed)
     data_args = {"path": spec.data_path} if spec.data_path else {}
-    res = grid.run_grid(specs, spec.dataset, data_args, workers=args.workers,
+    res = grid.run_grid(runs, spec.dataset, data_args, workers=args.workers,
                         scheduler=args.scheduler, store=args.store,
                         progress=not args.no_progress, desc=f"train {spec.rule}")
     acc = stats.t_interval([r.final_acc for r in res.records]).scaled(100)
     loss = stats.t_interval([r.final_loss for r in res.records])
-    seeds = [s.seed for s in specs]
+    seeds = [s.seed for s in runs]
     summary = {"spec": specs.to_mapping(spec), "seeds": seeds, "interval_method": stats.METHOD,
                "level": stats.LEVEL,
                "test_acc_pct": {"mean": acc.mean, "lo": acc.lo, "hi": acc.hi, "n": acc.n},

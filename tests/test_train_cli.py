@@ -87,7 +87,7 @@ def test_reproduce_fast_writes_table_and_plot(tmp_path, capsys, name):
     assert res["fast"] and len(res["rows"]) >= 3
     assert res["rows"][0]["configuration"].startswith("float")
     report = (out / "report.md").read_text()
-    assert "FAST MODE" in report and "**Verdict.**" in report
+    assert "FAST MODE" in report and "**Verdict.**" in report and "**Decision rule**" in report
     assert all((out / p).stat().st_size > 0 for p in res["plots"])
     # on seed 0 (300 digits, 3 epochs) the networks learn: measured 79 % float, SBP 75-78 %,
     # 2PCM+3T1C 77 % with polarity inversion and 50 % without it (chance: 10 %)

@@ -44,8 +44,9 @@ class TrainSpec:
     model: Literal["mlp", "lstm"] = param("mlp", "network: MLP (vector data) or LSTM "
                                                  "(sequences, text)")
     hidden: int = param(0, "hidden units (0: the data set's reference network)")
-    layers: tuple[int, ...] = param((), "hidden widths of a deeper MLP, e.g. [250, 125] "
-                                        "(empty: one hidden layer of `hidden` units)")
+    layers: tuple[int, ...] = param((), "hidden widths of a deeper MLP, e.g. [250, 125], or "
+                                        "of stacked LSTM layers, e.g. [64, 64] (empty: one "
+                                        "hidden layer of `hidden` units)")
     rule: Literal["float", "ambrogio", "pcm", "sbp", "pulse"] = param(
         "ambrogio", "weight realisation and update rule")
     epochs: int = param(20, "passes over the training set")
@@ -79,8 +80,8 @@ class TrainSpec:
         require(0 <= self.seed < 2**32, "seed", self.seed, "must be in 0..2**32-1")
         require(self.epochs <= MAX_EPOCHS, "epochs", self.epochs,
                 f"must be <= {MAX_EPOCHS} (an epoch of the largest data set takes minutes)")
-        require(not self.layers or self.model == "mlp", "layers", self.layers,
-                "multi-layer widths are for the MLP (the LSTM uses hidden)")
+        require(self.model == "mlp" or len(set(self.layers)) <= 1, "layers", self.layers,
+                "a stacked LSTM's layers must have equal widths")
         require(self.act_bits in (0, 3, 4, 5, 8), "act_bits", self.act_bits,
                 "must be 0 (float) or one of the ramp-ADC resolutions 3, 4, 5, 8")
         lstm = self.dataset in ("mnist1d-seq", "text")

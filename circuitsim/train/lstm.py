@@ -64,20 +64,26 @@ def bits_per_char(loss_nats: float) -> float:
 
 
 class LSTM:
-    """One LSTM layer (``rec``) and a softmax read-out (``out``); see the module docstring."""
+    """LSTM layers (``recs``, input side first; ``rec`` the first) and a softmax read-out
+    (``out``); see the module docstring. A stack feeds each layer's ``h`` sequence to the next
+    layer's inputs; the error for a lower layer is the input part of the upper array's
+    transposed read at each step (the same read that gives the upper layer's recurrent part)."""
 
     def __init__(self, rec: Any, out: Any, kind: str, n_in: int, hidden: int,
                  sigmoid: Act | None = None, tanh: Act | None = None, clip: float = CLIP,
-                 dtype: type = np.float32, in_gain: float = 1.0):
+                 dtype: type = np.float32, in_gain: float = 1.0, upper: tuple = ()):
         if kind not in ("sequence", "text"):
             raise ValueError(f"kind={kind!r}: must be 'sequence' or 'text'")
-        if rec.n_in != n_in + hidden + 1 or rec.n_out != 4 * hidden:
-            raise ValueError(f"recurrent weights {rec.n_in}x{rec.n_out} != "
-                             f"{n_in + hidden + 1}x{4 * hidden}")
+        self.recs = [rec, *upper]
+        for k, r in enumerate(self.recs):
+            width = n_in if k == 0 else hidden
+            if r.n_in != width + hidden + 1 or r.n_out != 4 * hidden:
+                raise ValueError(f"recurrent weights {k}: {r.n_in}x{r.n_out} != "
+                                 f"{width + hidden + 1}x{4 * hidden}")
         if out.n_in != hidden + 1:
             raise ValueError(f"output weights have {out.n_in} rows, need {hidden + 1}")
         self.rec, self.out = rec, out
-        self.layers = [rec, out]
+        self.layers = [*self.recs, out]
         self.kind, self.n_in, self.hidden, self.clip = kind, n_in, hidden, float(clip)
         self.in_gain = float(in_gain)
         self.sig = sigmoid or Act("sigmoid")
@@ -96,12 +102,12 @@ class LSTM:
         xs = np.asarray(x, self.dtype)
         return xs * self.dtype(self.in_gain) if self.in_gain != 1.0 else xs
 
-    def _forward(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        xs = self._inputs(x)
-        b, t_len, _ = xs.shape
-        hid, n_in = self.hidden, self.n_in
+    def _layer(self, rec: Any, xs: np.ndarray) -> dict[str, np.ndarray]:
+        """One layer over the (T, B, n) input sequence ``xs``: its states and ``h`` (T, B, H)."""
+        t_len, b, n_in = xs.shape
+        hid = self.hidden
         u = np.zeros((t_len, b, n_in + hid + 1), self.dtype)
-        u[:, :, :n_in] = xs.transpose(1, 0, 2)
+        u[:, :, :n_in] = xs
         u[:, :, -1] = 1.0
         z = np.empty((t_len, b, 4 * hid), self.dtype)
         a = np.empty_like(z)  # gate values i, f, o, g
@@ -112,7 +118,7 @@ class LSTM:
         hs = np.empty((t_len, b, hid), self.dtype)
         for t in range(t_len):
             u[t, :, n_in:n_in + hid] = h
-            z[t] = self.rec.forward(u[t])
+            z[t] = rec.forward(u[t])
             a[t, :, :3 * hid] = self.sig(z[t, :, :3 * hid])
             a[t, :, 3 * hid:] = self.tanh(z[t, :, 3 * hid:])
             i, f = a[t, :, :hid], a[t, :, hid:2 * hid]
@@ -121,11 +127,20 @@ class LSTM:
             tc[t] = np.tanh(c[t + 1])
             h = o * tc[t]
             hs[t] = h
-        hout = hs if self.kind == "text" else hs[-1:]  # (T', B, H)
+        return {"u": u, "z": z, "a": a, "c": c, "tc": tc, "hs": hs, "n_in": n_in}
+
+    def _forward(self, x: np.ndarray) -> dict[str, Any]:
+        seq = self._inputs(x).transpose(1, 0, 2)
+        states = []
+        for rec in self.recs:
+            states.append(self._layer(rec, seq))
+            seq = states[-1]["hs"]
+        hid = self.hidden
+        hout = seq if self.kind == "text" else seq[-1:]  # (T', B, H)
         v = np.ones((*hout.shape[:2], hid + 1), self.dtype)
         v[:, :, :hid] = hout
         v = v.reshape(-1, hid + 1)
-        return {"u": u, "z": z, "a": a, "c": c, "tc": tc, "v": v, "logits": self.out.forward(v)}
+        return {"layers": states, "v": v, "logits": self.out.forward(v)}
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         """Targets in the order of the logits rows (time-major for text)."""
@@ -148,19 +163,35 @@ class LSTM:
         p, loss, correct = softmax_xent(st["logits"], tgt)
         p[np.arange(len(tgt)), tgt] -= 1.0
         dy = p.astype(self.dtype)
-        hid, n_in = self.hidden, self.n_in
-        u, z, a, c, tc = st["u"], st["z"], st["a"], st["c"], st["tc"]
-        t_len, b = u.shape[:2]
+        hid = self.hidden
+        top = st["layers"][-1]
+        t_len, b = top["u"].shape[:2]
+        dh_ext = np.zeros((t_len, b, hid), self.dtype)  # errors on h from above, per step
         dh_out = self.out.backward(dy)[:, :hid].reshape(-1, b, hid)
+        if self.kind == "text":
+            dh_ext[:] = dh_out
+        else:
+            dh_ext[-1] = dh_out[0]
+        grads = [(st["v"], dy)]
+        for k in range(len(self.recs) - 1, -1, -1):
+            dz, dh_ext = self._layer_backward(self.recs[k], st["layers"][k], dh_ext, k > 0)
+            u = st["layers"][k]["u"]
+            grads.insert(0, (u.reshape(t_len * b, -1), dz.reshape(t_len * b, -1)))
+        return loss, correct, len(tgt), grads
+
+    def _layer_backward(self, rec: Any, st: dict[str, Any], dh_ext: np.ndarray,
+                        need_dx: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Gate errors of one layer (clipped) and, with ``need_dx``, the errors on its inputs
+        (the lower layer's ``h``)."""
+        hid, n_in = self.hidden, st["n_in"]
+        z, a, c, tc = st["z"], st["a"], st["c"], st["tc"]
+        t_len, b = z.shape[:2]
         dz = np.empty_like(z)
+        dx = np.zeros((t_len, b, n_in), self.dtype) if need_dx else dh_ext
         dh_next = np.zeros((b, hid), self.dtype)
         dc_next = np.zeros((b, hid), self.dtype)
         for t in range(t_len - 1, -1, -1):
-            dh = dh_next
-            if self.kind == "text":
-                dh = dh + dh_out[t]
-            elif t == t_len - 1:
-                dh = dh + dh_out[0]
+            dh = dh_next + dh_ext[t]
             i, f = a[t, :, :hid], a[t, :, hid:2 * hid]
             o, g = a[t, :, 2 * hid:3 * hid], a[t, :, 3 * hid:]
             dc = dh * o * (1.0 - tc[t] * tc[t]) + dc_next
@@ -171,10 +202,12 @@ class LSTM:
             dz[t, :, 3 * hid:] = dc * i * self.tanh.grad(z[t, :, 3 * hid:])
             np.clip(dz[t], -self.clip, self.clip, out=dz[t])
             dc_next = dc * f
-            if t:
-                dh_next = self.rec.backward(dz[t])[:, n_in:n_in + hid]
-        grads = [(u.reshape(t_len * b, -1), dz.reshape(t_len * b, -1)), (st["v"], dy)]
-        return loss, correct, len(tgt), grads
+            if t or need_dx:
+                back = rec.backward(dz[t])
+                dh_next = back[:, n_in:n_in + hid]
+                if need_dx:
+                    dx[t] = back[:, :n_in]
+        return dz, dx
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int, int]:
         """One SGD step on the batch (one update per weight matrix); (summed loss, correct,
@@ -187,12 +220,18 @@ class LSTM:
         return loss, correct, count
 
 
-def init_lstm(n_in: int, hidden: int, n_classes: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Initial recurrent (Glorot uniform, forget bias +1) and output weights (float32)."""
-    w_rec = init_weights(n_in + hidden + 1, 4 * hidden, rng)
-    w_rec[-1, hidden:2 * hidden] = FORGET_BIAS
-    return w_rec, init_weights(hidden + 1, n_classes, rng)
+def init_lstm(n_in: int, hidden: int, n_classes: int, rng: np.random.Generator,
+              n_layers: int = 1) -> list[np.ndarray]:
+    """Initial weights (float32): the first recurrent matrix (Glorot uniform, forget bias +1),
+    the output matrix, then the recurrent matrices of the layers above the first."""
+    def rec(width: int) -> np.ndarray:
+        w = init_weights(width + hidden + 1, 4 * hidden, rng)
+        w[-1, hidden:2 * hidden] = FORGET_BIAS
+        return w
+
+    first = rec(n_in)
+    out = init_weights(hidden + 1, n_classes, rng)
+    return [first, out, *(rec(hidden) for _ in range(n_layers - 1))]
 
 
 def gate_acts(spec: Any, sur: Any) -> tuple[Act, Act]:
@@ -204,20 +243,30 @@ def gate_acts(spec: Any, sur: Any) -> tuple[Act, Act]:
     return Act("sigmoid"), Act("tanh")
 
 
+#: Most stacked LSTM layers (each layer's devices draw from one of the run's seed streams).
+MAX_LSTM_LAYERS = 4
+
+
 def build_lstm(spec: Any, ds: Any, sur: Any, seeds: list[np.random.SeedSequence]) -> LSTM:
     """The LSTM of ``spec`` (a TrainSpec) for dataset ``ds``: ``seeds[0]`` draws the initial
-    weights, ``seeds[2 + k]`` feeds layer ``k`` (0: recurrent, 1: output)."""
+    weights, ``seeds[2 + k]`` feeds matrix ``k`` (0: first recurrent, 1: output, 2...: the
+    recurrent matrices of the layers above); ``spec.widths`` gives the layers (equal widths)."""
     if ds.kind not in ("sequence", "text"):
         raise SpecError(f"dataset={ds.name!r}: a {ds.kind} data set, the LSTM needs sequences "
                         "or text")
     if spec.rule == "sbp":
         raise SpecError("rule='sbp': sign backprop's binary/ternary interfaces are defined for "
                         "the MLP only, not for the LSTM")
+    widths = spec.widths
+    if len(set(widths)) != 1 or len(widths) > MAX_LSTM_LAYERS:
+        raise SpecError(f"layers={list(widths)}: a stacked LSTM needs 1..{MAX_LSTM_LAYERS} "
+                        "layers of equal width")
     n_in = ds.n_classes if ds.kind == "text" else int(ds.x_train.shape[2])
-    hidden = spec.width
-    w0s = init_lstm(n_in, hidden, ds.n_classes, np.random.default_rng(seeds[0]))
+    hidden = widths[0]
+    w0s = init_lstm(n_in, hidden, ds.n_classes, np.random.default_rng(seeds[0]), len(widths))
     layers = [make_weights(spec, sur, w0, np.random.default_rng(seeds[2 + k]), k == 1)
               for k, w0 in enumerate(w0s)]
     sig, tanh = gate_acts(spec, sur)
     gain = SEQ_IN_GAIN if ds.kind == "sequence" else 1.0
-    return LSTM(layers[0], layers[1], ds.kind, n_in, hidden, sig, tanh, in_gain=gain)
+    return LSTM(layers[0], layers[1], ds.kind, n_in, hidden, sig, tanh, in_gain=gain,
+                upper=tuple(layers[2:]))
