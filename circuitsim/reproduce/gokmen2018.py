@@ -14,9 +14,9 @@ RPU-baseline device and periphery otherwise; all on the same seeds):
 - the float baseline (same network, initial weights, order, lr).
 
 Scales: ``default`` one LSTM layer of 32 units on 100 k characters of Python standard-library
-source, a few epochs [ours, sized for 15 min on 2 cores]; ``paper`` 64 units (the paper: two
-layers of 64; the model here has one) on >= 1 M characters (the data module's extended
-standard-library corpus), windows of 100; ``fast`` a pipeline check.
+source, a few epochs [ours, sized for 15 min on 2 cores]; ``paper`` the paper's LSTM2-64 (two
+stacked layers of 64 units) on >= 1 M characters (the data module's extended
+standard-library corpus), windows of 100, 20 epochs; ``fast`` a pipeline check.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ SCALES: dict[str, dict[str, Any]] = {
                 "asym": (0, 2, 5, 10), "asym_d2d": (5, 10), "bits": (4, 5, 6, 7, 8, 0),
                 "sr_bits": (3, 4, 5, 6)},
     "paper": {"data": {"max_chars": 1_200_000, "seq_len": 100},
-              "train": {"epochs": 20, "hidden": 64, "batch": 16, "lr": 1.5},
+              "train": {"epochs": 20, "layers": [64, 64], "batch": 16, "lr": 1.5},
               "asym": (0, 1, 2, 5, 10), "asym_d2d": (1, 2, 5, 10),
               "bits": (3, 4, 5, 6, 7, 8, 0), "sr_bits": (3, 4, 5, 6, 7)},
 }
@@ -217,7 +217,8 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
         + (f"; first {tr['max_train']} training windows used" if tr.get("max_train") else "")
         + f"; test on all {len(ds.x_test)} test windows. Loss = mean cross-entropy per char "
         f"(ln({ds.n_classes}) = {math.log(ds.n_classes):.2f} nats for a uniform guess).",
-        f"Network: one LSTM layer of {tr['hidden']} units + softmax read-out (paper: 2 x 64), "
+        f"Network: LSTM layers {tr.get('layers') or [tr['hidden']]} + softmax read-out "
+        "(paper: 2 x 64), "
         f"{tr['epochs']} epochs, batch {tr['batch']} windows, lr {tr['lr']} (mean loss), "
         f"one pulse update per batch and array; seeds 0-{seeds - 1} at every point; "
         f"{res.summary()}.",
