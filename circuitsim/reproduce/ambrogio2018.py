@@ -18,11 +18,9 @@ from circuitsim.reproduce.common import (
     DEFAULT_SEEDS,
     GridOptions,
     Report,
+    accuracy_experiment,
     accuracy_plot,
-    check_scale,
-    interval_rows,
     row_columns,
-    train_groups,
 )
 from circuitsim.train.config import TrainSpec
 
@@ -65,7 +63,7 @@ def verdict(groups: list[tuple[str, list[Any]]]) -> str:
     eq = stats.equivalence(pi, MARGIN)
     helps = "yes" if gain.lo > 0 else "no" if gain.hi < 0 else "undecided"
     short = "yes" if pcm.hi < -MARGIN else "no" if pcm.lo >= -MARGIN else "undecided"
-    head = {"equivalent": "Shown", "different": "Not shown"}.get(eq, "Undecided")
+    head = stats.headline(eq)
     return (f"{head}: 2PCM+3T1C + PI vs float {pi.text(sign=True)} pt, n = {pi.n} → {eq} "
             f"(margin ±{MARGIN:g} pt). Polarity inversion helps: {helps} (PI - no PI "
             f"{gain.text(sign=True)} pt). PCM alone falls short: {short} (PCM only - float "
@@ -74,13 +72,9 @@ def verdict(groups: list[tuple[str, list[Any]]]) -> str:
 
 def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
         grid: GridOptions | None = None) -> Report:
-    check_scale(scale)
-    grid = grid or GridOptions()
     t0 = time.perf_counter()
-    ds_name, base = SCALES[scale]
-    groups, res = train_groups(base, CONFIGS, seeds, ds_name, grid, NAME)
-    rows = interval_rows([(label, [r.final_acc for r in recs]) for label, recs in groups],
-                         metric="test acc [%]", ref=0, margin=MARGIN, scale=100)
+    ds_name, base, groups, res, rows = accuracy_experiment(NAME, SCALES, CONFIGS, 0, MARGIN,
+                                                           seeds, scale, grid)
     a = TrainSpec(dataset=ds_name).ambrogio_spec
     notes = [f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}.",
              f"network {ds_name} {base.get('layers') or 'one hidden layer (data set default)'}"

@@ -188,3 +188,18 @@ def accuracy_plot(groups: Sequence[tuple[str, Sequence[Any]]], rows: Sequence[di
     error_bars(bar, rows, xlabel, margin)
     fig.suptitle(title, fontsize=9)
     return save_figure(fig, path)
+
+
+def accuracy_experiment(name: str, scales: dict[str, tuple[str, dict[str, Any]]],
+                        configs: Sequence[tuple[str, dict[str, Any]]], ref: int, margin: float,
+                        seeds: int, scale: str, grid: GridOptions | None
+                        ) -> tuple[str, dict[str, Any], list[tuple[str, list[Any]]], Any,
+                                   list[dict[str, Any]]]:
+    """The MLP reproductions' grid: data set name, shared fields, ``[(label, records)]``, the
+    GridResult and the rows of final test accuracy (%) against configuration ``ref``."""
+    check_scale(scale)
+    ds_name, base = scales[scale]
+    groups, res = train_groups(base, configs, seeds, ds_name, grid or GridOptions(), name)
+    rows = interval_rows([(label, [r.final_acc for r in recs]) for label, recs in groups],
+                         metric="test acc [%]", ref=ref, margin=margin, scale=100)
+    return ds_name, base, groups, res, rows

@@ -17,11 +17,9 @@ from circuitsim.reproduce.common import (
     DEFAULT_SEEDS,
     GridOptions,
     Report,
+    accuracy_experiment,
     accuracy_plot,
-    check_scale,
-    interval_rows,
     row_columns,
-    train_groups,
 )
 
 NAME = "sbp2018"
@@ -57,7 +55,7 @@ def verdict(groups: list[tuple[str, list[Any]]]) -> str:
     vs_grey = stats.paired(acc[3], acc[0]).scaled(100)
     binarize = stats.paired(acc[1], acc[0]).scaled(100)
     eq = stats.equivalence(vs_bin, MARGIN)
-    head = {"equivalent": "Shown", "different": "Not shown"}.get(eq, "Undecided")
+    head = stats.headline(eq)
     return (f"{head}: SBP (device spread) vs float MLP on binary inputs "
             f"{vs_bin.text(sign=True)} pt, n = {vs_bin.n} → {eq} (margin ±{MARGIN:g} pt). "
             f"Against the grey-level float MLP {vs_grey.text(sign=True)} pt → "
@@ -67,13 +65,9 @@ def verdict(groups: list[tuple[str, list[Any]]]) -> str:
 
 def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
         grid: GridOptions | None = None) -> Report:
-    check_scale(scale)
-    grid = grid or GridOptions()
     t0 = time.perf_counter()
-    ds_name, base = SCALES[scale]
-    groups, res = train_groups(base, CONFIGS, seeds, ds_name, grid, NAME)
-    rows = interval_rows([(label, [r.final_acc for r in recs]) for label, recs in groups],
-                         metric="test acc [%]", ref=1, margin=MARGIN, scale=100)
+    ds_name, base, groups, res, rows = accuracy_experiment(NAME, SCALES, CONFIGS, 1, MARGIN,
+                                                           seeds, scale, grid)
     notes = [f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}.",
              f"network {ds_name} hidden {base.get('layers') or base.get('hidden')}, "
              f"{base['epochs']} epochs",

@@ -79,6 +79,11 @@ def equivalence(diff: Interval, margin: float) -> str:
     return "undecided"
 
 
+def headline(decision: str) -> str:
+    """The verdict's first word for an equivalence decision."""
+    return {"equivalent": "Shown", "different": "Not shown"}.get(decision, "Undecided")
+
+
 def not_worse(diff: Interval, margin: float) -> bool:
     """``diff`` (better-oriented) reaches ``-margin`` or above."""
     return diff.hi >= -margin

@@ -94,7 +94,7 @@ def verdict(rows: list[dict], bits: tuple[int, ...]) -> str:
     if CLAIM_BITS not in adc:
         return f"Not tested at {CLAIM_BITS} bits at this scale." + tail
     dec = adc[CLAIM_BITS]["decision"]
-    head = {"equivalent": "Shown", "different": "Not shown"}.get(dec, "Undecided")
+    head = stats.headline(dec)
     return (f"{head}: {CLAIM_BITS}-bit ramp-ADC gates vs float gates "
             f"{diffs[CLAIM_BITS].text(sign=True)} pt, n = {diffs[CLAIM_BITS].n} → {dec} "
             f"(margin ±{MARGIN:g} pt)." + tail)
