@@ -125,8 +125,8 @@ class GridResult:
                 f"of run time), {self.cached} from the store")
 
 
-def plan(specs: Sequence[TrainSpec], ds_name: str, data_args: dict[str, Any] | None = None,
-         runner: Any = None) -> list[RunPoint]:
+def plan(specs: Sequence[TrainSpec], ds_name: str,
+         data_args: dict[str, Any] | None = None) -> list[RunPoint]:
     """The points of ``specs`` (loads the data set and every surrogate here, characterizing
     on a cold cache, so that workers only read)."""
     args = tuple(sorted((data_args or {}).items()))
@@ -139,7 +139,7 @@ def plan(specs: Sequence[TrainSpec], ds_name: str, data_args: dict[str, Any] | N
             raise SpecError(f"dataset={spec.dataset!r}: this grid trains on {ds_name!r}")
         need = json.dumps([spec.rule, spec.act_bits, spec.quick, spec.ambrogio.cell_c])
         if need not in keys:
-            keys[need] = tuple(sorted(loop.load_surrogates(spec, runner).keys.items()))
+            keys[need] = tuple(sorted(loop.load_surrogates(spec).keys.items()))
         out.append(RunPoint(spec, ds_name, args, digest, keys[need], code))
     return out
 
