@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from circuitsim.errors import SpecError
 from circuitsim.fingerprint import fingerprint
 from circuitsim.spec import require
+from circuitsim.store import canonical
 from circuitsim.surrogate.cache import default_dir
 from circuitsim.sweep import sweep
 from circuitsim.train import data as datasets
@@ -137,7 +138,8 @@ def plan(specs: Sequence[TrainSpec], ds_name: str,
     for spec in specs:
         if spec.dataset != ds_name:
             raise SpecError(f"dataset={spec.dataset!r}: this grid trains on {ds_name!r}")
-        need = json.dumps([spec.rule, spec.act_bits, spec.quick, spec.ambrogio.cell_c])
+        # what load_surrogates reads: the rule, gate/activation bits, presets, the 3T1C cell
+        need = json.dumps([spec.rule, spec.act_bits, spec.quick, canonical(spec.ambrogio)])
         if need not in keys:
             keys[need] = tuple(sorted(loop.load_surrogates(spec).keys.items()))
         out.append(RunPoint(spec, ds_name, args, digest, keys[need], code))
