@@ -309,7 +309,7 @@ def ladder_decks(spec: AdcCharSpec, i: int, st: ConfigState, targets: dict[int, 
         ks = np.array([k for k, v in targets.items() if j < len(v)], dtype=int)
         ods = np.array([targets[k][j] for k in ks])
         x = st.mac.solve(st.v_ramp[ks - 1] - ods, ts[ks - 1])
-        rng = seeded(spec.seed, i, round_id, j)
+        rng = seeded(spec.seed, *cfg.key, round_id, j)
         for xs, kd, kk in _fill(spec, cfg, x, np.full(len(x), RUNG), ks, rng):
             decks.append(AdcDeck(i, testbench_for(spec, cfg.ramp, xs, cfg.reference), kd, kk))
     return decks
