@@ -267,6 +267,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--activation", default="sigmoid", help="ramp activation (default sigmoid)")
     e.add_argument("--p-opamp", type=float, default=20e-6,
                    help="assumed static power per op-amp, W (default 20e-6)")
+    e.add_argument("--comparator", choices=["continuous", "strongarm", "both"], default="both",
+                   help="ramp-ADC comparator: continuous (static bias), strongarm (clocked "
+                        "latch) or both (default)")
     e.set_defaults(func=cmd_energy)
 
     g = sub.add_parser("golden", help="check (or --update) the golden decks in netlists/")

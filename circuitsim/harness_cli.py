@@ -170,11 +170,13 @@ def run_energy_command(args: argparse.Namespace) -> int:
     xbar, ramp, periphery = energy_inputs(args)
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (4, args.rows))
     print(f"simulating: {args.rows}x{args.cols} MAC read (4 vectors), 3T1C UD pulses, "
-          f"{args.bits}-bit {args.activation} conversion of {min(args.cols, 32)} outputs ...")
+          f"{args.bits}-bit {args.activation} conversion of {min(args.cols, 32)} outputs with "
+          f"the {args.comparator} comparator(s) ...")
     mac = run_mac(xbar, x)
     update = run_update(Cell3T1CSpec(), "UUDD", t_hold=1e-6)
     act = ramp.activation_fn()
     xs = np.linspace(act.x_min, act.x_max, min(args.cols, 32) + 2)[1:-1]
-    conversion = run_conversion(ramp, ComparatorSpec(), xs)
-    print(format_report(energy_report(mac, update, conversion, periphery)))
+    kinds = ["continuous", "strongarm"] if args.comparator == "both" else [args.comparator]
+    conversions = [run_conversion(ramp, ComparatorSpec(kind=k), xs) for k in kinds]
+    print(format_report(energy_report(mac, update, conversions, periphery)))
     return 0
