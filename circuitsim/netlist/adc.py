@@ -42,7 +42,7 @@ import numpy as np
 from circuitsim.netlist import deck as deckmod
 from circuitsim.netlist import latch as latchmod
 from circuitsim.netlist.block import Block
-from circuitsim.netlist.elements import GND, comment, idc, instance, mosfet, subckt, vdc, vpwl
+from circuitsim.netlist.elements import GND, comment, idc, instance, mosfet, subckt, vpwl
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.latch import LatchSpec
 from circuitsim.netlist.ramp import RampSpec
@@ -151,15 +151,13 @@ def header(spec: ComparatorSpec) -> list[str]:
 
 
 def shared_lines(spec: ComparatorSpec, samples: np.ndarray, t_first: float) -> list[str]:
-    """The supply ``Vdd`` and what every comparator shares: the bias ``vbp`` (continuous) or
-    the clock ``clkb`` (strongarm: :func:`circuitsim.netlist.latch.decision_edges` of the
-    counter's ``samples`` and of ``t_first``, the end of the calibration step)."""
-    lines = [vdc("Vdd", "vdd", GND, spec.vdd)]
+    """What every comparator shares: the bias ``vbp`` (continuous) or the clock ``clkb``
+    (strongarm: :func:`circuitsim.netlist.latch.decision_edges` of the counter's ``samples``
+    and of ``t_first``, the end of the calibration step)."""
     if spec.kind == "strongarm":
         edges = latchmod.decision_edges(spec.latch, samples, t_first)
-        return [*lines, vpwl("Vclk", "clkb", GND,
-                             latchmod.clock_points(spec.latch, edges, spec.vdd))]
-    return [*lines, instance("Xbias", ["vdd", GND, "vbp"], BIAS)]
+        return [vpwl("Vclk", "clkb", GND, latchmod.clock_points(spec.latch, edges, spec.vdd))]
+    return [instance("Xbias", ["vdd", GND, "vbp"], BIAS)]
 
 
 def comparator_line(spec: ComparatorSpec, el: str, inp: str, inn: str, out: str) -> str:

@@ -49,6 +49,7 @@ from circuitsim.netlist.elements import (
     resistor,
     save,
     tran,
+    vdc,
     vpwl,
     wrap,
 )
@@ -150,8 +151,9 @@ def deck(spec: ConversionTestbenchSpec) -> str:
     t_mac = r.t_reset + r.t_edge
     reset = [(0.0, 1.0), (r.t_reset, 1.0), (r.t_reset + r.t_edge, 0.0)]
     body = [*ramp.subckt_lines(spec.ramp_column()), "", *adc.subckt_lines(c), "",
-            *adc.shared_lines(c, adc.sample_times(r), r.t_start + r.period),
+            vdc("Vdd", "vdd", GND, c.vdd),
             vpwl("Vrst", "rst", GND, reset),
+            *adc.shared_lines(c, adc.sample_times(r), r.t_start + r.period),
             instance("Xramp", ["ramp", "rst"], ramp.RAMP_COLUMN)]
     for i, g in enumerate(spec.g_x()):
         body += [
