@@ -180,6 +180,5 @@ BLOCKS = [
                     "tanh4": {"ramp": {"activation": "tanh", "bits": 4}, "x": [0.35]},
                     "fixed3": {"ramp": {"bits": 3, "v_read_applied": 0.15},
                                "reference": "fixed", "x": [0.37, 2.0]},
-                    "strongarm3": {"ramp": {"bits": 3}, "comparator": {"kind": "strongarm"},
-                                   "x": [-1.0, 0.37, 2.0]}}),
+                    "strongarm3": {"ramp": {"bits": 3}, "comparator": {"kind": "strongarm"}}}),
 ]

@@ -9,7 +9,8 @@ impedance the latch's kickback works against). The output latch is the comparato
 
 Saved: ``v(out)``, the latch nodes ``v(xl.op)``, ``v(xl.on)``, the latch inputs ``v(inp)``,
 ``v(inn)`` and their sources ``v(sp)``, ``v(sn)``, ``v(clkb)``, and the currents ``i(Vdd)``,
-``i(Vclk)``, ``i(Vp)``, ``i(Vn)``.
+``i(Vclk)``, ``i(Vp)``, ``i(Vn)``. Measured: ``qdd``, the integral of ``i(Vdd)`` over the
+cycles after the warm-up (minus the supply's charge, C).
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ from circuitsim.netlist import deck as deckmod
 from circuitsim.netlist import latch
 from circuitsim.netlist.adc import MODEL_LIB, ComparatorSpec
 from circuitsim.netlist.block import Block
-from circuitsim.netlist.elements import GND, instance, resistor, save, tran, vdc, vpwl, wrap
+from circuitsim.netlist.elements import (
+    GND,
+    instance,
+    meas_integ,
+    resistor,
+    save,
+    tran,
+    vdc,
+    vpwl,
+    wrap,
+)
 from circuitsim.netlist.fmt import num
 from circuitsim.spec import check_types, param, positive, require
 
@@ -99,7 +110,8 @@ def deck(spec: LatchTestbenchSpec) -> str:
     tokens = [t for t in flat.split() if t not in (".save", "+")]
     # the latch's internal nodes: fixed names of the subcircuit, no user text
     control = [tran(spec.t_step, spec.t_stop, spec.t_step),
-               wrap([".save", *tokens, "v(xl.op)", "v(xl.on)"])]
+               wrap([".save", *tokens, "v(xl.op)", "v(xl.on)"]),
+               meas_integ("qdd", "i(Vdd)", spec.period, spec.t_stop)]
     head = [*latch.header(lt), f"supply {num(c.vdd)} V; a warm-up cycle (the output latch "
             f"starts metastable) and {len(spec.v_inp)} cycle(s) of "
             f"{num(spec.t_reset)} s reset + {num(lt.t_eval)} s evaluation; sources through "
