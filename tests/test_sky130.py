@@ -14,9 +14,13 @@ from circuitsim.cli import main
 from circuitsim.errors import NetlistError, SpecError
 from circuitsim.netlist import cell3t1c, sky130
 from circuitsim.netlist.safety import vet_library
+from circuitsim.netlist import tb_update
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.netlist.technology import MODELS_DIR_PTM, TechnologySpec, model_libraries
+from circuitsim.phases.technology import options_for
 from circuitsim.phases.update import update_point
+from circuitsim.spice.options import SimOptions
+from circuitsim.spice.runner import simulate
 
 
 def _update(pulses="UD", t_hold=2e-6, **tech):
@@ -147,3 +151,15 @@ def test_1t1r_access_transistors_on_sky130_add_a_series_resistance():
     assert np.all(np.sign(got) == np.sign(ideal))
     shortfall = 1 - got / ideal
     assert np.all((shortfall > 0.001) & (shortfall < 0.2)), shortfall
+
+
+@pytest.mark.spice
+@pytest.mark.parametrize("backend", ["shared", "batch"])
+def test_model_warning_files_stay_in_the_run_directory(backend):
+    """BSIM4 writes its parameter warnings (SKY130 at ff: a negative Eta0) to ``bsim4v5.out``
+    in the working directory; both backends run in the run directory, never the user's."""
+    cell = {**cell3t1c.SKY130, "technology": {"name": "sky130", "corner": "ff"}}
+    spec = specs.build(UpdateTestbenchSpec, {"cell": cell, "pulses": "U", "t_hold": 1e-6})
+    options = SimOptions(backend=backend, keep_dir=True)
+    res = simulate(tb_update.deck(spec), options_for(spec.cell.technology, options))
+    assert res.run_dir is not None and "Eta0" in (res.run_dir / "bsim4v5.out").read_text()

@@ -94,11 +94,16 @@ def run_here(deck: str, options: SimOptions) -> TranResult:
         run_dir = new_run_dir()
         (run_dir / "deck.cir").write_text(text)
         pool.report_running(run_dir, options.timeout)
+        cwd = os.getcwd()
         try:
+            # in the run directory, as ``ngspice -b`` is: files a model writes there (BSIM4's
+            # ``bsim4v5.out`` parameter warnings) stay out of the user's working directory
+            os.chdir(run_dir)
             # line-buffered: a worker killed mid-run leaves the log complete up to that point
             with (run_dir / "ngspice.log").open("w", buffering=1) as log_file:
                 rc, vectors, wall = eng.run(deck.rstrip().splitlines(), log_file)
         finally:
+            os.chdir(cwd)
             pool.report_ran()
         log = eng.log()
     errors = log_errors(log)
