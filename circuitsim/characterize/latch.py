@@ -9,7 +9,8 @@ current at the end of the reset and evaluation phases, and the kickback through
 ``r_source``. The input offset ``V_os`` (decision 1 iff ``dv > V_os``) is found by a coarse
 ladder of ``offset_steps`` inputs over ``±offset_span`` and a fine one of ``refine_steps``
 across the coarse bracket, one decision per cycle (a simulation has no noise, so the ladder
-is monotonic; its resolution is ``2 offset_span / (offset_steps - 1) / (refine_steps - 1)``).
+is monotonic; its resolution is ``2 offset_span / (offset_steps - 1) / (refine_steps - 1)``);
+an offset beyond ``±offset_span`` is NaN.
 
 Monte-Carlo: ``mc_trials`` latches with the threshold offsets ``dvt_*`` of the input and both
 cross-coupled pairs drawn by :func:`circuitsim.montecarlo.draw` from Pelgrom's law
@@ -104,14 +105,14 @@ class LatchDataset(Record):
 
     cm: np.ndarray  #: (C,) V
     sign_ok: np.ndarray  #: (C,) bool, every ±dv_sign decision follows the sign
-    offset: np.ndarray  #: (C,) V, nominal latch input offset
+    offset: np.ndarray  #: (C,) V, nominal latch input offset (NaN: beyond ±offset_span)
     t_decision: np.ndarray  #: (C,) s, mean regeneration time of the ±dv_sign decisions
     energy: np.ndarray  #: (C,) J, mean supply energy per decision (cycle)
     energy_clock: np.ndarray  #: (C,) J, vdd x clock charge per decision
     i_between: np.ndarray  #: (C,) A, largest |supply current| at the end of a phase
     kick: np.ndarray  #: (C,) V, largest kickback at a latch input through r_source
     mc_dvt: np.ndarray  #: (M, 6) V, drawn threshold offsets (input p/n, PMOS x/y, NMOS on/op)
-    mc_offset: np.ndarray  #: (M,) V, input offset of each drawn latch
+    mc_offset: np.ndarray  #: (M,) V, input offset of each drawn latch (NaN: beyond the span)
     resolution: float  #: V, offset resolution of the ladders
     spec_json: str
     ngspice_version: str
@@ -155,8 +156,8 @@ def characterize(spec: LatchCharSpec, *, store: Path | str | None = None,
         fine_points.append(spec.testbench(cm, dv, point.comparator))
         fine_dv.append(dv)
     fine = run_points(latch_point, fine_points, desc="latch fine offset ladders", **run)
-    offsets = np.array([np.mean(_bracket(dv, r.decision)) for dv, r in
-                        zip(fine_dv, fine, strict=True)])
+    offsets = np.array([np.mean(_bracket(dv, r.decision)) if 0 < r0.decision.sum() < dv.size
+                        else np.nan for dv, r, r0 in zip(fine_dv, fine, first, strict=True)])
     return _assemble(spec, cms, sign, signs, offsets, mc)
 
 
@@ -202,12 +203,14 @@ def summary(ds: LatchDataset) -> list[Check]:
             Check(f"{name}: kickback", float(ds.kick[i]) * 1e3, "mV",
                   detail=f"peak at an input through {spec.r_source:g} ohm"),
         ]
-    if ds.mc_offset.size:
+    found = ds.mc_offset[np.isfinite(ds.mc_offset)]
+    if found.size:
         checks.append(Check(
             f"latch Monte-Carlo offset sigma @{spec.mc_common_mode:g} V",
-            float(np.std(ds.mc_offset, ddof=1)) * 1e3 if ds.mc_offset.size > 1 else 0.0, "mV",
-            detail=f"{ds.mc_offset.size} latches, Pelgrom A_VT 2.5 mV um; mean "
-                   f"{np.mean(ds.mc_offset) * 1e3:.3g} mV, max |offset| "
-                   f"{np.max(np.abs(ds.mc_offset)) * 1e3:.3g} mV"))
+            float(np.std(found, ddof=1)) * 1e3 if found.size > 1 else 0.0, "mV",
+            detail=f"{ds.mc_offset.size} latches ({ds.mc_offset.size - found.size} beyond "
+                   f"±{spec.offset_span * 1e3:g} mV, left out), Pelgrom A_VT 2.5 mV um; mean "
+                   f"{np.mean(found) * 1e3:.3g} mV, max |offset| "
+                   f"{np.max(np.abs(found)) * 1e3:.3g} mV"))
     return checks
 
