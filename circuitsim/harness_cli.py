@@ -203,7 +203,8 @@ def run_latch_command(args: argparse.Namespace) -> int:
     print(table)
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()
-    ax.hist(ds.mc_offset * 1e3, bins=max(5, ds.mc_offset.size // 3), color="C0")
+    found = ds.mc_offset[np.isfinite(ds.mc_offset)]
+    ax.hist(found * 1e3, bins=max(5, found.size // 3), color="C0")
     ax.set(xlabel="input offset (mV)", ylabel="latches",
            title=f"StrongARM offset, {ds.mc_offset.size} Monte-Carlo latches "
                  f"@{spec.mc_common_mode:g} V")
@@ -211,6 +212,7 @@ def run_latch_command(args: argparse.Namespace) -> int:
     write_atomic(out / "summary.md", table + "\n")
     write_atomic(out / "results.json", json.dumps(
         {"spec": to_mapping(spec), "checks": to_json(checks),
-         "mc_offset_V": ds.mc_offset.tolist(), "ngspice": ds.ngspice_version}, indent=1) + "\n")
+         "mc_offset_V": [None if np.isnan(v) else v for v in ds.mc_offset.tolist()],
+         "ngspice": ds.ngspice_version}, indent=1) + "\n")
     print(f"wrote {out}/summary.md, results.json, offsets.png")
     return 0
