@@ -33,9 +33,10 @@ Then ``T_k`` solves ``V_mac(T_k, t_s(k)) = V_r(k) - δ_k``.
 
 With the clocked StrongARM latch (``comparator.kind = strongarm``) every rung that falls does
 so at the clock edge ``t_lead`` before the sample, whatever its overdrive, so the same ladders
-measure the latch's input offset instead: measured on QUICK (3 bits), every rung down to
-0.085 µV fell, so ``δ_k`` sits at :data:`DELTA_FLOOR` (a nominal latch between two ideal
-drivers is symmetric; its offset is mismatch, see :mod:`circuitsim.characterize.latch`).
+measure the latch's input offset instead. Measured on QUICK (3 bits): every coarse rung (12 ..
+90 µV) fell, ``δ_k`` sits at :data:`DELTA_FLOOR` and the table reproduces all probe and
+background codes (a nominal latch between two ideal drivers is symmetric; its offset is
+mismatch, see :mod:`circuitsim.characterize.latch`).
 
 The comparators of a deck share one bias line (``vbp``) whose load depends on how many
 comparators hang on it (BSIM4 gate tunnelling: 100 extra comparators delay the decisions by
