@@ -12,9 +12,8 @@ import pytest
 from circuitsim import spec as specs
 from circuitsim.cli import main
 from circuitsim.errors import NetlistError, SpecError
-from circuitsim.netlist import cell3t1c, sky130
+from circuitsim.netlist import cell3t1c, sky130, tb_update
 from circuitsim.netlist.safety import vet_library
-from circuitsim.netlist import tb_update
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.netlist.technology import MODELS_DIR_PTM, TechnologySpec, model_libraries
 from circuitsim.phases.technology import options_for
