@@ -42,7 +42,8 @@ def _deep(tmp_path, suffix):
     (["demo", "--technology", "sky130", "--corner", "xx", "--out", "{out}"], "--corner=xx"),
     (["train", "--set", "ambrogio.corner=ff"], "corners other than tt need technology=sky130"),
     (["train", "--set", "ambrogio.technology=tsmc"], "technology='tsmc'"),
-    (["surrogate", "fit", "update", "--technology", "sky130", "--corner", "zz"], "'zz' is not one of"),
+    (["surrogate", "fit", "update", "--technology", "sky130", "--corner", "zz"],
+     "'zz' is not one of"),
 ])
 def test_one_line_exit_2_nothing_written(tmp_path, capsys, argv, needle):
     (tmp_path / "file").write_text("mine\n")
