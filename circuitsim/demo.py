@@ -73,7 +73,7 @@ def _update_step(out: Path, amb: dict[str, Any]) -> list[str]:
                  {"cell": cell, "pulses": "U" * 10 + "D" * 6, "t_hold": 1e-3})
     text = tb_update.deck(spec)
     write_atomic(out / "update_3t1c.cir", text)
-    res = simulate(text, options_for(spec.cell.technology))
+    res = simulate(text, options_for(spec.cell.technology, None))
     n = len(spec.pulses)
     vc = np.array([res.meas[f"vc_{k}"] for k in range(n + 1)])
     g = np.array([res.meas[f"g_{k}"] for k in range(n + 1)])

@@ -27,6 +27,7 @@ def _deep(tmp_path, suffix):
     (["netlist", "cell3t1c", "--set", "c=1"], "outside the physical range |x| <= 1e-06 F"),
     (["netlist", "cell3t1c", "--set", "w_read=nan"], "w_read"),
     (["energy", "--p-opamp", "inf"], "--p-opamp=inf"),
+    (["latch", "--set", "offset_steps=1"], "offset_steps=1: must be 3 .. 500"),
     (["sweep", "update", "--set", "pulses=UD", "--mc", MC, "--n", "1000000000"],
      "1e+09 runs would take ~"),
     (["sweep", "update", "--store", "{file}"], "not a directory"),
@@ -41,7 +42,8 @@ def _deep(tmp_path, suffix):
     (["demo", "--technology", "sky130", "--corner", "xx", "--out", "{out}"], "--corner=xx"),
     (["train", "--set", "ambrogio.corner=ff"], "corners other than tt need technology=sky130"),
     (["train", "--set", "ambrogio.technology=tsmc"], "technology='tsmc'"),
-    (["surrogate", "fit", "update", "--technology", "sky130", "--corner", "zz"], "'zz' is not one of"),
+    (["surrogate", "fit", "update", "--technology", "sky130", "--corner", "zz"],
+     "'zz' is not one of"),
 ])
 def test_one_line_exit_2_nothing_written(tmp_path, capsys, argv, needle):
     (tmp_path / "file").write_text("mine\n")

@@ -29,9 +29,6 @@ from circuitsim.train.periphery import Periphery
 from circuitsim.train.pulsed import RpuWeights
 from circuitsim.train.weights import FloatWeights
 
-#: ADC characterization used when the activation needs 5 or 8 bits (QUICK has 3 and 4).
-ADC_TRAIN = {"bits": [3, 4, 5, 8]}
-
 
 @dataclass(slots=True)
 class Surrogates:
@@ -49,7 +46,9 @@ class Surrogates:
 
 
 def adc_spec(quick: bool, bits: int) -> Any:
-    return service.make_spec("adc", None if quick and bits <= 4 else ADC_TRAIN, quick=True)
+    """The ADC characterization of ``bits`` alone (the QUICK preset at that width, whatever
+    ``quick``): one cache entry per width, so a run never simulates ramps it does not use."""
+    return service.make_spec("adc", {"bits": [bits]}, quick=True)
 
 
 def update_spec(spec: TrainSpec) -> Any:
