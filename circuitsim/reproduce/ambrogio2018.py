@@ -4,7 +4,7 @@ plus 2PCM+3T1C with identical (nominal) cells as the control that isolates the a
 
 Scales: ``default`` the digits MLP 64-32-10, 20 epochs, transfer every 200 images; ``paper``
 Fashion-MNIST 784-250-125-10 [lineage], 20 epochs, transfer every 8,000 images [paper];
-``fast`` 300 digits, 3 epochs (a pipeline check).
+``fast`` 300 digits, 3 epochs, the QUICK 100 fF 3T1C cell (a pipeline check).
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ RULE = (f"Final test accuracy per seed; every configuration on the same seeds. '
 
 #: Run sizes: the data set and the TrainSpec fields every configuration shares.
 SCALES: dict[str, tuple[str, dict[str, Any]]] = {
-    "fast": ("digits", {"dataset": "digits", "epochs": 3, "max_train": 300}),
+    # fast: the QUICK 100 fF 3T1C cell (its surrogate is the one the tests share)
+    "fast": ("digits", {"dataset": "digits", "epochs": 3, "max_train": 300,
+                        "ambrogio": {"cell_c": 100e-15}}),
     "default": ("digits", {"dataset": "digits", "epochs": 20}),
     "paper": ("fashion-mnist", {"dataset": "fashion-mnist", "layers": [250, 125],
                                 "epochs": 20}),

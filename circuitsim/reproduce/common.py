@@ -163,10 +163,10 @@ def train_groups(base: dict[str, Any], configs: Sequence[tuple[str, dict[str, An
     """Every ``(label, TrainSpec overrides)`` of ``configs`` on ``base`` for seeds
     ``0..seeds-1``, as one grid: ``[(label, [RunRecord per seed])]`` and the GridResult."""
     from circuitsim.reproduce.grid import run_grid
-    from circuitsim.spec import build
+    from circuitsim.spec import build, deep_merge
     from circuitsim.train.config import TrainSpec
 
-    specs = [build(TrainSpec, {**base, **over, "seed": s}) for _, over in configs
+    specs = [build(TrainSpec, deep_merge({**base, "seed": s}, over)) for _, over in configs
              for s in range(seeds)]
     res = run_grid(specs, ds_name, data_args, desc=desc, **grid.kwargs())
     recs = res.records
