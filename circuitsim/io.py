@@ -15,10 +15,13 @@ any work starts, so a bad ``-o``/``--plot`` path fails in a second, not after a 
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from circuitsim.errors import OutputError
 
@@ -93,3 +96,18 @@ def write_atomic(path: Path | str, data: str | bytes, label: str = "output") -> 
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as strict JSON (indent 1, newline-terminated): NaN and ±inf become ``null``
+    (e.g. the unbounded interval of a single seed), which ``json.dumps`` would write as
+    ``NaN``/``Infinity``, names no JSON parser outside Python accepts."""
+    def finite(x: Any) -> Any:
+        if isinstance(x, float):
+            return x if math.isfinite(x) else None
+        if isinstance(x, dict):
+            return {k: finite(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [finite(v) for v in x]
+        return x
+    return json.dumps(finite(obj), indent=1, allow_nan=False) + "\n"

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from circuitsim import spec as specs
 from circuitsim.errors import SpecError
-from circuitsim.io import write_atomic
+from circuitsim.io import json_text, write_atomic
 from circuitsim.surrogate_cli import output_dir
 from circuitsim.train_names import DATASETS, RULES
 
@@ -141,7 +141,7 @@ def run_train_seeds(args: argparse.Namespace, spec: Any) -> int:
     plot = seed_curves({s: r.test_acc for s, r in zip(seeds, res.records, strict=True)},
                        out / "curves.png", f"{spec.dataset}: {spec.rule}, seeds {seeds[0]}-"
                        f"{seeds[-1]}")
-    write_atomic(out / "results.json", json.dumps(summary, indent=1) + "\n")
+    write_atomic(out / "results.json", json_text(summary))
     lines = [f"# circuitsim train: {spec.dataset}, rule {spec.rule}, seeds {seeds[0]}-"
              f"{seeds[-1]}", "",
              f"- final test accuracy **{acc.text()} %** (mean [{100 * stats.LEVEL:.0f} % CI], "

@@ -3,6 +3,7 @@ anything that is not a regular file refused and left untouched, bad paths refuse
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -82,3 +83,13 @@ def test_bad_output_paths_fail_before_any_work(tmp_path, capsys, argv, needle):
     _, err = capsys.readouterr()
     assert code == 2 and needle in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no .npz written first
+
+
+def test_json_text_is_strict_json():
+    from circuitsim.io import json_text
+
+    def refuse(name):
+        raise ValueError(name)
+
+    text = json_text({"lo": float("-inf"), "v": [float("nan"), 1.5, (2, float("inf"))]})
+    assert json.loads(text, parse_constant=refuse) == {"lo": None, "v": [None, 1.5, [2, None]]}

@@ -12,7 +12,6 @@ report says so); ``paper`` is the papers' own network and data size.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from circuitsim.io import write_atomic
+from circuitsim.io import json_text, write_atomic
 from circuitsim.plots import save_figure
 from circuitsim.reproduce import stats
 from circuitsim.spec import require
@@ -103,7 +102,7 @@ class Report:
     def write(self, out: Path) -> Path:
         """``report.md`` and ``results.json`` in ``out`` (plots already there)."""
         out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "results.json", json.dumps(self.to_json(), indent=1) + "\n")
+        write_atomic(out / "results.json", json_text(self.to_json()))
         path = out / "report.md"
         write_atomic(path, self.markdown())
         return path
