@@ -53,7 +53,15 @@ from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.surrogate.update import MZ, M, UpdateSurrogate
 from circuitsim.train import kernels, pcm
 from circuitsim.train.periphery import Periphery
-from circuitsim.train.weights import AnalogWeights, ArrayRead, pulse_counts
+from circuitsim.train.weights import (
+    AnalogWeights,
+    ArrayRead,
+    cell_uniforms,
+    pulse_counts,
+    round_pulses,
+    sgd_rows,
+    step_key,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,8 @@ class AmbrogioSpec:
                                    "between RESET-and-reprogram refreshes; 0: the data set's, "
                                    "config.TRANSFER_EVERY)")
     polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
+    vc0: float = param(0.0, "V_C every cell (and reference cell) restarts from at a transfer "
+                            "(0: the characterized cell template's V_C0)", "V")
     offset: float = param(2e-6, "conductance left to g at a transfer (PCM target lowered by "
                                 "it)", "S")
     absorb_iters: int = param(4, "write-and-verify rounds writing the PCM programming "
@@ -84,7 +94,7 @@ class AmbrogioSpec:
     def __post_init__(self) -> None:
         check_types(self)
         positive(self, "gain_f", "t_image", "n_max", "offset", "cell_c")
-        non_negative(self, "w_scale", "transfer_every")
+        non_negative(self, "w_scale", "transfer_every", "vc0")
         non_negative(self, "leak_every", "absorb_iters")
 
 
@@ -132,10 +142,14 @@ class AmbrogioWeights(AnalogWeights):
         draw = ((lambda shape: upd.sample_cells(shape, rng)) if spec.cell_variation
                 else upd.nominal_cells)
         self.cells, self.ref_cells = draw((n_in, n_out)), draw(n_out)
-        self.vc = np.full((n_in, n_out), upd.vc0, np.float32)
-        self.vc_ref = np.full(n_out, upd.vc0, np.float32)
+        self.vc0 = spec.vc0 or upd.vc0
+        if not upd.v_min < self.vc0 < upd.v_max:
+            raise SpecError(f"ambrogio.vc0={spec.vc0!r}: must lie inside the update "
+                            f"surrogate's V_C range ({upd.v_min:g}, {upd.v_max:g}) V")
+        self.vc = np.full((n_in, n_out), self.vc0, np.float32)
+        self.vc_ref = np.full(n_out, self.vc0, np.float32)
         nom = upd.nominal_cells(1)
-        v0 = np.full(1, upd.vc0)
+        v0 = np.full(1, self.vc0)
         self.dg_nom = float(upd.g(upd.pulse(v0, np.ones(1, np.int8), nom), nom)[0]
                             - upd.g(v0, nom)[0])
         self.p = 1.0
@@ -149,6 +163,8 @@ class AmbrogioWeights(AnalogWeights):
         self.read = ArrayRead(mac, [zeros, zeros, self._g(), self._g_shared()],
                               [f, -f, self.p, -self.p], exact_read=exact_read)
         self._write(np.asarray(w0, dtype=np.float64) * spec.w_scale, flip=False)
+        # the stochastic rounding's counter-based stream (weights.cell_uniforms)
+        self._key, self._updates = int(rng.integers(2**63)), 0
 
     # ------------------------------------------------------------ state
 
@@ -173,19 +189,20 @@ class AmbrogioWeights(AnalogWeights):
     # ------------------------------------------------------------ training
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        # rows driven at 0 V fire no pulses: work on the active rows only
-        rows = np.flatnonzero(np.any(x, axis=0))
-        dw = x[:, rows].T @ d
-        dw *= np.float32(-lr * self.p * self.spec.w_scale)
+        scale = -lr * self.p * self.spec.w_scale
+        skey = step_key(self._key, self._updates)
+        self._updates += 1
         if self.engine == "numba" and self.read.combined:
-            self._update_compiled(rows, dw)
+            self._update_compiled(x, d, scale, skey)
             return
-        n = pulse_counts(dw, self.dg_nom, self.rng, self.spec.n_max).reshape(-1)
+        rows, dw = sgd_rows(x, d, scale)
+        idx = (rows[:, None] * self.n_out + np.arange(self.n_out)).reshape(-1)
+        n = round_pulses(dw.reshape(-1), self.dg_nom, cell_uniforms(skey, idx),
+                         self.spec.n_max)
         hit = np.flatnonzero(n)
         if hit.size:
-            n = n[hit]
-            idx = rows[hit // self.n_out] * self.n_out + hit % self.n_out
-            self.upd.pulse_at(self.vc, idx, n, self.cells)
+            idx = idx[hit]
+            self.upd.pulse_at(self.vc, idx, n[hit], self.cells)
             self.read.set_at(2, idx, self.upd.g_at(self.vc, idx, self.cells))
 
     def _kernel_args(self) -> tuple:
@@ -200,14 +217,14 @@ class AmbrogioWeights(AnalogWeights):
                            f32(t["inv_hw"]))
         return self._kargs
 
-    def _update_compiled(self, rows: np.ndarray, dw: np.ndarray) -> None:
-        """:meth:`update` through :func:`kernels.ambrogio_pulse` (same random draws)."""
-        u = self.rng.random(dw.shape, dtype=np.float32)
+    def _update_compiled(self, x: np.ndarray, d: np.ndarray, scale: float, skey: int) -> None:
+        """:meth:`update` through :func:`kernels.ambrogio_pulse` (same uniforms)."""
         read = self.read
         _, _, p, _ = read.layers[2].terms()
         hits = kernels.ambrogio_pulse(
-            np.ascontiguousarray(dw), u, rows, self.n_out, np.float32(self.dg_nom),
-            self.spec.n_max, self.vc.reshape(-1), *self._kernel_args(), read.g[2].reshape(-1),
+            np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32),
+            np.float32(scale), np.uint64(skey), np.float32(self.dg_nom), self.spec.n_max,
+            self.vc.reshape(-1), *self._kernel_args(), read.g[2].reshape(-1),
             read.t.reshape(-1), p.reshape(-1), np.float32(read.gains[2]))
         if hits:
             read.mark_dirty(2)
@@ -258,8 +275,8 @@ class AmbrogioWeights(AnalogWeights):
         s, upd = self.spec, self.upd
         if flip:
             self.p = -self.p
-        self.vc = np.full(self.vc.shape, upd.vc0, np.float32)
-        self.vc_ref = np.full(self.vc_ref.shape, upd.vc0, np.float32)
+        self.vc = np.full(self.vc.shape, self.vc0, np.float32)
+        self.vc_ref = np.full(self.vc_ref.shape, self.vc0, np.float32)
         self._since_leak = 0  # the cells restart: no hold time carried over
         g0, gs0 = self._g(), self._g_shared()
         cell = self.p * (g0.astype(np.float64) - gs0 + s.offset)
