@@ -88,6 +88,7 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, scale: np.float32, skey: np.uin
     n_out = d.shape[1]
     acc = np.empty(n_out, np.float32)
     fmax = np.float32(n_max)
+    hit = np.empty(n_out, np.int64)
     hits = 0
     for row in range(n_in):
         first = True
@@ -105,33 +106,28 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, scale: np.float32, skey: np.uin
         if first:  # a row driven at 0 V by every sample fires no pulses
             continue
         base = row * n_out
-        # branch-free pass over the row (vectorizes), then the few pulsed cells
+        # branch-free passes over the row (pulse counts, then the list of pulsed cells), so
+        # the pulsed cells' independent table look-ups overlap instead of waiting on branches
+        cnt = 0
         for j in range(n_out):
             nf = np.floor((acc[j] * scale) / step + cell_uniform(skey, base + j))
-            acc[j] = min(max(nf, -fmax), fmax)
-        for j in range(n_out):
-            if acc[j] == 0:
-                continue
-            n = np.int64(acc[j])
-            hits += 1
+            nf = min(max(nf, -fmax), fmax)
+            acc[j] = nf
+            hit[cnt] = j
+            cnt += nf != 0
+        hits += cnt
+        for h in range(cnt):
+            j = hit[h]
+            n = acc[j]
             idx = base + j
             v = vc[idx]
-            if n > 0:
-                off = np.int64(cell[idx, 0])
-                k = cell[idx, 1]
-            else:
-                off = np.int64(cell[idx, 2])
-                k = cell[idx, 3]
-            c = lut(both, v, v_min, inv_hv, off, hi) + k * np.float32(n)
-            if c < np.float32(0.0):
-                c = np.float32(0.0)
-            elif c > np.float32(1.0):
-                c = np.float32(1.0)
+            up = n > 0
+            col = 0 if up else 2
+            off = np.int64(cell[idx, col])
+            c = lut(both, v, v_min, inv_hv, off, hi) + cell[idx, col + 1] * n
+            c = min(max(c, np.float32(0.0)), np.float32(1.0))
             out = lut(bothi, c, np.float32(0.0), one_m, off, hi)
-            if n > 0:
-                out = max(out, v)
-            else:
-                out = min(out, v)
+            out = max(out, v) if up else min(out, v)
             vc[idx] = out
             g_new = lut(gtab, out - cell[idx, 4], w_min, inv_hw, 0, hi) * cell[idx, 5]
             dg = g_new - g2[idx]

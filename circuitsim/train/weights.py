@@ -112,8 +112,21 @@ class ArrayRead:
         self.tick()
 
     def set_all(self, k: int, g_new: np.ndarray) -> None:
-        """Array ``k`` becomes ``g_new`` (S, the full matrix)."""
-        self.set_at(k, np.arange(self.g[k].size), np.asarray(g_new).reshape(-1))
+        """Array ``k`` becomes ``g_new`` (S, the full matrix): :meth:`set_at` of every cell,
+        as whole-array operations (the same float32 arithmetic, no index arrays)."""
+        if not self.combined:
+            self.set_at(k, np.arange(self.g[k].size), np.asarray(g_new).reshape(-1))
+            return
+        g = self.g[k]
+        self._dirty[k] = True
+        dg = np.asarray(g_new, dtype=np.float32).reshape(g.shape) - g
+        g += dg
+        c = np.float32(self.gains[k])
+        _, _, p, q = self.layers[k].terms()
+        self.t += c * dg * p
+        if self.l is not None:
+            self.l += c * dg * q
+        self.tick()
 
     def tick(self) -> None:
         """Count one sparse update (a compiled kernel's too); refresh every ``refresh_every``."""
