@@ -13,7 +13,8 @@ Weight (in weight units; ``w_scale`` siemens per unit)::
 - **Updates** (every step): the SGD change ``dW = -lr x^T d`` becomes whole up/down pulses on
   ``g``: ``n = round_stochastic(p dW w_scale / dg_nom)`` (``dg_nom``: the nominal cell's g
   step at V_C0), at most ``n_max`` per cell and step [ours: stochastic rounding keeps the
-  expected change equal to SGD's]. The pulsed cells move by what the *surrogate* says, not by
+  expected change equal to SGD's; its uniforms come from a counter-based stream,
+  ``weights.cell_uniforms``, so the compiled kernel computes each cell's own value in place]. The pulsed cells move by what the *surrogate* says, not by
   ``dg_nom``.
 - **Leakage**: every ``leak_every`` images all cells (and the references) leak for
   ``leak_every * t_image`` seconds (the surrogate integrates any hold exactly).
@@ -29,7 +30,10 @@ Weight (in weight units; ``w_scale`` siemens per unit)::
   ``g`` with up/down pulses from V_C0, verified and corrected ``absorb_iters`` times [ours: the
   paper lets g absorb the programming error]. The offset leaves g a correction mostly in its
   *up* direction: at V_C0 the 3T1C cell sits near the bottom of its g range (~3 uS of ~3-27
-  uS with this PTM 45 nm cell), so it can add far more than it can take away.
+  uS with this PTM 45 nm cell), so it can add far more than it can take away. ``vc0`` moves
+  that restart point (the cells' and the reference's) [ours]: at 0.62 V a cell steps 10 uS
+  either way in 16-20 pulses, but the g and g_shared arrays then carry ~12 uS per cell and
+  the IR drop of those currents costs more than the headroom gains (README, Fashion-MNIST).
 - **Polarity inversion** [lineage]: ``p`` flips at every transfer, and so does the direction of
   the pulses realising a given ``dW``: a cell whose up steps are larger than its down steps
   biases W one way in one interval and the other way in the next.
