@@ -14,8 +14,8 @@ Weight (in weight units; ``w_scale`` siemens per unit)::
   ``g``: ``n = round_stochastic(p dW w_scale / dg_nom)`` (``dg_nom``: the nominal cell's g
   step at V_C0), at most ``n_max`` per cell and step [ours: stochastic rounding keeps the
   expected change equal to SGD's; its uniforms come from a counter-based stream,
-  ``weights.cell_uniforms``, so the compiled kernel computes each cell's own value in place]. The pulsed cells move by what the *surrogate* says, not by
-  ``dg_nom``.
+  ``weights.cell_uniforms``, so the compiled kernel computes each cell's own value in
+  place]. The pulsed cells move by what the *surrogate* says, not by ``dg_nom``.
 - **Leakage**: every ``leak_every`` images all cells (and the references) leak for
   ``leak_every * t_image`` seconds (the surrogate integrates any hold exactly).
 - **Transfer** every ``transfer_every`` images [paper: ~8,000 MNIST images; ours: scaled to the
