@@ -186,3 +186,12 @@ def test_set_all_equals_set_at_of_every_cell(sur):
     a.set_all(1, new)
     b.set_at(1, np.arange(new.size), new.reshape(-1))
     assert np.array_equal(a.g[1], b.g[1]) and np.array_equal(a.t, b.t)
+
+
+def test_vc0_sets_where_cells_and_references_restart(sur):
+    w = _pair(sur, (9, 4), vc0=0.6, transfer_every=10)[0]
+    assert np.all(w.vc_ref == np.float32(0.6))
+    g0 = sur.update.g(np.full(1, 0.6), sur.update.nominal_cells(1))[0]
+    assert abs(np.median(w.read.g[3]) - g0) < 0.5 * g0  # references read g(0.6 V)
+    with pytest.raises(Exception, match="vc0"):
+        _pair(sur, (9, 4), vc0=5.0)
