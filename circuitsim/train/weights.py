@@ -236,9 +236,10 @@ def step_key(key: int, counter: int) -> int:
 def cell_uniforms(skey: int, idx: np.ndarray) -> np.ndarray:
     """Uniforms in [0, 1) (float32, 24 bits) of the cells at flat indices ``idx`` for the
     update with key ``skey`` (:func:`step_key`): the murmur3 finalizer of ``skey + idx *
-    golden`` (mod 2**32), a bijection of the index, so the cells of one update draw distinct
-    values. A counter-based stream: a compiled kernel computes the same value of a cell where
-    it needs it (``kernels.cell_uniform``) instead of reading a drawn array."""
+    golden`` (mod 2**32; a bijection of the index: the cells of one update hash to distinct
+    32-bit words, of which the top 24 bits are used). A counter-based stream: a compiled
+    kernel computes the same value of a cell where it needs it (``kernels.cell_uniform``)
+    instead of reading a drawn array."""
     h = (np.uint64(skey) + np.asarray(idx, np.uint64) * np.uint64(0x9E3779B9)) & _M32
     h ^= h >> np.uint64(16)
     h = (h * np.uint64(0x85EBCA6B)) & _M32
