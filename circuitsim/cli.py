@@ -181,10 +181,16 @@ def cmd_energy(args: argparse.Namespace) -> int:
     return run_energy_command(args)
 
 
+def cmd_latch(args: argparse.Namespace) -> int:
+    from circuitsim.harness_cli import run_latch_command
+
+    return run_latch_command(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from circuitsim.demo import run_demo
 
-    run_demo(Path(args.out))
+    run_demo(Path(args.out), args.technology, args.corner)
     return 0
 
 
@@ -267,7 +273,20 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--activation", default="sigmoid", help="ramp activation (default sigmoid)")
     e.add_argument("--p-opamp", type=float, default=20e-6,
                    help="assumed static power per op-amp, W (default 20e-6)")
+    e.add_argument("--comparator", choices=["continuous", "strongarm", "both"], default="both",
+                   help="ramp-ADC comparator: continuous (static bias), strongarm (clocked "
+                        "latch) or both (default)")
     e.set_defaults(func=cmd_energy)
+
+    la = sub.add_parser("latch", help="characterize the StrongARM latch comparator: offset, "
+                        "Monte-Carlo offset, kickback, decision time, energy per decision")
+    la.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override one LatchCharSpec field (dotted keys reach nested specs)")
+    la.add_argument("--quick", action="store_true", help="the small preset (tests, CI)")
+    la.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    la.add_argument("--out", default="runs/latch",
+                    help="output directory: summary.md, results.json, offsets.png")
+    la.set_defaults(func=cmd_latch)
 
     g = sub.add_parser("golden", help="check (or --update) the golden decks in netlists/")
     g.add_argument("--update", action="store_true")
@@ -280,6 +299,9 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="generate every deck, simulate, print figures, plot")
     d.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    d.add_argument("--technology", default="ptm45", choices=("ptm45", "sky130"),
+                   help="transistors of the 3T1C cell (update deck, surrogate, training)")
+    d.add_argument("--corner", default="tt", help="SKY130 corner: tt ff ss fs sf")
     d.set_defaults(func=cmd_demo)
     return p
 

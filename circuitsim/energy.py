@@ -122,16 +122,28 @@ def _update_rows(update: UpdateResult) -> list[EnergyRow]:
 def _conversion_rows(conv: ConversionResult, periphery: PeripheryEstimate) -> list[EnergyRow]:
     n = len(conv.x)
     opamp = periphery.p_opamp * conv.latency / n
-    return [
-        EnergyRow(f"{conv.bits}-bit conversion energy", conv.energy_per_conversion * 1e12,
-                  "pJ/conversion", f"ramp row drivers (shared by {n} input(s)) + comparator "
-                  "supply incl. shared bias, over the ramp; integrators, counter and clock "
-                  "excluded", "simulated"),
+    kind = conv.spec().comparator.kind
+    latch = kind == "strongarm"
+    rows = [
+        EnergyRow(f"{conv.bits}-bit conversion energy, {kind} comparator",
+                  conv.energy_per_conversion * 1e12, "pJ/conversion",
+                  f"ramp row drivers (shared by {n} input(s)) + comparator supply"
+                  + (" + latch clock line" if latch else " incl. shared bias")
+                  + ", over the ramp; integrators, counter and counter clock excluded",
+                  "simulated"),
         EnergyRow("  of which ramp row drivers", conv.energy_ramp / n * 1e12, "pJ/conversion",
                   "ramp column memristor reads, amortised over the inputs", "simulated"),
         EnergyRow("  of which comparator supply", conv.energy_comparators / n * 1e12,
-                  "pJ/conversion", "static bias of the 3-stage comparator dominates",
-                  "simulated"),
+                  "pJ/conversion",
+                  f"StrongARM latch: charge switched per decision ({2**conv.bits} decisions), "
+                  "no static bias" if latch else
+                  "static bias of the 3-stage comparator dominates", "simulated"),
+    ]
+    if latch:
+        rows.append(EnergyRow("  of which latch clock line", conv.energy_clock / n * 1e12,
+                              "pJ/conversion", "vdd x gate charge the clock source delivers "
+                              "(what a CMOS clock driver dissipates)", "simulated"))
+    return rows + [
         EnergyRow("conversion latency", conv.latency * 1e9, "ns",
                   f"2^{conv.bits} clock steps (calibration step + ramp)", "derived"),
         EnergyRow("ramp integrator op-amp (estimate)", opamp * 1e12, "pJ/conversion",
@@ -141,28 +153,32 @@ def _conversion_rows(conv: ConversionResult, periphery: PeripheryEstimate) -> li
 
 
 def energy_report(mac: MacResult | None = None, update: UpdateResult | None = None,
-                  conversion: ConversionResult | None = None,
+                  conversion: ConversionResult | Sequence[ConversionResult] | None = None,
                   periphery: PeripheryEstimate | None = None) -> list[EnergyRow]:
     """Rows (quantity, value, unit, assumptions, kind) for the given phase results, plus the
     papers' claims. ``kind`` says whether a value is simulated, derived from simulated values,
     an estimate of unsimulated periphery (:class:`PeripheryEstimate`), or a paper's claim.
 
-    With both ``mac`` and ``conversion`` the system row adds one conversion per sensed output
+    ``conversion`` may be several results (e.g. one per comparator kind): each gets its rows.
+    With both ``mac`` and a conversion the system row adds one conversion per sensed output
     (the logical outputs of the read) to the array read: that is what Yang et al. count.
     """
     p = periphery or PeripheryEstimate()
+    convs = ([] if conversion is None else [conversion]
+             if isinstance(conversion, ConversionResult) else list(conversion))
     rows: list[EnergyRow] = []
     if mac is not None:
         rows += _mac_rows(mac, p)
     if update is not None:
         rows += _update_rows(update)
-    if conversion is not None:
-        rows += _conversion_rows(conversion, p)
-    if mac is not None and conversion is not None:
+    for conv in convs:
+        rows += _conversion_rows(conv, p)
+    for conv in convs if mac is not None else []:
         outputs = mac.mac_outputs.shape[1]
-        e = float(np.mean(mac.energy)) + outputs * conversion.energy_per_conversion
+        e = float(np.mean(mac.energy)) + outputs * conv.energy_per_conversion
         rows.append(EnergyRow(
-            f"array read + {outputs} conversions", tops_per_watt(e / mac.ops), "TOPS/W",
+            f"array read + {outputs} conversions, {conv.spec().comparator.kind} comparator",
+            tops_per_watt(e / mac.ops), "TOPS/W",
             f"{e * 1e12:.4g} pJ for {mac.ops} ops; simulated sources only (no op-amps)",
             "derived"))
     return rows + list(PAPER_CLAIMS)

@@ -170,11 +170,49 @@ def run_energy_command(args: argparse.Namespace) -> int:
     xbar, ramp, periphery = energy_inputs(args)
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (4, args.rows))
     print(f"simulating: {args.rows}x{args.cols} MAC read (4 vectors), 3T1C UD pulses, "
-          f"{args.bits}-bit {args.activation} conversion of {min(args.cols, 32)} outputs ...")
+          f"{args.bits}-bit {args.activation} conversion of {min(args.cols, 32)} outputs with "
+          f"the {args.comparator} comparator(s) ...")
     mac = run_mac(xbar, x)
     update = run_update(Cell3T1CSpec(), "UUDD", t_hold=1e-6)
     act = ramp.activation_fn()
     xs = np.linspace(act.x_min, act.x_max, min(args.cols, 32) + 2)[1:-1]
-    conversion = run_conversion(ramp, ComparatorSpec(), xs)
-    print(format_report(energy_report(mac, update, conversion, periphery)))
+    kinds = ["continuous", "strongarm"] if args.comparator == "both" else [args.comparator]
+    conversions = [run_conversion(ramp, ComparatorSpec(kind=k), xs) for k in kinds]
+    print(format_report(energy_report(mac, update, conversions, periphery)))
+    return 0
+
+
+def run_latch_command(args: argparse.Namespace) -> int:
+    """``circuitsim latch``: the latch characterization's table, JSON and offset histogram."""
+    import json
+
+    from matplotlib.figure import Figure
+
+    from circuitsim.characterize import latch
+    from circuitsim.fidelity import format_table, to_json
+    from circuitsim.io import write_atomic
+    from circuitsim.plots import save_figure
+    from circuitsim.spec import build, to_mapping
+    from circuitsim.surrogate_cli import output_dir
+
+    spec = build(latch.LatchCharSpec, latch.QUICK if args.quick else {}, args.set or [])
+    out = output_dir(args.out)
+    ds = latch.characterize(spec, workers=args.workers)
+    checks = latch.summary(ds)
+    table = format_table(checks, "StrongARM latch comparator (SPICE)")
+    print(table)
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    found = ds.mc_offset[np.isfinite(ds.mc_offset)]
+    ax.hist(found * 1e3, bins=max(5, found.size // 3), color="C0")
+    ax.set(xlabel="input offset (mV)", ylabel="latches",
+           title=f"StrongARM offset, {ds.mc_offset.size} Monte-Carlo latches "
+                 f"@{spec.mc_common_mode:g} V")
+    save_figure(fig, out / "offsets.png")
+    write_atomic(out / "summary.md", table + "\n")
+    write_atomic(out / "results.json", json.dumps(
+        {"spec": to_mapping(spec), "checks": to_json(checks),
+         "mc_offset_V": [None if np.isnan(v) else v for v in ds.mc_offset.tolist()],
+         "ngspice": ds.ngspice_version}, indent=1) + "\n")
+    print(f"wrote {out}/summary.md, results.json, offsets.png")
     return 0

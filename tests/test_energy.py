@@ -159,6 +159,7 @@ def test_comparator_energy_is_its_static_bias(conversion):
     # move this by some 15 %
     nominal = c.i_bias * (1 + n * (c.w_tail + c.w_cs_load) / c.w_bias)
     assert 0.7 * nominal < mean_current < 1.1 * nominal
+    assert conversion.energy_clock == 0.0  # no clocked comparator
     assert conversion.energy_per_conversion == pytest.approx(
         (conversion.energy_ramp + conversion.energy_comparators) / n)
     assert np.all(conversion.energy_mac_inputs > 0)

@@ -268,7 +268,7 @@ def characterize(spec: AdcCharSpec, *, store: Path | str | None = None,
     probes, ladder = [], []
     for i, (c, st) in enumerate(zip(cfgs, states, strict=True)):
         m = spec.n_deck if needs_ladder(c) else spec.probe_inputs
-        x = stratified(seeded(spec.seed, i, 0), c.act.x_min, c.act.x_max, m)
+        x = stratified(seeded(spec.seed, *c.key, 0), c.act.x_min, c.act.x_max, m)
         probes.append(AdcDeck(i, testbench_for(spec, c.ramp, x, c.reference),
                             np.full(m, PROBE), np.zeros(m, dtype=int)))
         if needs_ladder(c):

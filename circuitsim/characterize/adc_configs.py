@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from circuitsim.activations import Activation
+from circuitsim.activations import BUILTINS, Activation
 from circuitsim.characterize.adc_spec import AdcCharSpec, ramp_for
 from circuitsim.netlist.ramp import RampDesign, RampSpec, ramp_design
 from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
@@ -45,6 +45,15 @@ class Config:
 
     def label(self) -> str:
         return f"{self.activation} {self.bits}b @{self.v_read:g} V {self.reference}"
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        """The configuration's identity as seed material (activation's built-in index, bits,
+        read voltage in µV, reference): its random inputs do not depend on which other
+        configurations a spec holds, so a spec's characterization is the union of its
+        per-width ones (:meth:`AdcCharSpec.per_width`)."""
+        return (list(BUILTINS).index(self.activation), self.bits,
+                round(self.v_read * 1e6), int(self.reference == "fixed"))
 
 
 def configs(spec: AdcCharSpec) -> list[Config]:

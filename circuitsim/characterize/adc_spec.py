@@ -53,7 +53,8 @@ class AdcCharSpec:
     mc_activations: tuple[str, ...] = param(("sigmoid", "tanh"), "activations of the "
                                             "programming-error Monte-Carlo (a subset of "
                                             "activations)")
-    mc_bits: int = param(5, "resolution of the Monte-Carlo (one of bits)")
+    mc_bits: int = param(5, "resolution of the Monte-Carlo; it runs in the characterization "
+                         "of that width (none if bits does not include it)")
     mc_trials: int = param(8, "Monte-Carlo trials per activation (0: none)")
     mc_sigma: float = param(0.05, "log-normal programming error: sigma of ln(G / target)")
     mc_p_stuck: float = param(0.03, "probability that a programmed device is stuck OFF")
@@ -96,8 +97,7 @@ class AdcCharSpec:
         mc = self.mc_activations
         require(self.mc_trials == 0 or all(a in acts for a in mc), "mc_activations",
                 self.mc_activations, "must be a subset of activations")
-        require(self.mc_trials == 0 or self.mc_bits in self.bit_list(), "mc_bits", self.mc_bits,
-                "must be one of bits")
+        require(2 <= self.mc_bits <= 8, "mc_bits", self.mc_bits, "must be 2 .. 8")
         require(0 <= self.mc_trials <= MAX_TRIALS, "mc_trials", self.mc_trials,
                 f"must be in 0..{MAX_TRIALS} (each trial simulates every activation)")
         require(self.mc_sigma >= 0, "mc_sigma", self.mc_sigma, "must be >= 0")
@@ -125,7 +125,15 @@ class AdcCharSpec:
         return [int(b) for b in self.bits]
 
     def mc_activation_list(self) -> list[str]:
-        return list(self.mc_activations) if self.mc_trials else []
+        """Activations of the Monte-Carlo (none if ``mc_bits`` is not characterized)."""
+        return list(self.mc_activations) if self.mc_trials and self.mc_bits in self.bits else []
+
+    def per_width(self) -> list[AdcCharSpec]:
+        """One spec per resolution, each characterized and cached on its own: every
+        configuration's inputs are seeded by its identity (:attr:`Config.key`) and the
+        Monte-Carlo belongs to ``mc_bits``, so the parts' datasets hold exactly this spec's
+        configurations and a user of 3-bit tables never simulates an 8-bit ramp."""
+        return [replace(self, bits=(b,)) for b in self.bits]
 
 
 #: Overrides for tests/CI: sigmoid and tanh at 3 and 4 bits, the nominal and one off-nominal

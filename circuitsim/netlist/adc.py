@@ -35,13 +35,16 @@ voltage equals the mirror's and the systematic offset vanishes to first order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from circuitsim.netlist import deck as deckmod
+from circuitsim.netlist import latch as latchmod
 from circuitsim.netlist.block import Block
-from circuitsim.netlist.elements import comment, idc, mosfet, subckt
+from circuitsim.netlist.elements import GND, comment, idc, instance, mosfet, subckt, vpwl
 from circuitsim.netlist.fmt import num
+from circuitsim.netlist.latch import LatchSpec
 from circuitsim.netlist.ramp import RampSpec
 from circuitsim.netlist.technology import PTM_LIBRARY, PTM_NMOS, PTM_PMOS
 from circuitsim.spec import check_types, param, positive, require
@@ -53,8 +56,14 @@ MODEL_LIB = PTM_LIBRARY
 
 @dataclass(frozen=True, slots=True)
 class ComparatorSpec:
-    """Three-stage comparator (PMOS pair, CS stage, inverter): supply, bias and device sizes."""
+    """The ramp-ADC comparator: the continuous-time three-stage one (PMOS pair, CS stage,
+    inverter; supply, bias and device sizes here) or the clocked StrongARM latch
+    (:mod:`circuitsim.netlist.latch`, sizes in ``latch``), both on ``vdd``."""
 
+    kind: Literal["continuous", "strongarm"] = param(
+        "continuous", "continuous: three-stage comparator with a static bias; strongarm: "
+        "clocked latch deciding once per ramp step, no static current")
+    latch: LatchSpec = param(LatchSpec(), "StrongARM latch sizes and clock (kind strongarm)")
     vdd: float = param(1.2, "comparator supply", "V")
     i_bias: float = param(20e-6, "reference current into the bias diode (tail current = "
                           "i_bias * w_tail / w_bias)", "A")
@@ -92,7 +101,10 @@ class ComparatorSpec:
 
 
 def subckt_lines(spec: ComparatorSpec) -> list[str]:
-    """``.subckt cmp_bias vdd vss vbp`` and ``.subckt comparator inp inn out vdd vss vbp``."""
+    """``.subckt cmp_bias vdd vss vbp`` and ``.subckt comparator inp inn out vdd vss vbp``,
+    or for the latch ``.subckt strongarm inp inn out vdd vss clkb``."""
+    if spec.kind == "strongarm":
+        return latchmod.subckt_lines(spec.latch)
     bias = [
         mosfet("Mb", "vbp", "vbp", "vdd", "vdd", PTM_PMOS, spec.w_bias, spec.l_tail),
         idc("Ib", "vbp", "vss", spec.i_bias),
@@ -125,6 +137,8 @@ def header(spec: ComparatorSpec) -> list[str]:
     def um(x: float) -> str:
         return num(x * 1e6)
 
+    if spec.kind == "strongarm":
+        return [f"clocked comparator, supply {num(spec.vdd)} V", *latchmod.header(spec.latch)]
     return [
         f"comparator supply {num(spec.vdd)} V, bias {num(spec.i_bias)} A, tail "
         f"{num(spec.i_bias * spec.w_tail / spec.w_bias)} A "
@@ -134,6 +148,23 @@ def header(spec: ComparatorSpec) -> list[str]:
         f"{um(spec.w_cs)}/{um(spec.l_load)} with load {um(spec.w_cs_load)}/{um(spec.l_tail)}",
         f"inverter n {um(spec.w_inv_n)}/{um(spec.l_inv)}, p {um(spec.w_inv_p)}/{um(spec.l_inv)}",
     ]
+
+
+def shared_lines(spec: ComparatorSpec, samples: np.ndarray, t_first: float) -> list[str]:
+    """What every comparator shares: the bias ``vbp`` (continuous) or the clock ``clkb``
+    (strongarm: :func:`circuitsim.netlist.latch.decision_edges` of the counter's ``samples``
+    and of ``t_first``, the end of the calibration step)."""
+    if spec.kind == "strongarm":
+        edges = latchmod.decision_edges(spec.latch, samples, t_first)
+        return [vpwl("Vclk", "clkb", GND, latchmod.clock_points(spec.latch, edges, spec.vdd))]
+    return [instance("Xbias", ["vdd", GND, "vbp"], BIAS)]
+
+
+def comparator_line(spec: ComparatorSpec, el: str, inp: str, inn: str, out: str) -> str:
+    """One comparator instance (output high when ``v(inp) > v(inn)``)."""
+    if spec.kind == "strongarm":
+        return instance(el, [inp, inn, out, "vdd", GND, "clkb"], latchmod.LATCH)
+    return instance(el, [inp, inn, out, "vdd", GND, "vbp"], COMPARATOR)
 
 
 def deck(spec: ComparatorSpec) -> str:
@@ -171,5 +202,5 @@ def code_from_waveform(time: np.ndarray, v_out: np.ndarray, sample_times: np.nda
 BLOCKS = [
     Block(name="comparator", spec=ComparatorSpec, generate=deck,
           summary="transistor-level ramp-ADC comparator (PMOS pair, CS stage, inverter)",
-          kind="block", examples={"default": {}}),
+          kind="block", examples={"default": {}, "strongarm": {"kind": "strongarm"}}),
 ]

@@ -4,14 +4,23 @@
 from __future__ import annotations
 
 from circuitsim.errors import SpecError
-from circuitsim.netlist import adc, cell3t1c, crossbar, ramp, tb_conversion, tb_mac, tb_update
+from circuitsim.netlist import (
+    adc,
+    cell3t1c,
+    crossbar,
+    ramp,
+    tb_conversion,
+    tb_latch,
+    tb_mac,
+    tb_update,
+)
 from circuitsim.netlist.block import Block
 
 
 def blocks() -> dict[str, Block]:
     """All registered blocks, by name (blocks first, then testbenches)."""
     found: list[Block] = []
-    for module in (crossbar, cell3t1c, ramp, adc, tb_mac, tb_update, tb_conversion):
+    for module in (crossbar, cell3t1c, ramp, adc, tb_mac, tb_update, tb_conversion, tb_latch):
         found.extend(module.BLOCKS)
     return {b.name: b for b in found}
 

@@ -20,11 +20,12 @@ Timeline: reset 0 .. ``t_reset``; MAC read ``t_reset + t_edge`` .. ``+ t_int + t
 ``t_edge`` after the last sample, ``ramp.t_end``.
 
 Saved: ``v(ramp)``, ``v(mac<i>)``, ``v(out<i>)``; for energy the comparator supply current
-``i(Vdd)``, the MAC input drivers ``i(Vx<i>)`` with their voltages ``v(xrow<i>)``, and the ramp
-column's row drivers inside ``Xramp`` (:func:`ramp_sources`: ``i(v.xramp.vcal<k>)``,
-``v(xramp.rcal<k>)``, ``i(v.xramp.vrow<k>)``, ``v(xramp.row<k>)``). Measured: ``vmac<i>``
-(MAC voltage at ``ramp.t_start``) and ``tflip<i>`` (first fall of ``out<i>`` through
-``vdd / 2`` after ``ramp.t_start``; NaN if the input lies above the last threshold). The code
+``i(Vdd)`` (and the clock's ``i(Vclk)`` with the StrongARM latch), the MAC input drivers
+``i(Vx<i>)`` with their voltages ``v(xrow<i>)``, and the ramp column's row drivers inside
+``Xramp`` (:func:`ramp_sources`: ``i(v.xramp.vcal<k>)``, ``v(xramp.rcal<k>)``,
+``i(v.xramp.vrow<k>)``, ``v(xramp.row<k>)``). Measured: ``vmac<i>`` (MAC voltage at
+``ramp.t_start``) and ``tflip<i>`` (first fall of ``out<i>`` through ``vdd / 2`` after
+``ramp.t_start``; NaN if the input lies above the last threshold). The code
 is read from the waveform by :func:`circuitsim.netlist.adc.code_from_waveform` at
 :func:`circuitsim.netlist.adc.sample_times`.
 """
@@ -121,6 +122,7 @@ def _save(spec: ConversionTestbenchSpec) -> str:
     n = len(spec.x)
     flat = save(["v(ramp)", *(f"v(mac{i})" for i in range(n)),
                  *(f"v(out{i})" for i in range(n)), "i(Vdd)",
+                 *(["i(Vclk)"] if spec.comparator.kind == "strongarm" else []),
                  *(f"i(Vx{i})" for i in range(n)), *(f"v(xrow{i})" for i in range(n))])
     tokens = [t for t in flat.split() if t not in (".save", "+")]
     hier = [v for pair in ramp_sources(spec) for v in pair]
@@ -151,7 +153,7 @@ def deck(spec: ConversionTestbenchSpec) -> str:
     body = [*ramp.subckt_lines(spec.ramp_column()), "", *adc.subckt_lines(c), "",
             vdc("Vdd", "vdd", GND, c.vdd),
             vpwl("Vrst", "rst", GND, reset),
-            instance("Xbias", ["vdd", GND, "vbp"], adc.BIAS),
+            *adc.shared_lines(c, adc.sample_times(r), r.t_start + r.period),
             instance("Xramp", ["ramp", "rst"], ramp.RAMP_COLUMN)]
     for i, g in enumerate(spec.g_x()):
         body += [
@@ -159,8 +161,7 @@ def deck(spec: ConversionTestbenchSpec) -> str:
             ramp.read_pulse(f"Vx{i}", f"xrow{i}", r.v_applied, t_mac, spec.t_int, r.t_edge),
             resistor(f"Rx{i}", f"xrow{i}", f"xsum{i}", 1.0 / g),
             instance(f"Xmac{i}", [f"xsum{i}", f"mac{i}", "rst"], ramp.INTEGRATOR),
-            instance(f"Xcmp{i}", [f"mac{i}", "ramp", f"out{i}", "vdd", GND, "vbp"],
-                     adc.COMPARATOR),
+            adc.comparator_line(c, f"Xcmp{i}", f"mac{i}", "ramp", f"out{i}"),
         ]
     n = len(spec.x)
     control = [tran(spec.t_step, r.t_end + r.t_edge, spec.t_step), _save(spec)]
@@ -178,5 +179,6 @@ BLOCKS = [
           examples={"default": {}, "sigmoid3": {"ramp": {"bits": 3}},
                     "tanh4": {"ramp": {"activation": "tanh", "bits": 4}, "x": [0.35]},
                     "fixed3": {"ramp": {"bits": 3, "v_read_applied": 0.15},
-                               "reference": "fixed", "x": [0.37, 2.0]}}),
+                               "reference": "fixed", "x": [0.37, 2.0]},
+                    "strongarm3": {"ramp": {"bits": 3}, "comparator": {"kind": "strongarm"}}}),
 ]

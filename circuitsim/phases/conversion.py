@@ -6,12 +6,14 @@ comparator waveforms with :func:`circuitsim.netlist.adc.code_from_waveform` at
 :func:`circuitsim.netlist.adc.sample_times` (the counter).
 
 Energy of the conversion, over the ramp ``[t_start, t_end]`` (the latency, ``2^B`` clock
-periods): the ramp column's row drivers (calibration and ramp rows, ∫ v·(−i) dt; shared by
-all inputs) and the comparator supply ``Vdd`` (every comparator plus the shared bias
-branch). ``energy_per_conversion`` divides their sum by the number of inputs. Excluded: the
-integrators (behavioural VCVS op-amps and ideal reset switches draw nothing in the deck), the
-counter and clock (not simulated), the comparators' supply before the ramp starts (reset and
-MAC integration). The MAC input drivers' energy is reported separately
+periods): the ramp column's row drivers (calibration and ramp rows, ∫ v·(−i) dt; shared by all
+inputs), the comparator supply ``Vdd`` (every comparator plus the shared bias branch of the
+continuous one) and, for the StrongARM latch, its clock line: ``vdd`` times the charge the
+clock source delivers (an ideal source takes the gate charge back on the falling edge, a real
+driver dissipates it). ``energy_per_conversion`` divides their sum by the number of inputs.
+Excluded: the integrators (behavioural VCVS op-amps and ideal reset switches draw nothing in
+the deck), the counter and its clock (not simulated), the comparators' supply before the ramp
+starts (reset and MAC integration). The MAC input drivers' energy is reported separately
 (``energy_mac_inputs``, over ``[0, t_start]``): it stands in for the array read, not the ADC.
 """
 
@@ -31,7 +33,7 @@ from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
 from circuitsim.phases.records import Record
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.runner import SimOptions, simulate
-from circuitsim.spice.waveform import source_energy, window_energy
+from circuitsim.spice.waveform import source_energy, window_energy, window_integral
 
 #: The point of a conversion sweep is the testbench spec.
 ConversionPoint = ConversionTestbenchSpec
@@ -59,7 +61,8 @@ class ConversionResult(Record):
     latency: float  #: s, conversion time t_end - t_start = 2^B clock periods
     energy_ramp: float  #: J, ramp column row drivers over the ramp (shared by all inputs)
     energy_comparators: float  #: J, comparator supply over the ramp (all + shared bias)
-    energy_per_conversion: float  #: J, (energy_ramp + energy_comparators) / n
+    energy_clock: float  #: J, latch clock line over the ramp (vdd x charge it draws; 0: none)
+    energy_per_conversion: float  #: J, (energy_ramp + energy_comparators + energy_clock) / n
     energy_mac_inputs: np.ndarray  #: (n,) J, MAC input drivers over [0, t_start]
     spec_json: str
     ngspice_version: str
@@ -98,6 +101,10 @@ def conversion_point(spec: ConversionTestbenchSpec,
     voltages = np.array([res[v] for _, v in tb_conversion.ramp_sources(spec)])
     e_ramp = float(window_energy(t, voltages, currents, ramp_window).sum())
     e_cmp = float(source_energy(res, "Vdd", cmp_.vdd, ramp_window)[0])
+    e_clk = 0.0
+    if cmp_.kind == "strongarm":  # an ideal source gets the gate charge back; a driver cannot
+        e_clk = cmp_.vdd * float(window_integral(t, np.maximum(-res["i(Vclk)"], 0.0),
+                                                 ramp_window)[0])
     e_mac = np.array([source_energy(res, f"Vx{i}", f"v(xrow{i})", [[0.0, r.t_start]])[0]
                       for i in range(n)])
     return ConversionResult(
@@ -110,7 +117,8 @@ def conversion_point(spec: ConversionTestbenchSpec,
         v_ramp_ideal=design.ramp_voltages(spec.ramp_column().v_applied)[1:],
         t_start=r.t_start, t_end=r.t_end,
         latency=r.t_end - r.t_start, energy_ramp=e_ramp, energy_comparators=e_cmp,
-        energy_per_conversion=(e_ramp + e_cmp) / n, energy_mac_inputs=e_mac,
+        energy_clock=e_clk, energy_per_conversion=(e_ramp + e_cmp + e_clk) / n,
+        energy_mac_inputs=e_mac,
         spec_json=json.dumps(to_mapping(spec)), ngspice_version=res.ngspice_version)
 
 

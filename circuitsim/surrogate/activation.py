@@ -232,7 +232,6 @@ def fit(ds: AdcDataset) -> ActivationSurrogate:
     spec = ds.spec()
     rows = np.nonzero(ds.cfg_reference == "ramp")[0]
     lo, hi = [], []
-    models: dict[str, list[float]] = {"table": [], "design": [], "ramp levels": []}
     per_table = []
     for i in rows:
         act = get_activation(str(ds.cfg_activation[i])).with_range(ds.cfg_x_min[i],
@@ -250,8 +249,6 @@ def fit(ds: AdcDataset) -> ActivationSurrogate:
         match = {"table": float(np.mean(codes_of(t, x) == code)),
                  "design": float(np.mean(codes_of(design, x) == code)),
                  "ramp levels": float(np.mean(codes_of(levels, x) == code))}
-        for name, value in match.items():
-            models[name].append(value)
         src = ds.delta_source[i, :n]
         per_table.append({
             "activation": str(ds.cfg_activation[i]), "bits": b, "v_read": float(ds.cfg_v_read[i]),
@@ -262,17 +259,7 @@ def fit(ds: AdcDataset) -> ActivationSurrogate:
             "delta_measured": int(np.sum(src == 1)), "mac_resid_uV": float(ds.mac_resid[i]) * 1e6,
             "inl_max_lsb": float(ds.inl_max[i]), "dnl_max_lsb": float(ds.dnl_max[i]),
             "rmse_lsb": float(ds.rmse_lsb[i]), "monotonic": bool(ds.monotonic[i])})
-    info = {
-        "model": "measured code-transition table per (activation, bits, v_read): ramp levels "
-                 "+ MAC map with droop + comparator overdrive from targeted ladders; "
-                 "code = searchsorted(transitions, x)",
-        "comparison": {name: {"mean_match": float(np.mean(v)), "min_match": float(np.min(v))}
-                       for name, v in models.items()},
-        "chosen": "table",
-        "tables": per_table,
-        "ngspice_version": ds.ngspice_version,
-        "n_deck": spec.n_deck,
-    }
+    info = _info(per_table, ds.ngspice_version, spec.n_deck)
     k = ds.transitions.shape[1]
     t = np.full((rows.size, k), np.nan)
     for j, i in enumerate(rows):
@@ -285,6 +272,49 @@ def fit(ds: AdcDataset) -> ActivationSurrogate:
         nominal_v_read=float(spec.nominal), inl_max=np.array(ds.inl_max[rows]),
         dnl_max=np.array(ds.dnl_max[rows]), rmse_lsb=np.array(ds.rmse_lsb[rows]),
         info_json=json.dumps(info))
+
+
+def _info(tables: list[dict[str, Any]], ngspice: str, n_deck: int) -> dict[str, Any]:
+    """The fit report: model form, the three models compared over ``tables``, each table."""
+    models = {"table": "fit_match", "design": "match_design",
+              "ramp levels": "match_ramp_levels"}
+    return {
+        "model": "measured code-transition table per (activation, bits, v_read): ramp levels "
+                 "+ MAC map with droop + comparator overdrive from targeted ladders; "
+                 "code = searchsorted(transitions, x)",
+        "comparison": {name: {"mean_match": float(np.mean([t[f] for t in tables])),
+                              "min_match": float(np.min([t[f] for t in tables]))}
+                       for name, f in models.items()},
+        "chosen": "table",
+        "tables": tables,
+        "ngspice_version": ngspice,
+        "n_deck": n_deck,
+    }
+
+
+def merge(parts: list[ActivationSurrogate]) -> ActivationSurrogate:
+    """One surrogate holding the tables of ``parts`` (surrogates of disjoint configurations,
+    e.g. one per width from :meth:`AdcCharSpec.per_width`), in their order."""
+    if not parts:
+        raise SpecError("merge: no activation surrogates to merge")
+    infos = [p.info() for p in parts]
+    first = infos[0]
+    for p, info in zip(parts, infos, strict=True):
+        if (not math.isclose(p.nominal_v_read, parts[0].nominal_v_read)
+                or (info["ngspice_version"], info["n_deck"])
+                != (first["ngspice_version"], first["n_deck"])):
+            raise SpecError("merge: the surrogates differ in design read voltage, ngspice "
+                            "version or deck size")
+    k = max(p.transitions.shape[1] for p in parts)
+    t = np.concatenate([np.pad(p.transitions, ((0, 0), (0, k - p.transitions.shape[1])),
+                               constant_values=np.nan) for p in parts])
+    cat = {name: np.concatenate([getattr(p, name) for p in parts]) for name in
+           ("activation", "bits", "v_read", "x_min", "x_max", "lo", "hi", "inl_max",
+            "dnl_max", "rmse_lsb")}
+    info = _info([tab for i in infos for tab in i["tables"]], first["ngspice_version"],
+                 first["n_deck"])
+    return ActivationSurrogate(**cat, transitions=t, nominal_v_read=parts[0].nominal_v_read,
+                               info_json=json.dumps(info))
 
 
 def _num(v: float) -> float | None:
@@ -311,15 +341,15 @@ class ActivationValidation:
     ideal: np.ndarray  #: (P,) int, ideal codes of f
 
 
-def heldout_inputs(spec: AdcCharSpec, cfg: Config, index: int) -> np.ndarray:
-    """The held-out inputs of validation configuration ``index``: ``val_inputs`` (nominal, up to
+def heldout_inputs(spec: AdcCharSpec, cfg: Config) -> np.ndarray:
+    """The held-out inputs of configuration ``cfg``: ``val_inputs`` (nominal, up to
     5 bits) or ``val_inputs_high`` (above 5 bits, off-nominal) rounded up to whole decks of
     ``n_deck``, half uniform on the input range, half uniform in the output level (seed
     ``val_seed``)."""
     nominal = math.isclose(cfg.v_read, spec.nominal)
     want = spec.val_inputs if cfg.bits <= 5 and nominal else spec.val_inputs_high
     n = -(-want // spec.n_deck) * spec.n_deck
-    rng = seeded(spec.val_seed, index)
+    rng = seeded(spec.val_seed, *cfg.key)
     act = cfg.act
     uniform = rng.uniform(act.x_min, act.x_max, n - n // 2)
     lo, hi = act.bounds
@@ -352,7 +382,7 @@ def validate(sur: ActivationSurrogate, spec: AdcCharSpec, *, store: Path | str |
     points, owner = [], []
     xs = []
     for j, c in enumerate(cfgs):
-        x = heldout_inputs(spec, c, j)
+        x = heldout_inputs(spec, c)
         xs.append(x)
         for start in range(0, x.size, spec.n_deck):
             points.append(testbench_for(spec, c.ramp, x[start:start + spec.n_deck]))

@@ -18,6 +18,10 @@ Their plots are in :mod:`circuitsim.surrogate.kind_plots` (matplotlib stays out 
 decides a kind's dataset and its fit; they are hashed into the kind's cache keys
 (:mod:`circuitsim.fingerprint`). A new helper module of a characterization or a fit must be
 listed here, or editing it would not refresh the cache.
+
+``parts`` splits a spec into independent specs (the ADC: one per resolution) that
+:func:`circuitsim.surrogate.service.get_surrogate` characterizes and caches one by one, and
+``merge`` joins their surrogates; a caller needing one part never simulates the others.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ class SurrogateKind:
     validate: Callable[..., Any]  #: ``(surrogate, spec, *, store, workers, ...)`` -> validation
     char_code: tuple[str, ...]  #: characterization modules (dataset code, with the records')
     fit_code: tuple[str, ...]  #: fit modules
+    #: the independent parts of a spec, each characterized and cached on its own (None: one)
+    parts: Callable[[Any], list[Any]] | None = None
+    merge: Callable[[list[Any]], Any] | None = None  #: the parts' surrogates -> the whole
 
 
 KINDS: dict[KindName, SurrogateKind] = {
@@ -81,7 +88,7 @@ KINDS: dict[KindName, SurrogateKind] = {
         ("characterize/adc.py", "characterize/adc_spec.py", "characterize/adc_calibration.py",
          "characterize/adc_configs.py", "characterize/adc_metrics.py",
          "characterize/adc_transitions.py"),
-        ("surrogate/activation.py",)),
+        ("surrogate/activation.py",), adc_spec.AdcCharSpec.per_width, activation.merge),
 }
 
 

@@ -90,7 +90,10 @@ def get_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = None,
                   runner: Runner | None = None, dataset: Any = None,
                   force: bool = False) -> tuple[Any, Entry, bool]:
     """The surrogate for ``spec``: from the cache, or characterized (unless ``dataset`` is
-    given), fitted and cached. Returns ``(surrogate, entry, fitted_now)``."""
+    given), fitted and cached. Returns ``(surrogate, entry, fitted_now)``.
+
+    A kind with ``parts`` (the ADC: one per resolution) gets, without ``dataset``, each part
+    from its own cache entry (characterized if missing) and an entry for the merged whole."""
     k = get_kind(kind)
     cache = cache or SurrogateCache()
     runner = runner or Runner()
@@ -104,19 +107,38 @@ def get_surrogate(kind: str, spec: Any, *, cache: SurrogateCache | None = None,
             hit = load_cached(k, key, cache, locked=True)
             if hit is not None:
                 return (*hit, False)
-        t0 = time.perf_counter()
-        ds = dataset if dataset is not None else k.characterize(spec,
-                                                                       **runner.kwargs(cache))
-        t1 = time.perf_counter()
-        sur = k.fit(ds)
-        t2 = time.perf_counter()
-        meta = {"material": material, "spec": to_mapping(spec),
-                "dataset_summary": fidelity.to_json(k.dataset_summary(ds)),
-                "fit": sur.info(),
-                "seconds": {"characterize": round(t1 - t0, 3), "fit": round(t2 - t1, 3)}}
-        entry = cache.write(kind, key, sur.to_arrays(), meta)
+        parts = k.parts(spec) if k.parts is not None and dataset is None else [spec]
+        if len(parts) > 1:
+            sur, meta = _merged(k, parts, cache, runner, force)
+        else:
+            sur, meta = _fitted(k, spec, cache, runner, dataset)
+        entry = cache.write(kind, key, sur.to_arrays(), {"material": material,
+                                                         "spec": to_mapping(spec), **meta})
     # what is used is what a later load gets: rebuild from the stored arrays
     return k.surrogate_class.from_arrays(entry.arrays), entry, True
+
+
+def _fitted(k: SurrogateKind, spec: Any, cache: SurrogateCache, runner: Runner,
+            dataset: Any) -> tuple[Any, dict[str, Any]]:
+    """Characterize (unless ``dataset`` is given) and fit: the surrogate and its sidecar."""
+    t0 = time.perf_counter()
+    ds = dataset if dataset is not None else k.characterize(spec, **runner.kwargs(cache))
+    t1 = time.perf_counter()
+    sur = k.fit(ds)
+    t2 = time.perf_counter()
+    return sur, {"dataset_summary": fidelity.to_json(k.dataset_summary(ds)), "fit": sur.info(),
+                 "seconds": {"characterize": round(t1 - t0, 3), "fit": round(t2 - t1, 3)}}
+
+
+def _merged(k: SurrogateKind, parts: list[Any], cache: SurrogateCache, runner: Runner,
+            force: bool) -> tuple[Any, dict[str, Any]]:
+    """Each part from its own entry, then merged: the surrogate and its sidecar."""
+    t0 = time.perf_counter()
+    got = [get_surrogate(k.name, p, cache=cache, runner=runner, force=force) for p in parts]
+    sur = k.merge([g[0] for g in got])
+    return sur, {"parts": [g[1].key for g in got],
+                 "dataset_summary": [c for g in got for c in g[1].meta["dataset_summary"]],
+                 "fit": sur.info(), "seconds": {"parts": round(time.perf_counter() - t0, 3)}}
 
 
 def dataset_spec(kind: str, dataset: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from circuitsim.characterize.update import technology_preset
 from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
@@ -27,9 +28,6 @@ from circuitsim.train.mlp import MLP
 from circuitsim.train.periphery import Periphery
 from circuitsim.train.pulsed import RpuWeights
 from circuitsim.train.weights import FloatWeights
-
-#: ADC characterization used when the activation needs 5 or 8 bits (QUICK has 3 and 4).
-ADC_TRAIN = {"bits": [3, 4, 5, 8]}
 
 
 @dataclass(slots=True)
@@ -48,15 +46,20 @@ class Surrogates:
 
 
 def adc_spec(quick: bool, bits: int) -> Any:
-    return service.make_spec("adc", None if quick and bits <= 4 else ADC_TRAIN, quick=True)
+    """The ADC characterization of ``bits`` alone (the QUICK preset at that width, whatever
+    ``quick``): one cache entry per width, so a run never simulates ramps it does not use."""
+    return service.make_spec("adc", {"bits": [bits]}, quick=True)
 
 
 def update_spec(spec: TrainSpec) -> Any:
-    """The 3T1C characterization of ``spec``'s cell: the preset with the storage capacitor
+    """The 3T1C characterization of ``spec``'s cell: its technology's preset
+    (:func:`~circuitsim.characterize.update.technology_preset`) with the storage capacitor
     ``ambrogio.cell_c`` (smaller steps need more staircase rounds)."""
-    rounds = max(10, math.ceil(40 * spec.ambrogio.cell_c / 400e-15))
-    return service.make_spec("update", {"cell": {"c": spec.ambrogio.cell_c},
-                                        "max_rounds": rounds}, quick=spec.quick)
+    a = spec.ambrogio
+    rounds = max(10, math.ceil(40 * a.cell_c / 400e-15))
+    tech = {"name": a.technology} | ({"corner": a.corner} if a.technology == "sky130" else {})
+    mapping = technology_preset(tech, {"c": a.cell_c})
+    return service.make_spec("update", {**mapping, "max_rounds": rounds}, quick=spec.quick)
 
 
 def load_surrogates(spec: TrainSpec, runner: service.Runner | None = None) -> Surrogates:

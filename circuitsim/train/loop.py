@@ -23,7 +23,6 @@ from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
 from circuitsim.train.build import (  # noqa: F401  (re-exported: the loop's public API)
-    ADC_TRAIN,
     Surrogates,
     activation,
     adc_spec,
