@@ -77,7 +77,7 @@ def test_training_runs_identical_on_both_engines(sur):
             "ambrogio": {"transfer_every": 50, "leak_every": 20}}
     runs = [loop.run(build(TrainSpec, {**base, "engine": e}), ds=ds, sur=sur, progress=False)
             for e in ("numpy", "numba")]
-    strip = [[{k: v for k, v in h.items() if k != "train_seconds"} for h in r.history]
+    strip = [[{k: v for k, v in h.items() if k not in loop.TIMINGS} for h in r.history]
              for r in runs]
     assert strip[0] == strip[1]
     for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
@@ -146,3 +146,52 @@ def test_other_rules_identical_on_both_engines(sur, rule):
             for e in ("numpy", "numba")]
     for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
         assert np.array_equal(a.weights(), b.weights())
+
+
+def test_counter_uniforms_equal_the_kernel_and_are_uniform():
+    """The stochastic rounding's counter-based uniforms: the kernel's per-cell value equals
+    the numpy twin's bit for bit; statistically U[0, 1) (Kolmogorov-Smirnov, 200k draws,
+    p > 1e-4) and uncorrelated between consecutive updates of a cell (|r| < 0.012, ~5
+    standard errors of a correlation over 200k pairs)."""
+    from scipy import stats
+
+    from circuitsim.train.weights import cell_uniforms, step_key
+    idx = np.arange(200_000)
+    u0, u1 = (cell_uniforms(step_key(2**62 + 12345, k), idx) for k in (7, 8))
+    assert u0.dtype == np.float32 and 0.0 <= u0.min() and u0.max() < 1.0
+    pick = idx[::997]
+    got = [kernels.cell_uniform(np.uint64(step_key(2**62 + 12345, 7)), int(i)) for i in pick]
+    assert np.array_equal(np.array(got, np.float32), u0[pick])
+    assert stats.kstest(u0, "uniform").pvalue > 1e-4
+    assert abs(np.corrcoef(u0, u1)[0, 1]) < 0.012
+    assert abs(np.corrcoef(u0[:-1], u0[1:])[0, 1]) < 0.012  # neighbouring cells
+
+
+def test_sgd_rows_is_the_batch_outer_product_of_driven_rows():
+    from circuitsim.train.weights import sgd_rows
+    rng = np.random.default_rng(4)
+    x = ((rng.random((5, 30)) < 0.3) * rng.random((5, 30))).astype(np.float32)
+    d = rng.standard_normal((5, 7)).astype(np.float32)
+    rows, dw = sgd_rows(x, d, -0.5)
+    assert np.array_equal(rows, np.flatnonzero(np.any(x, axis=0)))
+    assert np.allclose(dw, -0.5 * (x.T @ d)[rows], rtol=1e-5, atol=1e-6)
+
+
+def test_set_all_equals_set_at_of_every_cell(sur):
+    from circuitsim.train.weights import ArrayRead
+    rng = np.random.default_rng(6)
+    arrays = [rng.uniform(1e-6, 20e-6, (30, 12)).astype(np.float32) for _ in range(2)]
+    new = rng.uniform(1e-6, 20e-6, (30, 12)).astype(np.float32)
+    a, b = (ArrayRead(sur.mac, arrays, [3.0, -1.0]) for _ in range(2))
+    a.set_all(1, new)
+    b.set_at(1, np.arange(new.size), new.reshape(-1))
+    assert np.array_equal(a.g[1], b.g[1]) and np.array_equal(a.t, b.t)
+
+
+def test_vc0_sets_where_cells_and_references_restart(sur):
+    w = _pair(sur, (9, 4), vc0=0.6, transfer_every=10)[0]
+    assert np.all(w.vc_ref == np.float32(0.6))
+    g0 = sur.update.g(np.full(1, 0.6), sur.update.nominal_cells(1))[0]
+    assert abs(np.median(w.read.g[3]) - g0) < 0.5 * g0  # references read g(0.6 V)
+    with pytest.raises(Exception, match="vc0"):
+        _pair(sur, (9, 4), vc0=5.0)

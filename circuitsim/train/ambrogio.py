@@ -13,8 +13,9 @@ Weight (in weight units; ``w_scale`` siemens per unit)::
 - **Updates** (every step): the SGD change ``dW = -lr x^T d`` becomes whole up/down pulses on
   ``g``: ``n = round_stochastic(p dW w_scale / dg_nom)`` (``dg_nom``: the nominal cell's g
   step at V_C0), at most ``n_max`` per cell and step [ours: stochastic rounding keeps the
-  expected change equal to SGD's]. The pulsed cells move by what the *surrogate* says, not by
-  ``dg_nom``.
+  expected change equal to SGD's; its uniforms come from a counter-based stream,
+  ``weights.cell_uniforms``, so the compiled kernel computes each cell's own value in
+  place]. The pulsed cells move by what the *surrogate* says, not by ``dg_nom``.
 - **Leakage**: every ``leak_every`` images all cells (and the references) leak for
   ``leak_every * t_image`` seconds (the surrogate integrates any hold exactly).
 - **Transfer** every ``transfer_every`` images [paper: ~8,000 MNIST images; ours: scaled to the
@@ -29,7 +30,10 @@ Weight (in weight units; ``w_scale`` siemens per unit)::
   ``g`` with up/down pulses from V_C0, verified and corrected ``absorb_iters`` times [ours: the
   paper lets g absorb the programming error]. The offset leaves g a correction mostly in its
   *up* direction: at V_C0 the 3T1C cell sits near the bottom of its g range (~3 uS of ~3-27
-  uS with this PTM 45 nm cell), so it can add far more than it can take away.
+  uS with this PTM 45 nm cell), so it can add far more than it can take away. ``vc0`` moves
+  that restart point (the cells' and the reference's) [ours]: at 0.62 V a cell steps 10 uS
+  either way in 16-20 pulses, but the g and g_shared arrays then carry ~12 uS per cell and
+  the IR drop of those currents costs more than the headroom gains (README, Fashion-MNIST).
 - **Polarity inversion** [lineage]: ``p`` flips at every transfer, and so does the direction of
   the pulses realising a given ``dW``: a cell whose up steps are larger than its down steps
   biases W one way in one interval and the other way in the next.
@@ -54,7 +58,15 @@ from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.surrogate.update import MZ, M, UpdateSurrogate
 from circuitsim.train import kernels, pcm
 from circuitsim.train.periphery import Periphery
-from circuitsim.train.weights import AnalogWeights, ArrayRead, pulse_counts
+from circuitsim.train.weights import (
+    AnalogWeights,
+    ArrayRead,
+    cell_uniforms,
+    pulse_counts,
+    round_pulses,
+    sgd_rows,
+    step_key,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +80,8 @@ class AmbrogioSpec:
                                    "between RESET-and-reprogram refreshes; 0: the data set's, "
                                    "config.TRANSFER_EVERY)")
     polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
+    vc0: float = param(0.0, "V_C every cell (and reference cell) restarts from at a transfer "
+                            "(0: the characterized cell template's V_C0)", "V")
     offset: float = param(2e-6, "conductance left to g at a transfer (PCM target lowered by "
                                 "it)", "S")
     absorb_iters: int = param(4, "write-and-verify rounds writing the PCM programming "
@@ -90,7 +104,7 @@ class AmbrogioSpec:
     def __post_init__(self) -> None:
         check_types(self)
         positive(self, "gain_f", "t_image", "n_max", "offset", "cell_c")
-        non_negative(self, "w_scale", "transfer_every")
+        non_negative(self, "w_scale", "transfer_every", "vc0")
         non_negative(self, "leak_every", "absorb_iters")
         require(self.technology in ("ptm45", "sky130"), "technology", self.technology,
                 "choose ptm45 or sky130")
@@ -144,10 +158,14 @@ class AmbrogioWeights(AnalogWeights):
         draw = ((lambda shape: upd.sample_cells(shape, rng)) if spec.cell_variation
                 else upd.nominal_cells)
         self.cells, self.ref_cells = draw((n_in, n_out)), draw(n_out)
-        self.vc = np.full((n_in, n_out), upd.vc0, np.float32)
-        self.vc_ref = np.full(n_out, upd.vc0, np.float32)
+        self.vc0 = spec.vc0 or upd.vc0
+        if not upd.v_min < self.vc0 < upd.v_max:
+            raise SpecError(f"ambrogio.vc0={spec.vc0!r}: must lie inside the update "
+                            f"surrogate's V_C range ({upd.v_min:g}, {upd.v_max:g}) V")
+        self.vc = np.full((n_in, n_out), self.vc0, np.float32)
+        self.vc_ref = np.full(n_out, self.vc0, np.float32)
         nom = upd.nominal_cells(1)
-        v0 = np.full(1, upd.vc0)
+        v0 = np.full(1, self.vc0)
         self.dg_nom = float(upd.g(upd.pulse(v0, np.ones(1, np.int8), nom), nom)[0]
                             - upd.g(v0, nom)[0])
         self.p = 1.0
@@ -161,6 +179,8 @@ class AmbrogioWeights(AnalogWeights):
         self.read = ArrayRead(mac, [zeros, zeros, self._g(), self._g_shared()],
                               [f, -f, self.p, -self.p], exact_read=exact_read)
         self._write(np.asarray(w0, dtype=np.float64) * spec.w_scale, flip=False)
+        # the stochastic rounding's counter-based stream (weights.cell_uniforms)
+        self._key, self._updates = int(rng.integers(2**63)), 0
 
     # ------------------------------------------------------------ state
 
@@ -185,19 +205,20 @@ class AmbrogioWeights(AnalogWeights):
     # ------------------------------------------------------------ training
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        # rows driven at 0 V fire no pulses: work on the active rows only
-        rows = np.flatnonzero(np.any(x, axis=0))
-        dw = x[:, rows].T @ d
-        dw *= np.float32(-lr * self.p * self.spec.w_scale)
+        scale = -lr * self.p * self.spec.w_scale
+        skey = step_key(self._key, self._updates)
+        self._updates += 1
         if self.engine == "numba" and self.read.combined:
-            self._update_compiled(rows, dw)
+            self._update_compiled(x, d, scale, skey)
             return
-        n = pulse_counts(dw, self.dg_nom, self.rng, self.spec.n_max).reshape(-1)
+        rows, dw = sgd_rows(x, d, scale)
+        idx = (rows[:, None] * self.n_out + np.arange(self.n_out)).reshape(-1)
+        n = round_pulses(dw.reshape(-1), self.dg_nom, cell_uniforms(skey, idx),
+                         self.spec.n_max)
         hit = np.flatnonzero(n)
         if hit.size:
-            n = n[hit]
-            idx = rows[hit // self.n_out] * self.n_out + hit % self.n_out
-            self.upd.pulse_at(self.vc, idx, n, self.cells)
+            idx = idx[hit]
+            self.upd.pulse_at(self.vc, idx, n[hit], self.cells)
             self.read.set_at(2, idx, self.upd.g_at(self.vc, idx, self.cells))
 
     def _kernel_args(self) -> tuple:
@@ -212,14 +233,14 @@ class AmbrogioWeights(AnalogWeights):
                            f32(t["inv_hw"]))
         return self._kargs
 
-    def _update_compiled(self, rows: np.ndarray, dw: np.ndarray) -> None:
-        """:meth:`update` through :func:`kernels.ambrogio_pulse` (same random draws)."""
-        u = self.rng.random(dw.shape, dtype=np.float32)
+    def _update_compiled(self, x: np.ndarray, d: np.ndarray, scale: float, skey: int) -> None:
+        """:meth:`update` through :func:`kernels.ambrogio_pulse` (same uniforms)."""
         read = self.read
         _, _, p, _ = read.layers[2].terms()
         hits = kernels.ambrogio_pulse(
-            np.ascontiguousarray(dw), u, rows, self.n_out, np.float32(self.dg_nom),
-            self.spec.n_max, self.vc.reshape(-1), *self._kernel_args(), read.g[2].reshape(-1),
+            np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32),
+            np.float32(scale), np.uint64(skey), np.float32(self.dg_nom), self.spec.n_max,
+            self.vc.reshape(-1), *self._kernel_args(), read.g[2].reshape(-1),
             read.t.reshape(-1), p.reshape(-1), np.float32(read.gains[2]))
         if hits:
             read.mark_dirty(2)
@@ -270,8 +291,8 @@ class AmbrogioWeights(AnalogWeights):
         s, upd = self.spec, self.upd
         if flip:
             self.p = -self.p
-        self.vc = np.full(self.vc.shape, upd.vc0, np.float32)
-        self.vc_ref = np.full(self.vc_ref.shape, upd.vc0, np.float32)
+        self.vc = np.full(self.vc.shape, self.vc0, np.float32)
+        self.vc_ref = np.full(self.vc_ref.shape, self.vc0, np.float32)
         self._since_leak = 0  # the cells restart: no hold time carried over
         g0, gs0 = self._g(), self._g_shared()
         cell = self.p * (g0.astype(np.float64) - gs0 + s.offset)

@@ -6,10 +6,12 @@ float32 arithmetic in the same order, so where both consume the same random numb
 the caller from the layer's stream, in the same order and shape) the results are bitwise
 equal:
 
-- :func:`ambrogio_pulse`: SGD change of the active rows -> stochastic rounding to whole pulses
-  (``weights.pulse_counts``) -> the 3T1C surrogate's state-dependent step of each pulsed cell
-  (``UpdateSurrogate.pulse_at``) -> its new g (``UpdateSurrogate.g_at``) -> the combined
-  array transfer ``T += c dg P`` (``ArrayRead.set_at``).
+- :func:`ambrogio_pulse`: SGD change of the driven rows (``weights.sgd_rows``) -> stochastic
+  rounding to whole pulses (``weights.round_pulses``) with the counter-based uniforms of
+  :func:`cell_uniform` (``weights.cell_uniforms``) -> the 3T1C surrogate's state-dependent
+  step of each pulsed cell (``UpdateSurrogate.pulse_at``) -> its new g
+  (``UpdateSurrogate.g_at``) -> the combined array transfer ``T += c dg P``
+  (``ArrayRead.set_at``).
 - :func:`lut`: the surrogate tables' linear interpolation (``update._lut``), one value.
 - :func:`coincidences`: the stochastic pulse update's up/down coincidence counts
   (``rpu.coincidences``) from bit masks and popcounts instead of two matrix products over
@@ -49,54 +51,83 @@ def lut(pairs: np.ndarray, x: np.float32, x0: np.float32, inv_h: np.float32, off
     return pairs[j, 0] + u * pairs[j, 1]
 
 
+_M32 = np.uint64(0xFFFFFFFF)
+
+
 @numba.njit(**_JIT)
-def ambrogio_pulse(dw: np.ndarray, u: np.ndarray, rows: np.ndarray, n_out: int,
+def cell_uniform(skey: np.uint64, idx: np.int64) -> np.float32:
+    """``weights.cell_uniforms`` for one cell (same integer arithmetic, same float32)."""
+    h = (skey + np.uint64(idx) * np.uint64(0x9E3779B9)) & _M32
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & _M32
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & _M32
+    h ^= h >> np.uint64(16)
+    return np.float32(h >> np.uint64(8)) * np.float32(2.0 ** -24)
+
+
+@numba.njit(**_JIT)
+def ambrogio_pulse(x: np.ndarray, d: np.ndarray, scale: np.float32, skey: np.uint64,
                    step: np.float32, n_max: int, vc: np.ndarray, cell: np.ndarray,
                    both: np.ndarray, bothi: np.ndarray, v_min: np.float32,
                    inv_hv: np.float32, hi: np.float32, gtab: np.ndarray,
                    w_min: np.float32, inv_hw: np.float32, g2: np.ndarray, t: np.ndarray,
                    p: np.ndarray, gain: np.float32) -> int:
-    """Fused 2PCM+3T1C update of the active ``rows`` (see the module docstring).
-
-    ``dw`` (R, n_out) float32: the scaled SGD change of those rows; ``u`` (R, n_out) float32
-    uniforms of the stochastic rounding; ``vc``, ``g2`` (the g array), ``t`` (combined
-    transfer) and ``p`` (its tile scale) flat over (n_in, n_out), updated in place; ``cell``
-    (n_in * n_out, 8) float32: each cell's parameters in one record (:func:`cell_records`: a
-    pulsed cell costs one cache line, not six). ``both``/``bothi``/``gtab``: the surrogate's
-    tables as (N, 2) float32 pairs of ``M`` points per row; ``hi`` = float32(M - 1.001), the
-    look-ups' clip bound. Returns the number of pulsed cells."""
+    """Fused 2PCM+3T1C update (see the module docstring) of inputs ``x`` (B, n_in) and errors
+    ``d`` (B, n_out), float32: per driven row the SGD change ``scale * sum_b x_b d_b``
+    (``weights.sgd_rows``), the uniform of each cell from the counter-based stream of update
+    key ``skey`` (``weights.cell_uniforms``), then the pulsed cells. ``vc``, ``g2`` (the g
+    array), ``t`` (combined transfer) and ``p`` (its tile scale) flat over (n_in, n_out),
+    updated in place; ``cell`` (n_in * n_out, 8) float32: each cell's parameters in one
+    record (:func:`cell_records`: a pulsed cell costs one cache line, not six).
+    ``both``/``bothi``/``gtab``: the surrogate's tables as (N, 2) float32 pairs of ``M``
+    points per row; ``hi`` = float32(M - 1.001), the look-ups' clip bound. Returns the
+    number of pulsed cells."""
     one_m = np.float32(np.floor(hi) + np.float32(1.0))  # M - 1, exact
+    n_b, n_in = x.shape
+    n_out = d.shape[1]
+    acc = np.empty(n_out, np.float32)
+    fmax = np.float32(n_max)
+    hit = np.empty(n_out, np.int64)
     hits = 0
-    for r in range(dw.shape[0]):
-        base = rows[r] * n_out
-        for j in range(n_out):
-            nf = np.floor(dw[r, j] / step + u[r, j])
-            if nf > n_max:
-                nf = np.float32(n_max)
-            elif nf < -n_max:
-                nf = np.float32(-n_max)
-            n = np.int64(nf)
-            if n == 0:
+    for row in range(n_in):
+        first = True
+        for b in range(n_b):
+            xv = x[b, row]
+            if xv == 0:
                 continue
-            hits += 1
+            if first:
+                for j in range(n_out):
+                    acc[j] = xv * d[b, j]
+                first = False
+            else:
+                for j in range(n_out):
+                    acc[j] += xv * d[b, j]
+        if first:  # a row driven at 0 V by every sample fires no pulses
+            continue
+        base = row * n_out
+        # branch-free passes over the row (pulse counts, then the list of pulsed cells), so
+        # the pulsed cells' independent table look-ups overlap instead of waiting on branches
+        cnt = 0
+        for j in range(n_out):
+            nf = np.floor((acc[j] * scale) / step + cell_uniform(skey, base + j))
+            nf = min(max(nf, -fmax), fmax)
+            acc[j] = nf
+            hit[cnt] = j
+            cnt += nf != 0
+        hits += cnt
+        for h in range(cnt):
+            j = hit[h]
+            n = acc[j]
             idx = base + j
             v = vc[idx]
-            if n > 0:
-                off = np.int64(cell[idx, 0])
-                k = cell[idx, 1]
-            else:
-                off = np.int64(cell[idx, 2])
-                k = cell[idx, 3]
-            c = lut(both, v, v_min, inv_hv, off, hi) + k * np.float32(n)
-            if c < np.float32(0.0):
-                c = np.float32(0.0)
-            elif c > np.float32(1.0):
-                c = np.float32(1.0)
+            up = n > 0
+            col = 0 if up else 2
+            off = np.int64(cell[idx, col])
+            c = lut(both, v, v_min, inv_hv, off, hi) + cell[idx, col + 1] * n
+            c = min(max(c, np.float32(0.0)), np.float32(1.0))
             out = lut(bothi, c, np.float32(0.0), one_m, off, hi)
-            if n > 0:
-                out = max(out, v)
-            else:
-                out = min(out, v)
+            out = max(out, v) if up else min(out, v)
             vc[idx] = out
             g_new = lut(gtab, out - cell[idx, 4], w_min, inv_hw, 0, hi) * cell[idx, 5]
             dg = g_new - g2[idx]
@@ -213,9 +244,9 @@ def warm_up() -> float:
     tab = np.zeros((8, 2), np.float32)
     z1 = np.zeros(4, np.float32)
     zi = np.zeros(4, np.int64)
-    ambrogio_pulse(np.zeros((1, 4), np.float32), z1.reshape(1, 4), zi[:1], 4, f(1), 8,
-                   z1.copy(), np.zeros((4, 8), np.float32), tab, tab, f(0), f(1), f(4), tab,
-                   f(0), f(1), z1.copy(), z1.copy(), z1, f(1))
+    ambrogio_pulse(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), f(1),
+                   np.uint64(1), f(1), 8, z1.copy(), np.zeros((4, 8), np.float32), tab, tab,
+                   f(0), f(1), f(4), tab, f(0), f(1), z1.copy(), z1.copy(), z1, f(1))
     leak_g(z1.copy(), z1, zi, zi, z1, z1, tab, tab, f(0), f(1), f(1), f(4), f(4), z1, z1,
            tab, z1.copy())
     one = np.ones((2, 3), np.float32)

@@ -112,8 +112,21 @@ class ArrayRead:
         self.tick()
 
     def set_all(self, k: int, g_new: np.ndarray) -> None:
-        """Array ``k`` becomes ``g_new`` (S, the full matrix)."""
-        self.set_at(k, np.arange(self.g[k].size), np.asarray(g_new).reshape(-1))
+        """Array ``k`` becomes ``g_new`` (S, the full matrix): :meth:`set_at` of every cell,
+        as whole-array operations (the same float32 arithmetic, no index arrays)."""
+        if not self.combined:
+            self.set_at(k, np.arange(self.g[k].size), np.asarray(g_new).reshape(-1))
+            return
+        g = self.g[k]
+        self._dirty[k] = True
+        dg = np.asarray(g_new, dtype=np.float32).reshape(g.shape) - g
+        g += dg
+        c = np.float32(self.gains[k])
+        _, _, p, q = self.layers[k].terms()
+        self.t += c * dg * p
+        if self.l is not None:
+            self.l += c * dg * q
+        self.tick()
 
     def tick(self) -> None:
         """Count one sparse update (a compiled kernel's too); refresh every ``refresh_every``."""
@@ -197,7 +210,53 @@ def pulse_counts(dw: np.ndarray, step: float, rng: np.random.Generator,
                  n_max: int) -> np.ndarray:
     """Signed whole pulse counts realising ``dw / step`` on average (stochastic rounding),
     clipped to ``+-n_max`` per update."""
-    u = dw / np.float32(step)
-    n = np.floor(u + rng.random(u.shape, dtype=np.float32))
+    return round_pulses(dw, step, rng.random(dw.shape, dtype=np.float32), n_max)
+
+
+def round_pulses(dw: np.ndarray, step: float, u: np.ndarray, n_max: int) -> np.ndarray:
+    """:func:`pulse_counts` with the uniforms ``u`` (float32, ``dw``'s shape) given."""
+    n = np.floor(dw / np.float32(step) + u)
     np.clip(n, -n_max, n_max, out=n)
     return n.astype(np.int16)
+
+
+_M64 = (1 << 64) - 1
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+def step_key(key: int, counter: int) -> int:
+    """32-bit key of update number ``counter`` of a stream with 64-bit ``key``: the
+    SplitMix64 output of ``key + counter * golden``, upper half (Python integers, exact)."""
+    z = (key + counter * 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return (z ^ (z >> 31)) >> 32
+
+
+def cell_uniforms(skey: int, idx: np.ndarray) -> np.ndarray:
+    """Uniforms in [0, 1) (float32, 24 bits) of the cells at flat indices ``idx`` for the
+    update with key ``skey`` (:func:`step_key`): the murmur3 finalizer of ``skey + idx *
+    golden`` (mod 2**32; a bijection of the index: the cells of one update hash to distinct
+    32-bit words, of which the top 24 bits are used). A counter-based stream: a compiled
+    kernel computes the same value of a cell where it needs it (``kernels.cell_uniform``)
+    instead of reading a drawn array."""
+    h = (np.uint64(skey) + np.asarray(idx, np.uint64) * np.uint64(0x9E3779B9)) & _M32
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & _M32
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & _M32
+    h ^= h >> np.uint64(16)
+    return (h >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24)
+
+
+def sgd_rows(x: np.ndarray, d: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The rows driven by any sample of ``x`` (B, n_in) (rows at 0 V fire no pulses) and the
+    SGD change of those rows ``scale * sum_b x_b^T d_b`` (float32, summed over the batch in
+    order: the arithmetic of ``kernels.ambrogio_pulse``)."""
+    rows = np.flatnonzero(np.any(x, axis=0))
+    dw = np.outer(x[0, rows], d[0])
+    for b in range(1, x.shape[0]):
+        dw += np.outer(x[b, rows], d[b])
+    dw *= np.float32(scale)
+    return rows, dw
+
