@@ -69,6 +69,11 @@ def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys, quick):
     (["surrogate", "fit", "adc", "--workers", "0"], "--workers=0"),
     (["characterize", "mac", "--workers", "0"], "--workers=0"),
     (["surrogate", "show", "--quick"], "need a KIND"),
+    (["characterize", "mac", "--set", "circuit.encoding=pulse_width"], "circuit.encoding"),
+    (["characterize", "mac", "--set", "circuit.sensing=integrator", "--set",
+      "circuit.encoding=pulse_width", "--set", "circuit.t_read=1e-8"], "circuit.t_read"),
+    (["characterize", "mac", "--set", "circuit.sensing=integrator", "--set",
+      "circuit.c_int=1e-12"], "circuit.c_int"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch, argv, needle):
     monkeypatch.chdir(tmp_path)
