@@ -17,11 +17,18 @@ class TileModel(Protocol):
     tile_rows: int
     tile_cols: int
     iv: str
-    r_foot: float
+
+    @property
+    def line_scaled(self) -> bool: ...
+
+    @property
+    def pulse_droop(self) -> bool: ...
 
     def tile_model(self, g: np.ndarray) -> tuple[np.ndarray, ...]: ...
 
     def drive(self, x: np.ndarray, with_h: bool = True) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+    def droop_drive(self, x: np.ndarray, f: np.ndarray) -> np.ndarray | None: ...
 
 
 def split(n: int, max_size: int) -> list[slice]:
@@ -52,6 +59,10 @@ class MacLayer:
     drift of ``G``: measured on 784x250 (tiles 112x125), a random walk moving ``G`` by 2 uS on
     average (20 % of the mean) left 0.34 % FS; a refresh takes ~10-30 ms there.
 
+    A line-scaled surrogate (finite-gain TIA, timed finite-gain integrator) reads tile row by
+    tile row, each sensed line scaled; pulse-width integrators subtract a second, droop-weighted
+    product (:mod:`~circuitsim.surrogate.mac_timing`).
+
     ``exact_read=False`` drops the ``H @ L`` term of a sinh read (the IR drop seen through the
     cell's slope ``cosh`` instead of 1), so a read is one matrix product like a plain float
     layer instead of two; :func:`~circuitsim.surrogate.mac_validate.validate` reports its error
@@ -59,7 +70,8 @@ class MacLayer:
     """
 
     __slots__ = ("sur", "dtype", "refresh_every", "n_in", "n_out", "row_tiles", "col_tiles",
-                 "_g", "_t", "_l", "_p", "_q", "_s_fwd", "_s_bwd", "_buf", "_count", "exact_read")
+                 "_g", "_t", "_l", "_p", "_q", "_s_fwd", "_s_bwd", "_k_fwd", "_k_bwd", "_buf",
+                 "_count", "exact_read")
 
     def __init__(self, sur: TileModel, g: np.ndarray, *, dtype: Any = np.float32,
                  refresh_every: int = 1000, exact_read: bool = True):
@@ -83,9 +95,12 @@ class MacLayer:
         nonlinear = sur.iv == "sinh" and exact_read
         self._l = np.empty(shape, self.dtype) if nonlinear else None
         self._q = np.empty(shape, self.dtype) if nonlinear else None
-        foot = sur.r_foot > 0
+        foot = sur.line_scaled
         self._s_fwd = np.ones((len(self.row_tiles), self.n_out), self.dtype) if foot else None
         self._s_bwd = np.ones((len(self.col_tiles), self.n_in), self.dtype) if foot else None
+        droop = sur.pulse_droop
+        self._k_fwd = np.zeros((len(self.row_tiles), self.n_out), self.dtype) if droop else None
+        self._k_bwd = np.zeros((len(self.col_tiles), self.n_in), self.dtype) if droop else None
         self._buf = np.empty(shape, self.dtype)
         self._count = 0
         self.refresh()
@@ -123,7 +138,7 @@ class MacLayer:
         for members in groups.values():
             stack = np.stack([self._g[self.row_tiles[ri], self.col_tiles[ci]]
                               for ri, ci in members]).astype(np.float64)
-            t, lm, pm, qm, s_fwd, s_bwd = self.sur.tile_model(stack)
+            t, lm, pm, qm, s_fwd, s_bwd, k_fwd, k_bwd = self.sur.tile_model(stack)
             for k, (ri, ci) in enumerate(members):
                 rs, cs = self.row_tiles[ri], self.col_tiles[ci]
                 self._t[rs, cs] = t[k]
@@ -134,6 +149,9 @@ class MacLayer:
                 if self._s_fwd is not None and self._s_bwd is not None:
                     self._s_fwd[ri, cs] = s_fwd[k]
                     self._s_bwd[ci, rs] = s_bwd[k]
+                if self._k_fwd is not None and self._k_bwd is not None:
+                    self._k_fwd[ri, cs] = k_fwd[k]
+                    self._k_bwd[ci, rs] = k_bwd[k]
         self._count = 0
 
     def _inputs(self, x: np.ndarray, n: int, name: str) -> tuple[np.ndarray, bool]:
@@ -149,6 +167,7 @@ class MacLayer:
         """Column currents (A) of a forward read of ``x`` (rows driven with ``x * v_read``)."""
         x, one = self._inputs(x, self.n_in, "x")
         f, h = self.sur.drive(x, self._l is not None)
+        dd = None if self._k_fwd is None else self.sur.droop_drive(x, f)
         if self._s_fwd is None:
             out = f @ self._t
             if h is not None:
@@ -160,6 +179,8 @@ class MacLayer:
                 if h is not None:
                     part += h[:, rs] @ self._l[rs]
                 part *= self._s_fwd[ri]
+                if dd is not None:
+                    part -= (dd[:, rs] @ self._t[rs]) * self._k_fwd[ri]
                 out += part
         return out[0] if one else out
 
@@ -167,6 +188,7 @@ class MacLayer:
         """Row currents (A) of a backward read of ``d`` (columns driven with ``d * v_read``)."""
         d, one = self._inputs(d, self.n_out, "d")
         f, h = self.sur.drive(d, self._l is not None)
+        dd = None if self._k_bwd is None else self.sur.droop_drive(d, f)
         if self._s_bwd is None:
             out = f @ self._t.T
             if h is not None:
@@ -178,6 +200,8 @@ class MacLayer:
                 if h is not None:
                     part += h[:, cs] @ self._l[:, cs].T
                 part *= self._s_bwd[ci]
+                if dd is not None:
+                    part -= (dd[:, cs] @ self._t[:, cs].T) * self._k_bwd[ci]
                 out += part
         return out[0] if one else out
 
