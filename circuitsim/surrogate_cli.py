@@ -28,6 +28,9 @@ def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
                    help="override one spec field (dotted keys reach nested specs); repeatable")
     p.add_argument("--quick", action="store_true",
                    help="the small preset (fewer sizes, trials and points; minutes to seconds)")
+    p.add_argument("--read-mode", metavar="MODE",
+                   help="mac only: the read mode (dc, amp_int, pwm_int, pwm_int_1t1r; "
+                        "validate: all of them unless given)")
     if sweep:
         p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
         p.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
@@ -38,11 +41,12 @@ def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
                                    "or ~/.cache/circuitsim/surrogates)")
 
 
-def _spec(args: argparse.Namespace) -> Any:
+def _spec(args: argparse.Namespace, read_mode: str | None = None) -> Any:
     from circuitsim.surrogate import service
 
     mapping = specs.load_file(args.spec) if args.spec else {}
-    return service.make_spec(args.kind, mapping, args.set or [], args.quick)
+    return service.make_spec(args.kind, mapping, args.set or [], args.quick,
+                             read_mode or getattr(args, "read_mode", None))
 
 
 def _runner(args: argparse.Namespace) -> Runner:
@@ -117,23 +121,33 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from circuitsim.characterize.mac_circuit import READ_MODES
     from circuitsim.surrogate import service
     from circuitsim.surrogate.cache import SurrogateCache
     from circuitsim.surrogate.kind_plots import PLOTS
 
-    spec = _spec(args)
+    modes: list[str | None] = [args.read_mode]
+    if args.kind == "mac" and args.read_mode in (None, "all"):
+        modes = list(READ_MODES)
+    specs_ = [(m, _spec(args, m)) for m in modes]  # every spec checked before any run
     runner = _runner(args)
     out = output_dir(args.out or f"runs/validate/{args.kind}")
-    val, _, entry = service.validate_surrogate(args.kind, spec, cache=SurrogateCache(args.cache),
-                                               runner=runner)
-    table = fidelity.format_table(val.checks, f"{args.kind} surrogate {entry.key[:12]} vs "
-                                              "held-out SPICE")
+    checks, titles = [], []
+    for mode, spec in specs_:
+        val, _, entry = service.validate_surrogate(args.kind, spec,
+                                                   cache=SurrogateCache(args.cache),
+                                                   runner=runner)
+        checks += val.checks
+        titles.append(f"{mode + ' ' if mode else ''}{entry.key[:12]}")
+        sub = out / mode if mode and len(modes) > 1 else out
+        _print_paths("plot", PLOTS[args.kind].plot_validation(val, output_dir(str(sub))))
+    table = fidelity.format_table(checks, f"{args.kind} surrogate(s) {', '.join(titles)} vs "
+                                          "held-out SPICE")
     write_atomic(out / "fidelity.md", table + "\n")
     print(table)
-    _print_paths("plot", PLOTS[args.kind].plot_validation(val, out))
     print(f"table: {out / 'fidelity.md'}")
-    if not fidelity.all_passed(val.checks):
-        failed = [c.name for c in val.checks if c.passed is False]
+    if not fidelity.all_passed(checks):
+        failed = [c.name for c in checks if c.passed is False]
         raise SimError(f"validation: {len(failed)} check(s) outside their bound: "
                        + "; ".join(failed))
     return 0
@@ -219,6 +233,7 @@ def add_commands(sub: Any) -> None:
     sh.add_argument("--spec")
     sh.add_argument("--set", action="append", metavar="KEY=VALUE")
     sh.add_argument("--quick", action="store_true")
+    sh.add_argument("--read-mode", metavar="MODE")
     sh.add_argument("--cache")
     sh.set_defaults(func=run_show)
     cl = ss.add_parser("clear", help="delete cached surrogates (of one kind, or all)")

@@ -162,6 +162,20 @@ class MacCircuit:
         return -res.outputs * (self.c_int / self.t_area)
 
 
+_DEFAULT = MacCircuit()
+
+
+def mode_name(circuit: MacCircuit) -> str:
+    """The :data:`READ_MODES` name of ``circuit``'s encoding, sensing and cell (else the three
+    joined by ``/``)."""
+    key = (circuit.encoding, circuit.sensing, circuit.cell)
+    for name, overrides in READ_MODES.items():
+        if key == tuple(overrides.get(f, getattr(_DEFAULT, f)) for f in
+                        ("encoding", "sensing", "cell")):
+            return name
+    return "/".join(key)
+
+
 def ideal_read(g: np.ndarray, x: np.ndarray, direction: str, v_read: float) -> np.ndarray:
     """The ideal read ``v_read G^T x`` (forward) or ``v_read G x`` (backward), A, ``(B, L)``."""
     return v_read * (x @ g if direction == "forward" else x @ g.T)
