@@ -60,6 +60,9 @@ STRESS = ("short_pulse", "large_wire_c", "near_saturated")
 #: Wire capacitance per pitch of the stress cases: large enough for the wires of a 64x64 tile
 #: (Elmore delay ~0.4 ns at 1 Ohm per pitch) not to settle within a 1 ns read.
 STRESS_WIRE_C = 100e-15
+#: Gap between the stress cases' reads: the wires' tails (~0.2 ns) die out before the next
+#: read, which the surrogate (one read from rest) assumes.
+STRESS_GAP = 5e-9
 __all__ = ["READ_MODES", "MacCircuit", "ideal_read"]
 STREAM_FIT = 0
 STREAM_VAL = 1
@@ -156,11 +159,11 @@ class MacCharSpec:
             if name == "short_pulse":
                 edge = min(c.t_edge, 0.1e-9)
                 t_read = edge * (2**c.pw_bits - 1) if c.encoding == "pulse_width" else 1e-9
-                out.append((name, replace(c, t_read=t_read, t_edge=edge,
-                                          t_reset=max(c.t_reset, edge), c_row=STRESS_WIRE_C,
-                                          c_col=STRESS_WIRE_C)))
+                out.append((name, replace(c, t_read=t_read, t_edge=edge, t_reset=STRESS_GAP,
+                                          c_row=STRESS_WIRE_C, c_col=STRESS_WIRE_C)))
             elif name == "large_wire_c":
-                out.append((name, replace(c, c_row=STRESS_WIRE_C, c_col=STRESS_WIRE_C)))
+                out.append((name, replace(c, c_row=STRESS_WIRE_C, c_col=STRESS_WIRE_C,
+                                          t_reset=max(c.t_reset, STRESS_GAP))))
             elif c.sensing == "integrator" and self.stress_tile:
                 n = max(int(v) for v in self.stress_tile[:2])
                 c_int = c.v_read * c.g_max * n * c.t_area / (0.95 * c.v_swing)

@@ -184,8 +184,8 @@ class MacSurrogate:
         out = 1.0 / (1.0 + g * self.r_acc) if self.r_acc > 0 else np.ones_like(g)
         if self.timed and (self.c_row > 0 or self.c_col > 0):
             n, m = g.shape[-2:]
-            tau = tm.cell_tau(n, m, self.r_row, self.c_row, self.r_col, self.c_col)
-            out = out * tm.settle_factor(tau, self.sensing, self.t_read, self.t_edge)
+            taus = tm.cell_tau(n, m, self.r_row, self.c_row, self.r_col, self.c_col)
+            out = out * tm.settle_factor(*taus, self.sensing, self.t_read, self.t_edge)
         return out
 
     def line_scales(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
@@ -198,11 +198,12 @@ class MacSurrogate:
         if not (self.timed and self.sensing == "integrator" and self.gain > 0):
             return s[0], s[1], None, None
         gam = tm.output_gain(self.gain)
-        k = [gam * tm.droop_rate(x, self.c_int, self.gain) for x in sums]
+        k = [tm.droop_rate(x, self.c_int, self.gain) for x in sums]
+        d0 = tm.droop_delay(self.t_read, self.t_read, self.t_edge, self.encoding)
+        s = [gam * si * np.exp(-ki * d0) for si, ki in zip(s, k, strict=True)]
         if self.encoding == "amplitude":
-            d = tm.droop_delay(0.0, self.t_read, self.t_edge, "amplitude")
-            return gam * s[0] - k[0] * d, gam * s[1] - k[1] * d, None, None
-        return gam * s[0], gam * s[1], k[0], k[1]
+            return s[0], s[1], None, None
+        return s[0], s[1], s[0] * k[0], s[1] * k[1]
 
     def tile_model(self, g: np.ndarray) -> tuple[np.ndarray, ...]:
         """``(T, L, P, Q, s_fwd, s_bwd, k_fwd, k_bwd)`` of one tile or a stack ``(..., n, m)``
@@ -252,7 +253,9 @@ class MacSurrogate:
         if not self.pulse_droop:
             return None
         w = tm.pulse_widths(x, self.pw_bits, self.t_read)
-        return f * tm.droop_delay(w, self.t_read, self.t_edge, "pulse_width").astype(x.dtype)
+        extra = tm.droop_delay(w, self.t_read, self.t_edge, "pulse_width") - \
+            tm.droop_delay(self.t_read, self.t_read, self.t_edge, "pulse_width")
+        return f * extra.astype(x.dtype)
 
     def read_energy(self, g: np.ndarray, x: np.ndarray, direction: str = "forward") -> np.ndarray:
         """Energy (J) the input drivers deliver per read ``(B,)``: ``v F(v)`` times the pulse's
