@@ -93,6 +93,14 @@ def test_layer_is_sum_of_tiles_in_every_mode(mode):
     np.testing.assert_allclose(lay.backward(d), bwd, rtol=1e-12, atol=1e-18)
     f32 = sur.layer(g).forward(x.astype(np.float32))
     assert np.abs(f32 - fwd).max() < 1e-5 * np.abs(fwd).max()
+    # a sparse change moves every kept transfer (scaled forward, backward, droop) like a refresh
+    idx = rng.choice(g.size, 200, replace=False)
+    dg = rng.normal(0.0, 0.3e-6, idx.size)
+    lay.apply_delta_at(idx, dg)
+    g.reshape(-1)[idx] += dg
+    ref = sur.layer(g, dtype=np.float64)
+    assert np.abs(lay.forward(x) - ref.forward(x)).max() < 2e-3 * np.abs(fwd).max()
+    assert np.abs(lay.backward(d) - ref.backward(d)).max() < 2e-3 * np.abs(bwd).max()
 
 
 def test_pulse_width_drive_is_quantised_area():

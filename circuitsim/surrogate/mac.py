@@ -226,36 +226,61 @@ class MacSurrogate:
         area *= np.asarray(1.0 / (self.t_read + self.t_edge), dtype=x.dtype)
         return np.sign(x) * vr, area
 
+    def _pulse_counts(self, x: np.ndarray) -> np.ndarray:
+        """Pulse widths of ``|x|`` in steps of the ``pw_bits`` grid (float, of ``x``'s type)."""
+        n = np.abs(x)
+        n *= np.asarray(2**self.pw_bits - 1, dtype=x.dtype)
+        return np.rint(n, out=n)
+
+    def _level_f(self) -> float:
+        """``F`` of the pulse level ``v_read`` (``V0 sinh(v_read / V0)`` or ``v_read``)."""
+        if self.iv == "linear":
+            return self.v_read
+        return self.iv_v0 * float(np.sinh(self.v_read / self.iv_v0))
+
     def drive(self, x: np.ndarray, with_h: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Input transform of ``x`` (any shape): ``F = V0 sinh(V / V0)`` and ``H = F (cosh(V /
         V0) - 1)`` with ``V = x v_read`` (linear read law, or ``with_h=False``: ``H = None``);
-        pulse widths drive ``V = sign(x) v_read`` weighted by their area."""
-        v, area = self._levels(x)
+        a pulse of width ``w`` drives ``F(sign(x) v_read)`` weighted by its area ``(w +
+        t_edge) / (t_read + t_edge)``."""
+        dt = x.dtype
+        if self.encoding == "pulse_width":
+            n = self._pulse_counts(x)
+            span = self.t_read + self.t_edge
+            f = (n > 0).astype(dt)
+            f *= np.asarray(self.t_edge / span, dtype=dt)
+            n *= np.asarray(self.t_read / (2**self.pw_bits - 1) / span * 1.0, dtype=dt)
+            f += n
+            f *= np.asarray(self._level_f(), dtype=dt)
+            np.copysign(f, x, out=f)
+            if self.iv == "linear" or not with_h:
+                return f, None
+            return f, f * np.asarray(np.cosh(self.v_read / self.iv_v0) - 1.0, dtype=dt)
+        v = x * np.asarray(self.v_read, dtype=dt)
         if self.iv == "linear":
-            return (v if area is None else v * area), None
-        u = v / np.asarray(self.iv_v0, dtype=x.dtype)
+            return v, None
+        u = v / np.asarray(self.iv_v0, dtype=dt)
         f = np.sinh(u)
-        f *= np.asarray(self.iv_v0, dtype=x.dtype)
-        h = None
-        if with_h:
-            h = np.cosh(u)
-            h -= 1.0
-            h *= f
-        if area is not None:
-            f *= area
-            if h is not None:
-                h *= area
+        f *= np.asarray(self.iv_v0, dtype=dt)
+        if not with_h:
+            return f, None
+        h = np.cosh(u)
+        h -= 1.0
+        h *= f
         return f, h
 
     def droop_drive(self, x: np.ndarray, f: np.ndarray) -> np.ndarray | None:
-        """Input weights of the droop product: ``F (t_s - t_c)`` for :attr:`pulse_droop`
-        (``f``: :meth:`drive`'s ``F`` of ``x``), else None."""
+        """Input weights of the droop product, ``F`` times the pulse's shortfall ``(t_read -
+        w) / 2`` beyond the full-scale pulse's delay, for :attr:`pulse_droop` (``f``:
+        :meth:`drive`'s ``F`` of ``x``), else None (module ``mac_timing``)."""
         if not self.pulse_droop:
             return None
-        w = tm.pulse_widths(x, self.pw_bits, self.t_read)
-        extra = tm.droop_delay(w, self.t_read, self.t_edge, "pulse_width") - \
-            tm.droop_delay(self.t_read, self.t_read, self.t_edge, "pulse_width")
-        return f * extra.astype(x.dtype)
+        steps = 2**self.pw_bits - 1
+        n = self._pulse_counts(x)
+        n -= np.asarray(steps, dtype=x.dtype)
+        n *= np.asarray(-self.t_read / steps / 2, dtype=x.dtype)
+        n *= f
+        return n
 
     def read_energy(self, g: np.ndarray, x: np.ndarray, direction: str = "forward") -> np.ndarray:
         """Energy (J) the input drivers deliver per read ``(B,)``: ``v F(v)`` times the pulse's
