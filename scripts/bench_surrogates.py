@@ -17,8 +17,9 @@ every MAC read mode (``characterize.mac_circuit.READ_MODES``) against plain ``x 
 structure, not on its fitted coefficients, so the unfitted physics surrogate of each mode is
 timed (no SPICE).
 
-Usage: ``python scripts/bench_surrogates.py [--quick] [--cache DIR] [--read-modes]``. The surrogates come from
-the cache (fitted from SPICE on first use: minutes for the default specs, ~1 min ``--quick``).
+Usage: ``python scripts/bench_surrogates.py [--quick] [--cache DIR] [--read-modes]``. The
+surrogates come from the cache (fitted from SPICE on first use: minutes for the default
+specs, ~1 min ``--quick``).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def read_modes_table() -> None:
     for batch in (1, 32):
         xs, ds = make_data(rng, batch)
 
-        def plain(k: int) -> None:
+        def plain(k: int, xs=xs, ds=ds) -> None:
             _ = xs[k % 16] @ w
             _ = ds[k % 16] @ w.T
 
@@ -150,7 +151,7 @@ def read_modes_table() -> None:
             for exact in (True, False):
                 lay = sur.layer(g, exact_read=exact)
 
-                def read(k: int, lay=lay) -> None:
+                def read(k: int, lay=lay, xs=xs, ds=ds) -> None:
                     lay.forward(xs[k % 16])
                     lay.backward(ds[k % 16])
 

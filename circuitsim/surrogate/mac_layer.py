@@ -70,8 +70,9 @@ class MacLayer:
     cell's slope ``cosh`` instead of 1) and a pulse-width integrator's droop product (its
     droop is then that of a full-scale pulse for every input: over-estimated by at most ``k
     t_read / 2`` of a short pulse's contribution, 0.5 % at gain 200 on 128 rows), so a read is
-    one matrix product like a plain float layer instead of two; :func:`~circuitsim.surrogate.mac_validate.validate` reports its error
-    against SPICE separately.
+    one matrix product like a plain float layer instead of two;
+    :func:`~circuitsim.surrogate.mac_validate.validate` reports its error against SPICE
+    separately.
     """
 
     __slots__ = ("sur", "dtype", "refresh_every", "n_in", "n_out", "row_tiles", "col_tiles",
