@@ -141,8 +141,11 @@ def run_validate(args: argparse.Namespace) -> int:
         titles.append(f"{mode + ' ' if mode else ''}{entry.key[:12]}")
         sub = out / mode if mode and len(modes) > 1 else out
         _print_paths("plot", PLOTS[args.kind].plot_validation(val, output_dir(str(sub))))
+    from circuitsim.surrogate.mac_validate import check_mode
+
     table = fidelity.format_table(checks, f"{args.kind} surrogate(s) {', '.join(titles)} vs "
-                                          "held-out SPICE")
+                                          "held-out SPICE",
+                                  check_mode if args.kind == "mac" else None)
     write_atomic(out / "fidelity.md", table + "\n")
     print(table)
     print(f"table: {out / 'fidelity.md'}")

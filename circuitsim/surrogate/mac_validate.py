@@ -61,6 +61,15 @@ def _layer_plan(spec: cm.MacCharSpec, sur: MacSurrogate) -> tuple[
     return g, inputs, decks, places
 
 
+def check_mode(check: Check) -> str:
+    """The read mode a MAC check belongs to (its name's second word, else ``dc``): the row
+    group of ``circuitsim surrogate validate mac``'s table."""
+    from circuitsim.characterize.mac_circuit import READ_MODES
+
+    words = check.name.split()
+    return words[1] if len(words) > 1 and words[1] in READ_MODES else "dc"
+
+
 def _stress_plan(spec: cm.MacCharSpec) -> list[tuple[str, cm.MacCircuit, list[cm.Deck]]]:
     """The stress cases: each circuit's decks on ``stress_tile`` (dense, both directions)."""
     if not spec.stress_tile:
