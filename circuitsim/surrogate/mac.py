@@ -215,17 +215,6 @@ class MacSurrogate:
         t = g * pm
         return (t, g * qm, pm, qm, *self.line_scales(t))
 
-    def _levels(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Drive voltage per input and, for pulse widths, its area weight ``(w + t_edge) /
-        (t_read + t_edge)`` (None for amplitude inputs)."""
-        vr = np.asarray(self.v_read, dtype=x.dtype)
-        if self.encoding == "amplitude":
-            return x * vr, None
-        w = tm.pulse_widths(x, self.pw_bits, self.t_read)
-        area = np.where(w > 0, w + np.asarray(self.t_edge, dtype=x.dtype), 0)
-        area *= np.asarray(1.0 / (self.t_read + self.t_edge), dtype=x.dtype)
-        return np.sign(x) * vr, area
-
     def _pulse_counts(self, x: np.ndarray) -> np.ndarray:
         """Pulse widths of ``|x|`` in steps of the ``pw_bits`` grid (float, of ``x``'s type)."""
         n = np.abs(x)
@@ -249,7 +238,7 @@ class MacSurrogate:
             span = self.t_read + self.t_edge
             f = (n > 0).astype(dt)
             f *= np.asarray(self.t_edge / span, dtype=dt)
-            n *= np.asarray(self.t_read / (2**self.pw_bits - 1) / span * 1.0, dtype=dt)
+            n *= np.asarray(self.t_read / (2**self.pw_bits - 1) / span, dtype=dt)
             f += n
             f *= np.asarray(self._level_f(), dtype=dt)
             np.copysign(f, x, out=f)
@@ -287,11 +276,15 @@ class MacSurrogate:
         duration (edges count a third: ``int v^2`` over a ramp) into every driven line's
         conductance, times the SPICE-fitted :attr:`energy_scale`."""
         x = np.asarray(x, dtype=float)
-        v, area = self._levels(x)
-        f = self.iv_v0 * np.sinh(v / self.iv_v0) if self.iv == "sinh" else v
-        dur = (self.t_read if area is None else area * (self.t_read + self.t_edge)
-               - self.t_edge) + 2 * self.t_edge / 3
-        dur = np.where(v != 0, dur, 0.0)
+        if self.encoding == "amplitude":
+            v = x * self.v_read
+            f = self.iv_v0 * np.sinh(v / self.iv_v0) if self.iv == "sinh" else v
+            dur = np.where(x != 0, self.t_read + 2 * self.t_edge / 3, 0.0)
+        else:
+            n = self._pulse_counts(x)
+            v, f = np.sign(x) * self.v_read, np.sign(x) * self._level_f()
+            dur = np.where(n > 0, n * self.t_read / (2**self.pw_bits - 1)
+                           + 2 * self.t_edge / 3, 0.0)
         line_g = g.sum(axis=1) if direction == "forward" else g.sum(axis=0)
         return self.energy_scale * (v * f * dur) @ line_g
 

@@ -94,12 +94,6 @@ def settle_factor(tau_row: np.ndarray, tau_col: np.ndarray, sensing: str, t_read
     return 1.0 - np.where(tau_row == tau_col, 0.0, both)
 
 
-def pulse_widths(x: np.ndarray, pw_bits: int, t_read: float) -> np.ndarray:
-    """The pulse-width DAC's widths of ``|x|`` (s), on its ``pw_bits`` grid."""
-    steps = 2**pw_bits - 1
-    return np.rint(np.abs(x) * steps) * np.asarray(t_read / steps, dtype=x.dtype)
-
-
 def droop_delay(w: np.ndarray | float, t_read: float, t_edge: float,
                 encoding: str) -> np.ndarray | float:
     """``t_s - t_c``: from a pulse's centroid to the integrator's read, s."""
