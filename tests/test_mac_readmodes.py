@@ -103,6 +103,30 @@ def test_layer_is_sum_of_tiles_in_every_mode(mode):
     assert np.abs(lay.backward(d) - ref.backward(d)).max() < 2e-3 * np.abs(bwd).max()
 
 
+def test_training_reads_through_the_mode():
+    """The training hook: an analog weight (G+ - G-) read through a pwm_int surrogate (line
+    scales and droop, so not combined) equals the difference of the two arrays' reads, and
+    periphery.read_mode selects the mode's characterization."""
+    from circuitsim.spec import build
+    from circuitsim.surrogate.service import make_spec
+    from circuitsim.train.config import TrainSpec
+    from circuitsim.train.weights import ArrayRead
+
+    spec = make_spec("mac", read_mode="pwm_int", quick=True)
+    assert spec.circuit == make_spec("mac", {"circuit": cm.READ_MODES["pwm_int"]}, quick=True
+                                     ).circuit
+    train = build(TrainSpec, {}, ["periphery.read_mode=pwm_int"])
+    assert train.periphery.read_mode == "pwm_int"
+    sur = sm.physics(spec)
+    rng = np.random.default_rng(7)
+    gp, gn = rng.uniform(1e-6, 20e-6, (2, 40, 30)).astype(np.float32)
+    read = ArrayRead(sur, [gp, gn], [1.0, -1.0], exact_read=True)
+    assert not read.combined
+    x = rng.uniform(-1, 1, (3, 40)).astype(np.float32)
+    want = sur.forward(gp, x) - sur.forward(gn, x)
+    assert np.abs(read.forward(x) - want).max() < 1e-5 * np.abs(want).max()
+
+
 def test_pulse_width_drive_is_quantised_area():
     sur = sm.physics(cm.MacCharSpec(circuit=replace(cm.MacCircuit(), iv="linear",
                                                     **cm.READ_MODES["pwm_int"])))

@@ -70,6 +70,7 @@ def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys, quick):
     (["characterize", "mac", "--workers", "0"], "--workers=0"),
     (["surrogate", "show", "--quick"], "need a KIND"),
     (["characterize", "mac", "--set", "circuit.encoding=pulse_width"], "circuit.encoding"),
+    (["characterize", "mac", "--read-mode", "bogus"], "read_mode"),
     (["characterize", "mac", "--set", "circuit.sensing=integrator", "--set",
       "circuit.encoding=pulse_width", "--set", "circuit.t_read=1e-8"], "circuit.t_read"),
     (["characterize", "mac", "--set", "circuit.sensing=integrator", "--set",
