@@ -89,8 +89,11 @@ def validate(sur: MacSurrogate, spec: cm.MacCharSpec, *, store: Path | str | Non
     """Held-out SPICE runs never used in fitting: every ``val_tiles`` size with every
     ``val_patterns`` matrix, and the ``layer`` split into tiles (each its own SPICE array, the
     partial sums added), drawn from ``val_seed`` on the validation stream; forward and
-    backward. Checks per group: surrogate RMS error (bound 1 % FS) and max error, and for
-    comparison the ideal-model and first-order-physics RMS errors (their max in the detail)."""
+    backward; then the ``stress`` cases on ``stress_tile``, read by the same surrogate at the
+    stress circuit's timing. Checks per group: surrogate RMS error (bound 1 % FS) and max
+    error, and for comparison the ideal-model, first-order-physics and (time-domain modes) DC-
+    model RMS errors (their max in the detail); per mode, the energy per read against the
+    drivers' SPICE energy."""
 
     tiles = cm.plan(spec, spec.val_tile_list, spec.val_pattern_list, spec.val_seed,
                     cm.STREAM_VAL)
