@@ -9,8 +9,10 @@ PY   := $(VENV)/bin/python
 setup:
 	@bash scripts/setup.sh
 
+# `make demo TECHNOLOGY=sky130 [CORNER=ss]`: the 3T1C cells in SkyWater SKY130
 demo: setup
-	$(VENV)/bin/circuitsim demo
+	$(VENV)/bin/circuitsim demo $(if $(TECHNOLOGY),--technology $(TECHNOLOGY)) \
+		$(if $(CORNER),--corner $(CORNER))
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

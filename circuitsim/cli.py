@@ -184,7 +184,7 @@ def cmd_energy(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from circuitsim.demo import run_demo
 
-    run_demo(Path(args.out))
+    run_demo(Path(args.out), args.technology, args.corner)
     return 0
 
 
@@ -280,6 +280,9 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="generate every deck, simulate, print figures, plot")
     d.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    d.add_argument("--technology", default="ptm45", choices=("ptm45", "sky130"),
+                   help="transistors of the 3T1C cell (update deck, surrogate, training)")
+    d.add_argument("--corner", default="tt", help="SKY130 corner: tt ff ss fs sf")
     d.set_defaults(func=cmd_demo)
     return p
 

@@ -13,23 +13,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from circuitsim.activations import get_activation
+from circuitsim.errors import SpecError
 from circuitsim.io import write_atomic
-from circuitsim.netlist import adc, golden, tb_conversion, tb_update
+from circuitsim.netlist import adc, cell3t1c, golden, sky130, tb_conversion, tb_update
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.netlist.ramp import RampSpec
 from circuitsim.netlist.tb_mac import MacTestbenchSpec, ideal_currents
 from circuitsim.netlist.tb_mac import deck as mac_deck
+from circuitsim.phases.technology import options_for
+from circuitsim.spec import build
 from circuitsim.spice.ngspice import ngspice_version
 from circuitsim.spice.runner import simulate
 
 
-def _mac_step(out: Path) -> list[str]:
+def _mac_step(out: Path, amb: dict[str, Any]) -> list[str]:
     lines = []
     fig = Figure(figsize=(10, 4.2))
     axes = fig.subplots(1, 2)
@@ -62,11 +66,14 @@ def _mac_step(out: Path) -> list[str]:
     return lines
 
 
-def _update_step(out: Path) -> list[str]:
-    spec = tb_update.UpdateTestbenchSpec(pulses="U" * 10 + "D" * 6, t_hold=1e-3)
+def _update_step(out: Path, amb: dict[str, Any]) -> list[str]:
+    cell = ({**cell3t1c.SKY130, "technology": {"name": "sky130", "corner": amb["corner"]}}
+            if amb else {})
+    spec = build(tb_update.UpdateTestbenchSpec,
+                 {"cell": cell, "pulses": "U" * 10 + "D" * 6, "t_hold": 1e-3})
     text = tb_update.deck(spec)
     write_atomic(out / "update_3t1c.cir", text)
-    res = simulate(text)
+    res = simulate(text, options_for(spec.cell.technology))
     n = len(spec.pulses)
     vc = np.array([res.meas[f"vc_{k}"] for k in range(n + 1)])
     g = np.array([res.meas[f"g_{k}"] for k in range(n + 1)])
@@ -78,7 +85,7 @@ def _update_step(out: Path) -> list[str]:
         f"{1e3 * up.max():.1f}), down step {1e3 * down.mean():.1f} mV; "
         f"g {1e6 * g.min():.1f}..{1e6 * g.max():.1f} uS",
         f"3T1C hold {spec.t_hold * 1e3:g} ms: V_C {vc[-1]:.4f} -> {res.meas['vc_hold']:.4f} V "
-        f"(leakage of the BSIM4 devices)",
+        f"(leakage of the BSIM4 devices; {_technology(amb)})",
     ]
     fig = Figure(figsize=(10, 4.2))
     a1, a2 = fig.subplots(1, 2)
@@ -96,7 +103,7 @@ def _update_step(out: Path) -> list[str]:
     return lines
 
 
-def _conversion_step(out: Path) -> list[str]:
+def _conversion_step(out: Path, amb: dict[str, Any]) -> list[str]:
     lines = []
     fig = Figure(figsize=(10, 4.2))
     axes = fig.subplots(1, 2)
@@ -127,7 +134,7 @@ def _conversion_step(out: Path) -> list[str]:
     return lines
 
 
-def _surrogates_step(out: Path) -> list[str]:
+def _surrogates_step(out: Path, amb: dict[str, Any]) -> list[str]:
     """The QUICK presets of the three surrogates: characterized and fitted once (cached), then
     validated against held-out SPICE runs; fidelity tables and plots under ``surrogates/``."""
     from circuitsim import fidelity
@@ -138,7 +145,7 @@ def _surrogates_step(out: Path) -> list[str]:
     from circuitsim.train.loop import update_spec
 
     # the 3T1C cell the training step uses (its storage capacitor is a training choice)
-    specs = {"update": update_spec(TrainSpec())}
+    specs = {"update": update_spec(build(TrainSpec, {"ambrogio": amb}))}
     lines, tables = [], []
     for kind in KIND_NAMES:
         kind_dir = out / "surrogates" / kind
@@ -161,20 +168,20 @@ def _surrogates_step(out: Path) -> list[str]:
     return lines
 
 
-def _train_step(out: Path) -> list[str]:
+def _train_step(out: Path, amb: dict[str, Any]) -> list[str]:
     """The digits MLP (64-32-10) trained with 2PCM+3T1C (polarity inversion, SPICE-fitted
     cell-to-cell asymmetry, QUICK surrogates) next to the float baseline, with SPICE
     spot-checks of the network's state during training; run outputs under ``train/``."""
     from threadpoolctl import threadpool_limits
 
-    from circuitsim.spec import build
     from circuitsim.train import loop, plots
     from circuitsim.train.config import TrainSpec
     from circuitsim.train_cli import write_run
 
     results = {}
     with threadpool_limits(1):
-        for rule, extra in (("float", {}), ("ambrogio", {"spot_every": TRAIN_SPOT_EVERY})):
+        for rule, extra in (("float", {}), ("ambrogio", {"spot_every": TRAIN_SPOT_EVERY,
+                                                         "ambrogio": amb})):
             spec = build(TrainSpec, {"dataset": "digits", "rule": rule, **extra})
             results[rule] = loop.run(spec, progress=False)
             write_run(results[rule], _mkdir(out / "train" / rule))
@@ -186,7 +193,8 @@ def _train_step(out: Path) -> list[str]:
     upd = [c["metrics"]["dg_rms_pct_mean_step"] for c in checks if c["kind"] == "update"]
     return [f"digits MLP 64-32-10, {f.spec.epochs} epochs, per-image SGD: float "
             f"{100 * f.test_acc:.2f} %, 2PCM+3T1C with polarity inversion "
-            f"{100 * a.test_acc:.2f} % ({100 * (a.test_acc - f.test_acc):+.2f} pt; "
+            f"{100 * a.test_acc:.2f} % ({_technology(amb)} 3T1C cells; "
+            f"{100 * (a.test_acc - f.test_acc):+.2f} pt; "
             f"{len(a.events)} transfers, {a.seconds:.1f} s vs {f.seconds:.1f} s)",
             f"SPICE spot-checks during training: {len(mac)} MAC (surrogate RMS error up to "
             f"{max(mac, default=0):.3g} % FS), {len(upd)} 3T1C (dg RMS error up to "
@@ -199,7 +207,7 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def _decks_step(out: Path) -> list[str]:
+def _decks_step(out: Path, amb: dict[str, Any]) -> list[str]:
     decks = dict(golden.examples())
     (out / "decks").mkdir(exist_ok=True)
     for name, text in decks.items():
@@ -207,7 +215,24 @@ def _decks_step(out: Path) -> list[str]:
     return [f"wrote {len(decks)} example decks (every block and testbench) to {out / 'decks'}"]
 
 
-STEPS: list[tuple[str, Callable[[Path], list[str]]]] = [
+def demo_ambrogio(technology: str, corner: str) -> dict[str, Any]:
+    """The training's ``ambrogio`` overrides for the demo's 3T1C technology: none for the
+    embedded PTM cards; for SKY130 the corner and the preset cell's own 100 fF capacitor."""
+    if technology == "ptm45":
+        if corner != "tt":
+            raise SpecError(f"--corner={corner}: corners need --technology sky130")
+        return {}
+    if technology != "sky130" or corner not in sky130.CORNERS:
+        raise SpecError(f"--technology={technology} --corner={corner}: choose ptm45, or "
+                        f"sky130 with one of {' '.join(sky130.CORNERS)}")
+    return {"technology": technology, "corner": corner, "cell_c": cell3t1c.SKY130["c"]}
+
+
+def _technology(amb: dict[str, Any]) -> str:
+    return f"SKY130 {amb['corner']}" if amb else "PTM 45 nm"
+
+
+STEPS: list[tuple[str, Callable[[Path, dict[str, Any]], list[str]]]] = [
     ("decks", _decks_step),
     ("MAC read", _mac_step),
     ("3T1C update", _update_step),
@@ -227,10 +252,14 @@ FIGURES = {"decks": [], "MAC read": ["mac.png"], "3T1C update": ["update.png"],
                         "train/ambrogio/transfers.png", "train/ambrogio/spot_checks.png"]}
 
 
-def run_demo(out: Path) -> None:
+def run_demo(out: Path, technology: str = "ptm45", corner: str = "tt") -> None:
+    """The demo; ``technology``/``corner`` choose the 3T1C cell's transistors (update deck,
+    update surrogate, training)."""
+    amb = demo_ambrogio(technology, corner)
     out.mkdir(parents=True, exist_ok=True)
     version = ngspice_version()
-    print(f"circuitsim demo with ngspice {version} (KLU); output in {out}")
+    print(f"circuitsim demo with ngspice {version} (KLU), 3T1C cells in {_technology(amb)}; "
+          f"output in {out}")
     report: list[str] = []
     md = [f"# circuitsim demo (ngspice {version})", "",
           "Netlists -> SPICE -> characterization -> cached surrogates -> training. Every "
@@ -238,7 +267,7 @@ def run_demo(out: Path) -> None:
     start = time.perf_counter()
     for label, step in tqdm(STEPS, desc="demo", unit="step"):
         t0 = time.perf_counter()
-        lines = step(out)
+        lines = step(out, amb)
         took = time.perf_counter() - t0
         report += lines + [f"  ({label}: {took:.1f} s)"]
         md += [f"## {label} ({took:.1f} s)", ""] + [f"- {line}" for line in lines] + [""]

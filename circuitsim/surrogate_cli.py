@@ -31,6 +31,10 @@ def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
     p.add_argument("--read-mode", metavar="MODE",
                    help="mac only: the read mode (dc, amp_int, pwm_int, pwm_int_1t1r; "
                         "validate: all of them unless given)")
+    p.add_argument("--technology", choices=("ptm45", "sky130"),
+                   help="update only: the 3T1C cell's transistors (sky130: the cell preset, "
+                        "the whole 0..vdd range and SkyWater's mismatch sigmas)")
+    p.add_argument("--corner", help="update with --technology sky130: tt ff ss fs sf")
     if sweep:
         p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
         p.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
@@ -45,6 +49,16 @@ def _spec(args: argparse.Namespace, read_mode: str | None = None) -> Any:
     from circuitsim.surrogate import service
 
     mapping = specs.load_file(args.spec) if args.spec else {}
+    technology, corner = getattr(args, "technology", None), getattr(args, "corner", None)
+    if technology or corner:
+        if args.kind != "update":
+            raise SpecError(f"--technology/--corner: apply to the update kind, not {args.kind}")
+        from circuitsim.characterize.update import technology_preset
+
+        tech = {"name": technology or "ptm45"}
+        if corner:
+            tech["corner"] = corner
+        mapping = specs.deep_merge(technology_preset(tech), mapping)
     return service.make_spec(args.kind, mapping, args.set or [], args.quick,
                              read_mode or getattr(args, "read_mode", None))
 
@@ -237,6 +251,8 @@ def add_commands(sub: Any) -> None:
     sh.add_argument("--set", action="append", metavar="KEY=VALUE")
     sh.add_argument("--quick", action="store_true")
     sh.add_argument("--read-mode", metavar="MODE")
+    sh.add_argument("--technology", choices=("ptm45", "sky130"))
+    sh.add_argument("--corner")
     sh.add_argument("--cache")
     sh.set_defaults(func=run_show)
     cl = ss.add_parser("clear", help="delete cached surrogates (of one kind, or all)")

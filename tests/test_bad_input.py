@@ -37,11 +37,16 @@ def _deep(tmp_path, suffix):
     (["reproduce", "ambrogio2018", "--seeds", "1000000000"], "must be in 1..1000"),
     (["characterize", "adc", "--set", "mc_trials=1e9"], "must be in 0..100000"),
     (["sweep", "update", "--set", "pulses=UD", "--mc", MC, "--n", "0"], "--n=0"),
+    (["demo", "--corner", "ss", "--out", "{out}"], "corners need --technology sky130"),
+    (["demo", "--technology", "sky130", "--corner", "xx", "--out", "{out}"], "--corner=xx"),
+    (["train", "--set", "ambrogio.corner=ff"], "corners other than tt need technology=sky130"),
+    (["train", "--set", "ambrogio.technology=tsmc"], "technology='tsmc'"),
+    (["surrogate", "fit", "update", "--technology", "sky130", "--corner", "zz"], "'zz' is not one of"),
 ])
 def test_one_line_exit_2_nothing_written(tmp_path, capsys, argv, needle):
     (tmp_path / "file").write_text("mine\n")
     paths = {"deep_json": _deep(tmp_path, ".json"), "deep_toml": _deep(tmp_path, ".toml"),
-             "file": tmp_path / "file"}
+             "file": tmp_path / "file", "out": tmp_path / "demo"}
     before = {p: p.read_bytes() for p in tmp_path.iterdir()}
     code = main([a.format(**paths) if a.startswith("{") else a for a in argv])
     out, err = capsys.readouterr()

@@ -10,17 +10,19 @@ import numpy as np
 import pytest
 
 from circuitsim import spec as specs
+from circuitsim.characterize.update import technology_preset
 from circuitsim.cli import main
 from circuitsim.errors import NetlistError, SpecError
-from circuitsim.netlist import cell3t1c, sky130
+from circuitsim.netlist import cell3t1c, sky130, tb_update
 from circuitsim.netlist.safety import vet_library
-from circuitsim.netlist import tb_update
+from circuitsim.netlist.sky130_mismatch import sigma_vth
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.netlist.technology import MODELS_DIR_PTM, TechnologySpec, model_libraries
 from circuitsim.phases.technology import options_for
 from circuitsim.phases.update import update_point
 from circuitsim.spice.options import SimOptions
 from circuitsim.spice.runner import simulate
+from circuitsim.surrogate.service import make_spec
 
 
 def _update(pulses="UD", t_hold=2e-6, **tech):
@@ -58,7 +60,9 @@ def test_corners_order_the_steps_and_fs_sf_are_swapped_in_this_wheel():
     up = {c: s[0] for c, s in steps.items()}
     down = {c: -s[1] for c, s in steps.items()}
     assert up["ff"] > up["tt"] > up["ss"] > 0 and down["ff"] > down["tt"] > down["ss"] > 0
-    assert up["ff"] / up["ss"] > 5  # weak-inversion pull devices: corners matter a lot
+    # near-threshold 1/1 um pull devices: measured ff/ss 1.7x up, 2.6x down (the minimum
+    # 0.42/0.15 um devices in weak inversion gave ~15x)
+    assert 1.3 < up["ff"] / up["ss"] < 3 and 1.5 < down["ff"] / down["ss"] < 4
     # measured: 'fs' makes the PMOS pull-up fast and the NMOS pull-down slow (and 'sf' the
     # reverse), the opposite of SkyWater's labels (first letter NMOS); see models/README.md
     assert up["fs"] > up["ff"] and down["fs"] < down["ss"]
@@ -156,10 +160,45 @@ def test_1t1r_access_transistors_on_sky130_add_a_series_resistance():
 @pytest.mark.spice
 @pytest.mark.parametrize("backend", ["shared", "batch"])
 def test_model_warning_files_stay_in_the_run_directory(backend):
-    """BSIM4 writes its parameter warnings (SKY130 at ff: a negative Eta0) to ``bsim4v5.out``
-    in the working directory; both backends run in the run directory, never the user's."""
-    cell = {**cell3t1c.SKY130, "technology": {"name": "sky130", "corner": "ff"}}
+    """BSIM4 writes its parameter warnings (SKY130 at ff, a 0.42/0.15 um nfet: a negative
+    Eta0) to ``bsim4v5.out`` in the working directory; both backends run in the run
+    directory, never the user's."""
+    cell = {**cell3t1c.SKY130, "technology": {"name": "sky130", "corner": "ff"},
+            "w_down": 0.42e-6, "l_down": 0.15e-6}
     spec = specs.build(UpdateTestbenchSpec, {"cell": cell, "pulses": "U", "t_hold": 1e-6})
     options = SimOptions(backend=backend, keep_dir=True)
     res = simulate(tb_update.deck(spec), options_for(spec.cell.technology, options))
     assert res.run_dir is not None and "Eta0" in (res.run_dir / "bsim4v5.out").read_text()
+
+
+def test_foundry_mismatch_sigma_from_the_librarys_own_expression():
+    """sigma_Vth of SkyWater's mismatch term, against a hand evaluation of the delvto
+    expressions (models_fet.spice) with the sw_mm_vth0 coefficients (models_global.spice)."""
+    lib = sky130.prepared_library()
+
+    def nfet(w, l):  # noqa: E741 - W, L in um; the corner factors scale the mismatch too
+        return (3.356e-3 / (w * l) ** 0.5 * (0.008 * 8 / l + 0.992) * (0.035 * 7 / w + 0.965)
+                * (0.001 * 56 / (w * l) + 0.999))
+
+    for w, l in ((0.42, 0.15), (1.0, 1.0), (0.42, 1.0)):  # noqa: E741
+        assert sigma_vth(lib, sky130.NFET, w * 1e-6, l * 1e-6) == pytest.approx(nfet(w, l),
+                                                                                 rel=1e-9)
+        assert sigma_vth(lib, sky130.PFET, w * 1e-6, l * 1e-6) == pytest.approx(
+            5.856e-3 / (w * l) ** 0.5, rel=1e-9)
+    # the minimum devices mismatch ~5x more than the preset's 1/1 um pull devices
+    assert sigma_vth(lib, sky130.NFET, 0.42e-6, 0.15e-6) > 0.05 > 0.005 > sigma_vth(
+        lib, sky130.NFET, 1e-6, 1e-6)
+
+
+def test_the_sky130_characterization_uses_the_foundry_sigmas_and_the_whole_range():
+    preset = technology_preset({"name": "sky130", "corner": "ss"}, {"c": 400e-15})
+    spec = make_spec("update", preset, quick=True)
+    lib = sky130.prepared_library()
+    assert spec.cell.technology.corner == "ss" and spec.cell.c == 400e-15
+    assert spec.v_hi == spec.cell.vdd == 1.8 and spec.v_lo == 0
+    assert spec.sigma_down == sigma_vth(lib, sky130.NFET, 1e-6, 1e-6)
+    assert spec.sigma_up == sigma_vth(lib, sky130.PFET, 1e-6, 1e-6)
+    assert spec.family_max >= 3.5 * max(spec.sigma_up, spec.sigma_down)
+    # the embedded technology keeps its spec (and so its cache key): PTM QUICK at 100 fF
+    assert make_spec("update", technology_preset({"name": "ptm45"}, {"c": 100e-15}),
+                     quick=True) == make_spec("update", quick=True)

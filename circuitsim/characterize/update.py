@@ -51,12 +51,15 @@ from circuitsim import montecarlo
 from circuitsim.characterize.common import run_points
 from circuitsim.errors import SpecError
 from circuitsim.fidelity import Check
+from circuitsim.netlist import cell3t1c, sky130
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
+from circuitsim.netlist.sky130_mismatch import sigma_vth
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
 from circuitsim.phases.records import Record
 from circuitsim.phases.update import UpdateResult, update_point
 from circuitsim.spec import (
     MAX_TRIALS,
+    build,
     check_types,
     from_mapping,
     param,
@@ -186,6 +189,29 @@ QUICK: dict[str, Any] = {
     "round_pulses": 96, "mc_trials": 20, "mc_hold": 2e-3, "leak_points": 13,
     "val_cells": 3, "val_pulses": 200, "val_segment": 100, "val_hold": 1e-3,
 }
+
+
+def technology_preset(technology: dict[str, Any], cell: dict[str, Any] | None = None
+                      ) -> dict[str, Any]:
+    """Characterization overrides for a 3T1C cell in ``technology`` (a ``technology`` field
+    mapping), on top of QUICK or the defaults: none for the embedded PTM cards. For ``sky130``:
+    the SKY130 cell preset (updated by ``cell``), staircases over the whole 0..vdd range, the
+    V_C points of the asymmetry and validation inside the read FET's g window (0.6-0.9 V), and
+    the Monte-Carlo sigmas of SkyWater's own mismatch model for the cell's device sizes
+    (:func:`~circuitsim.netlist.sky130_mismatch.sigma_vth`), with a family that spans 3.5 of
+    them in three rows per side."""
+    if technology.get("name") != "sky130":
+        return {"cell": {"technology": technology, **(cell or {})}}
+    c = {**cell3t1c.SKY130, **(cell or {}), "technology": technology}
+    spec = build(Cell3T1CSpec, c)
+    lib = sky130.prepared_library()
+    sig = {"sigma_read": sigma_vth(lib, sky130.NFET, spec.w_read, spec.l_read),
+           "sigma_up": sigma_vth(lib, sky130.PFET, spec.w_up, spec.l_up),
+           "sigma_down": sigma_vth(lib, sky130.NFET, spec.w_down, spec.l_down)}
+    step = float(np.ceil(3.5 * max(sig["sigma_up"], sig["sigma_down"]) / 3 / 1e-3)) * 1e-3
+    return {"cell": c, "v_hi": spec.vdd, **sig, "family_max": 3 * step, "family_step": step,
+            "v_asym": 0.75, "asym_range": (0.6, 0.9), "val_range": (0.55, 1.0),
+            "val_leak_v0": (0.6, 0.9)}
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -166,13 +166,15 @@ def models(spec: Cell3T1CSpec) -> dict[str, Any]:
     return {"technology": spec.technology}
 
 
-#: SKY130 sizing and levels at 1.8 V (``--preset sky130``; see models/README.md): minimum
-#: 0.42/0.15 um pull devices biased in weak inversion so a 10 ns pulse moves ~80 nA x 10 ns
-#: on 100 fF (~8 mV), a 0.42/1 um read FET whose g spans ~2-20 uS over V_C ~0.6-0.9 V, and
-#: the idle pull-up gate 0.2 V above vdd (5 ms hold drift at tt: +263 mV -> +17 mV).
+#: SKY130 sizing and levels at 1.8 V (``--preset sky130``; see models/README.md): 1/1 um pull
+#: devices biased near threshold so a 10 ns pulse moves ~100 nA x 10 ns on 100 fF (~10 mV),
+#: large enough that SkyWater's mismatch stays small (sigma_Vth 5.9 mV pfet, 4.5 mV nfet; at
+#: the minimum 0.42/0.15 um it is 23 and 55 mV, and a weak-inversion step then varies ~4x
+#: from cell to cell), a 0.42/1 um read FET whose g spans ~2-20 uS over V_C ~0.6-0.9 V, and
+#: the idle pull-up gate 0.2 V above vdd (cuts the hold drift toward vdd).
 SKY130 = {"technology": {"name": "sky130"}, "vdd": 1.8, "c": 100e-15,
-          "w_read": 0.42e-6, "l_read": 1e-6, "w_up": 0.42e-6, "l_up": 0.15e-6,
-          "w_down": 0.42e-6, "l_down": 0.15e-6, "v_up_gate": 1.22, "v_down_gate": 0.585,
+          "w_read": 0.42e-6, "l_read": 1e-6, "w_up": 1e-6, "l_up": 1e-6,
+          "w_down": 1e-6, "l_down": 1e-6, "v_up_gate": 0.865, "v_down_gate": 0.54,
           "v_up_idle": 2.0, "v_read": 0.1, "vc0": 0.75}
 
 

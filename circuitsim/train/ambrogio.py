@@ -48,7 +48,8 @@ from typing import Any
 import numpy as np
 
 from circuitsim.errors import SpecError
-from circuitsim.spec import check_types, non_negative, param, positive
+from circuitsim.netlist import sky130
+from circuitsim.spec import check_types, non_negative, param, positive, require
 from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.surrogate.update import MZ, M, UpdateSurrogate
 from circuitsim.train import kernels, pcm
@@ -79,6 +80,11 @@ class AmbrogioSpec:
                           "F")
     cell_variation: bool = param(True, "3T1C cells drawn from the SPICE-fitted distribution "
                                        "(False: all nominal)")
+    technology: str = param("ptm45", "transistors of the 3T1C cell: ptm45 (the embedded PTM "
+                                     "45 nm cards) or sky130 (SkyWater SKY130 1.8 V, the "
+                                     "cell preset of models/README.md, foundry mismatch)")
+    corner: str = param("tt", "SKY130 process corner of the 3T1C cell: "
+                              + " ".join(sky130.CORNERS))
     pcm: pcm.PcmSpec = param(pcm.PcmSpec(), "PCM device model")
 
     def __post_init__(self) -> None:
@@ -86,6 +92,12 @@ class AmbrogioSpec:
         positive(self, "gain_f", "t_image", "n_max", "offset", "cell_c")
         non_negative(self, "w_scale", "transfer_every")
         non_negative(self, "leak_every", "absorb_iters")
+        require(self.technology in ("ptm45", "sky130"), "technology", self.technology,
+                "choose ptm45 or sky130")
+        require(self.corner in sky130.CORNERS and (self.technology == "sky130"
+                                                   or self.corner == "tt"),
+                "corner", self.corner, f"choose one of {' '.join(sky130.CORNERS)} (corners "
+                "other than tt need technology=sky130)")
 
 
 ENGINES = ("numba", "numpy")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from circuitsim.characterize.update import technology_preset
 from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
@@ -52,11 +53,14 @@ def adc_spec(quick: bool, bits: int) -> Any:
 
 
 def update_spec(spec: TrainSpec) -> Any:
-    """The 3T1C characterization of ``spec``'s cell: the preset with the storage capacitor
+    """The 3T1C characterization of ``spec``'s cell: its technology's preset
+    (:func:`~circuitsim.characterize.update.technology_preset`) with the storage capacitor
     ``ambrogio.cell_c`` (smaller steps need more staircase rounds)."""
-    rounds = max(10, math.ceil(40 * spec.ambrogio.cell_c / 400e-15))
-    return service.make_spec("update", {"cell": {"c": spec.ambrogio.cell_c},
-                                        "max_rounds": rounds}, quick=spec.quick)
+    a = spec.ambrogio
+    rounds = max(10, math.ceil(40 * a.cell_c / 400e-15))
+    tech = {"name": a.technology} | ({"corner": a.corner} if a.technology == "sky130" else {})
+    mapping = technology_preset(tech, {"c": a.cell_c})
+    return service.make_spec("update", {**mapping, "max_rounds": rounds}, quick=spec.quick)
 
 
 def load_surrogates(spec: TrainSpec, runner: service.Runner | None = None) -> Surrogates:
