@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from circuitsim.characterize import mac as cm
+from circuitsim.errors import SpecError
 from circuitsim.phases.mac import mac_point
 from circuitsim.surrogate import mac as sm
 from circuitsim.surrogate import mac_timing as tm
@@ -125,6 +126,24 @@ def test_training_reads_through_the_mode():
     x = rng.uniform(-1, 1, (3, 40)).astype(np.float32)
     want = sur.forward(gp, x) - sur.forward(gn, x)
     assert np.abs(read.forward(x) - want).max() < 1e-5 * np.abs(want).max()
+
+
+@pytest.mark.spice
+def test_spot_check_simulates_the_read_mode(tmp_path):
+    """A training spot-check of a pwm_int surrogate simulates pulse-width inputs into the
+    finite-gain integrator (its readout), so the unfitted physics is within 0.5 % FS of it."""
+    from circuitsim.train.spotcheck import mac_spot_check
+
+    spec = cm.MacCharSpec(circuit=replace(cm.MacCircuit(), **cm.READ_MODES["pwm_int"]),
+                          tiles=((12, 12, 2),), val_tiles=((12, 12, 2),), stress_tile=())
+    sur = sm.physics(spec)
+    rng = np.random.default_rng(8)
+    g = rng.uniform(1e-6, 20e-6, (20, 12))
+    x = rng.uniform(-1, 1, (3, 20))
+    check = mac_spot_check(sur, spec, g, x, rng=rng, max_rows=12, store=tmp_path)
+    assert check.metrics["rms_pct_fs"] < 0.5 < check.metrics["ideal_rms_pct_fs"]
+    with pytest.raises(SpecError, match="encoding"):
+        mac_spot_check(replace(sur, encoding="amplitude"), spec, g, x, rng=rng)
 
 
 def test_pulse_width_drive_is_quantised_area():
