@@ -11,6 +11,7 @@ a surrogate's sidecar.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -48,11 +49,18 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def format_table(checks: list[Check], title: str = "") -> str:
-    """A Markdown table: check, value, bound, status, detail (``|`` in text escaped)."""
+def format_table(checks: list[Check], title: str = "",
+                 group: Callable[[Check], str] | None = None) -> str:
+    """A Markdown table: check, value, bound, status, detail (``|`` in text escaped);
+    ``group`` names each check's row group (e.g. a MAC read mode): a bold row opens every
+    group."""
     lines = [f"### {title}", ""] if title else []
     lines += ["| check | value | bound | status | detail |", "|---|---|---|---|---|"]
+    current = None
     for c in checks:
+        if group is not None and group(c) != current:
+            current = group(c)
+            lines.append(f"| **{_cell(current)}** | | | | |")
         bound = "" if c.bound is None else ("≤ " if c.sense == "at_most" else "≥ ") + \
             f"{_fmt(c.bound)} {c.unit}"
         lines.append(f"| {_cell(c.name)} | {_fmt(c.value)} {c.unit} | {bound} | {c.status} | "

@@ -28,6 +28,9 @@ def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
                    help="override one spec field (dotted keys reach nested specs); repeatable")
     p.add_argument("--quick", action="store_true",
                    help="the small preset (fewer sizes, trials and points; minutes to seconds)")
+    p.add_argument("--read-mode", metavar="MODE",
+                   help="mac only: the read mode (dc, amp_int, pwm_int, pwm_int_1t1r; "
+                        "validate: all of them unless given)")
     p.add_argument("--technology", choices=("ptm45", "sky130"),
                    help="update only: the 3T1C cell's transistors (sky130: the cell preset, "
                         "the whole 0..vdd range and SkyWater's mismatch sigmas)")
@@ -42,7 +45,7 @@ def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
                                    "or ~/.cache/circuitsim/surrogates)")
 
 
-def _spec(args: argparse.Namespace) -> Any:
+def _spec(args: argparse.Namespace, read_mode: str | None = None) -> Any:
     from circuitsim.surrogate import service
 
     mapping = specs.load_file(args.spec) if args.spec else {}
@@ -56,7 +59,8 @@ def _spec(args: argparse.Namespace) -> Any:
         if corner:
             tech["corner"] = corner
         mapping = specs.deep_merge(technology_preset(tech), mapping)
-    return service.make_spec(args.kind, mapping, args.set or [], args.quick)
+    return service.make_spec(args.kind, mapping, args.set or [], args.quick,
+                             read_mode or getattr(args, "read_mode", None))
 
 
 def _runner(args: argparse.Namespace) -> Runner:
@@ -131,23 +135,36 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from circuitsim.characterize.mac_circuit import READ_MODES
     from circuitsim.surrogate import service
     from circuitsim.surrogate.cache import SurrogateCache
     from circuitsim.surrogate.kind_plots import PLOTS
 
-    spec = _spec(args)
+    modes: list[str | None] = [args.read_mode]
+    if args.kind == "mac" and args.read_mode in (None, "all"):
+        modes = list(READ_MODES)
+    specs_ = [(m, _spec(args, m)) for m in modes]  # every spec checked before any run
     runner = _runner(args)
     out = output_dir(args.out or f"runs/validate/{args.kind}")
-    val, _, entry = service.validate_surrogate(args.kind, spec, cache=SurrogateCache(args.cache),
-                                               runner=runner)
-    table = fidelity.format_table(val.checks, f"{args.kind} surrogate {entry.key[:12]} vs "
-                                              "held-out SPICE")
+    checks, titles = [], []
+    for mode, spec in specs_:
+        val, _, entry = service.validate_surrogate(args.kind, spec,
+                                                   cache=SurrogateCache(args.cache),
+                                                   runner=runner)
+        checks += val.checks
+        titles.append(f"{mode + ' ' if mode else ''}{entry.key[:12]}")
+        sub = out / mode if mode and len(modes) > 1 else out
+        _print_paths("plot", PLOTS[args.kind].plot_validation(val, output_dir(str(sub))))
+    from circuitsim.surrogate.mac_validate import check_mode
+
+    table = fidelity.format_table(checks, f"{args.kind} surrogate(s) {', '.join(titles)} vs "
+                                          "held-out SPICE",
+                                  check_mode if args.kind == "mac" else None)
     write_atomic(out / "fidelity.md", table + "\n")
     print(table)
-    _print_paths("plot", PLOTS[args.kind].plot_validation(val, out))
     print(f"table: {out / 'fidelity.md'}")
-    if not fidelity.all_passed(val.checks):
-        failed = [c.name for c in val.checks if c.passed is False]
+    if not fidelity.all_passed(checks):
+        failed = [c.name for c in checks if c.passed is False]
         raise SimError(f"validation: {len(failed)} check(s) outside their bound: "
                        + "; ".join(failed))
     return 0
@@ -233,6 +250,7 @@ def add_commands(sub: Any) -> None:
     sh.add_argument("--spec")
     sh.add_argument("--set", action="append", metavar="KEY=VALUE")
     sh.add_argument("--quick", action="store_true")
+    sh.add_argument("--read-mode", metavar="MODE")
     sh.add_argument("--technology", choices=("ptm45", "sky130"))
     sh.add_argument("--corner")
     sh.add_argument("--cache")

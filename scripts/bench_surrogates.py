@@ -11,8 +11,15 @@ the cells that receive a pulse, so its cost depends on the fraction of cells pul
 the benchmark reports the ratio for several fractions (set through the pulse step) and for the
 dense worst case (every cell pulsed). Ratios are of best-of-repeats times in one run.
 
-Usage: ``python scripts/bench_surrogates.py [--quick] [--cache DIR]``. The surrogates come from
-the cache (fitted from SPICE on first use: minutes for the default specs, ~1 min ``--quick``).
+Read modes (issue 16): ``--read-modes`` times only the forward + backward reads of the layer in
+every MAC read mode (``characterize.mac_circuit.READ_MODES``) against plain ``x @ W``,
+``d @ W.T`` and against the DC mode's read. The cost of a read depends only on the model's
+structure, not on its fitted coefficients, so the unfitted physics surrogate of each mode is
+timed (no SPICE).
+
+Usage: ``python scripts/bench_surrogates.py [--quick] [--cache DIR] [--read-modes]``. The
+surrogates come from the cache (fitted from SPICE on first use: minutes for the default
+specs, ~1 min ``--quick``).
 """
 
 from __future__ import annotations
@@ -117,11 +124,54 @@ def surrogate_step(mac, upd, xs, ds, scale: float, dense: bool, exact_read: bool
     return step, counts
 
 
+def read_modes_table() -> None:
+    """Forward + backward reads of the 784x250 layer per read mode (module docstring)."""
+    from circuitsim.characterize.mac_circuit import READ_MODES
+    from circuitsim.surrogate.mac import physics
+
+    rng = np.random.default_rng(0)
+    g = rng.uniform(1e-6, 20e-6, (N_IN, N_OUT))
+    w = g.astype(np.float32)
+    print(f"784x250 layer, float32, forward + backward read, best of {REPEATS} x {STEPS}")
+    print("| read mode | batch | plain (ms) | exact read (ms) | ratio | fast read (ms) | ratio "
+          "| fast / DC fast |")
+    print("|---|---|---|---|---|---|---|---|")
+    for batch in (1, 32):
+        xs, ds = make_data(rng, batch)
+
+        def plain(k: int, xs=xs, ds=ds) -> None:
+            _ = xs[k % 16] @ w
+            _ = ds[k % 16] @ w.T
+
+        t_plain = best_time(plain)
+        dc_fast = None
+        for mode in READ_MODES:
+            sur = physics(make_spec("mac", read_mode=mode))
+            times = []
+            for exact in (True, False):
+                lay = sur.layer(g, exact_read=exact)
+
+                def read(k: int, lay=lay, xs=xs, ds=ds) -> None:
+                    lay.forward(xs[k % 16])
+                    lay.backward(ds[k % 16])
+
+                times.append(best_time(read))
+            dc_fast = dc_fast or times[1]
+            print(f"| {mode} | {batch} | {1e3 * t_plain:.3f} | {1e3 * times[0]:.3f} | "
+                  f"{times[0] / t_plain:.2f} | {1e3 * times[1]:.3f} | {times[1] / t_plain:.2f} "
+                  f"| {times[1] / dc_fast:.2f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="surrogates of the QUICK specs")
     ap.add_argument("--cache", help="surrogate cache directory")
+    ap.add_argument("--read-modes", action="store_true",
+                    help="only the read cost of every MAC read mode (no SPICE)")
     args = ap.parse_args()
+    if args.read_modes:
+        read_modes_table()
+        return
     cache = SurrogateCache(args.cache)
     runner = Runner(progress=True)
     mac, _, _ = get_surrogate("mac", make_spec("mac", quick=args.quick), cache=cache,

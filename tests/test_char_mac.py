@@ -35,10 +35,54 @@ def test_spec_defaults_and_quick_are_valid():
     ({"circuit": {"g_min": 1e-3}}, "g_min"),
     ({"circuit": {"opamp_gain": 2.0}}, "opamp_gain"),
     ({"circuit": {"iv": "cubic"}}, "iv"),
+    ({"circuit": {"encoding": "pulse_width"}}, "encoding"),  # into a TIA
+    ({"circuit": {"encoding": "pulse_width", "sensing": "integrator", "t_read": 1e-8}},
+     "t_read"),  # 7-bit pulses of 79 ps with 1 ns edges
+    ({"circuit": {"sensing": "integrator", "c_int": 2e-12}}, "c_int"),  # saturates
+    ({"circuit": {"sensing": "integrator", "c_int": 2e-12}, "tiles": [[16, 16, 2]],
+      "val_tiles": [[16, 16, 2]]}, "stress_tile"),  # 64 rows saturate, 16 do not
+    ({"stress": ["bogus"]}, "stress"),
 ])
 def test_spec_rejects_bad_values(override, field):
     with pytest.raises(SpecError, match=field.replace(".", r"\.")):
         build(cm.MacCharSpec, override)
+
+
+def test_read_modes_are_valid_and_their_stress_cases_apply():
+    for name, circuit in cm.READ_MODES.items():
+        spec = make_spec("mac", {"circuit": circuit}, quick=True)
+        cases = dict(spec.stress_circuits())
+        integ = spec.circuit.sensing == "integrator"
+        assert set(cases) == ({"short_pulse", "large_wire_c", "near_saturated"} if integ
+                              else {"short_pulse", "large_wire_c"}), name
+        assert cases["short_pulse"].t_read <= 12.8e-9 and cases["large_wire_c"].c_row == 1e-13
+        if integ:  # 95 % of the swing on the 16x16 stress tile
+            assert cases["near_saturated"].full_scale_output(16) == pytest.approx(0.95)
+
+
+@pytest.mark.spice
+@pytest.mark.parametrize("encoding", ["amplitude", "pulse_width"])
+def test_integrator_readout_is_charge_over_area(encoding):
+    """Linear 6x5 array, 1 mOhm wires, ideal integrator: the read in ampere equivalents is
+    v_read G^T x for amplitude inputs, and for pulse widths the charge of the quantised pulse
+    plus its edges, sign(x) v_read G^T (w_q + t_edge) / (t_read + t_edge), within 0.1 %."""
+    c = cm.MacCircuit(r_row=1e-3, r_col=1e-3, iv="linear", sensing="integrator",
+                      encoding=encoding, pw_bits=4, t_read=15e-9, t_edge=0.5e-9)
+    rng = np.random.default_rng(3)
+    g = rng.uniform(1e-6, 20e-6, (6, 5))
+    x = np.vstack([np.ones(6), rng.uniform(-1, 1, (2, 6)), np.zeros(6)])
+    from circuitsim.phases.mac import mac_point
+
+    for direction in cm.DIRECTIONS:
+        xd = x if direction == "forward" else x[:, :5]
+        got = c.readout(mac_point(c.testbench(g, xd, direction)))
+        if encoding == "amplitude":
+            drive = xd
+        else:
+            w = np.round(np.abs(xd) * 15) / 15 * c.t_read
+            drive = np.sign(xd) * (w + np.where(w > 0, c.t_edge, 0)) / c.t_area
+        want = cm.ideal_read(g, drive, direction, c.v_read)
+        assert np.abs(got - want).max() < 1e-3 * np.abs(want).max()
 
 
 def test_draws_follow_their_patterns_and_are_reproducible():

@@ -26,3 +26,14 @@ def test_table_rows_keep_their_columns_and_json_round_trips():
     assert all(line.replace("\\|", "").count("|") == 6 for line in rows)
     assert "≥ 99 %" in rows[2] and "| pass |" in rows[2]
     assert from_json(to_json(checks)) == checks
+
+
+def test_row_groups_open_with_a_bold_row():
+    from circuitsim.surrogate.mac_validate import check_mode
+
+    checks = [Check("mac 16x16 forward RMS error", 0.1, "% FS", 1.0),
+              Check("mac pwm_int 16x16 forward RMS error", 0.2, "% FS", 1.0),
+              Check("mac pwm_int energy per read error", 1.0, "%")]
+    lines = format_table(checks, group=check_mode).splitlines()
+    assert lines[2] == "| **dc** | | | | |" and lines[4] == "| **pwm_int** | | | | |"
+    assert len(lines) == 7 and "**" not in format_table(checks)

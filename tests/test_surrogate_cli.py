@@ -47,7 +47,9 @@ def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys, quick):
     assert "does not match its recorded hash" in err and "rebuilding" in err
 
     val_dir = tmp_path / "val"
-    code, out, _ = run(capsys, "surrogate", "validate", "mac", *common, "--out", str(val_dir))
+    # one read mode (without --read-mode, validate mac runs every mode, each characterized)
+    code, out, _ = run(capsys, "surrogate", "validate", "mac", *common, "--read-mode", "dc",
+                       "--out", str(val_dir))
     assert code == 0 and "| pass |" in out and "FAIL" not in out
     assert (val_dir / "fidelity.md").read_text().count("| pass |") >= 2
     assert list(val_dir.glob("*.png"))
@@ -69,6 +71,12 @@ def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys, quick):
     (["surrogate", "fit", "adc", "--workers", "0"], "--workers=0"),
     (["characterize", "mac", "--workers", "0"], "--workers=0"),
     (["surrogate", "show", "--quick"], "need a KIND"),
+    (["characterize", "mac", "--set", "circuit.encoding=pulse_width"], "circuit.encoding"),
+    (["characterize", "mac", "--read-mode", "bogus"], "read_mode"),
+    (["characterize", "mac", "--set", "circuit.sensing=integrator", "--set",
+      "circuit.encoding=pulse_width", "--set", "circuit.t_read=1e-8"], "circuit.t_read"),
+    (["characterize", "mac", "--set", "circuit.sensing=integrator", "--set",
+      "circuit.c_int=1e-12"], "circuit.c_int"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch, argv, needle):
     monkeypatch.chdir(tmp_path)

@@ -225,7 +225,9 @@ def test_quick_characterize_fit_validate(tmp_path, quick):
     fast = [c for c in val.checks if "fast-read" in c.name]
     assert len(fast) == len(bounded) and all(c.passed for c in fast)
     assert labels == {"16x16 forward", "16x16 backward", "32x32 forward", "32x32 backward",
-                      "layer 48x40 forward", "layer 48x40 backward"}
+                      "layer 48x40 forward", "layer 48x40 backward",
+                      *(f"{case} 16x16 {d}" for case in ("short_pulse", "large_wire_c")
+                        for d in ("forward", "backward"))}
     assert all(c.value <= 1.0 and "FS = max|ideal" in c.detail for c in bounded)
     # the surrogate beats the ideal model on every held-out group
     ideal = {c.name: c.value for c in val.checks if "ideal-model RMS" in c.name}

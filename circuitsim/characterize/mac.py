@@ -16,11 +16,15 @@ deck cycle through the kinds ``ones`` (all x = +1: the largest currents), ``unif
 in [-1, 1]), ``sign`` (x = +-1 at random) and ``sparse`` (a fraction ``input_density`` of the
 inputs uniform in [-1, 1], the rest 0).
 
-The arrays are single-ended 1R (physical matrices: a differential pair is the subtraction of
-two physical columns, done by the caller), built from :class:`MacCircuit`. Its read timing
-does not change the numbers (no wire capacitance; the sensing settles at once); it only sets
-the transient points per window, which is what a read costs (measured: t_read = 10 ns,
-t_edge = t_reset = 1 ns gives 22 points per window instead of 29 with tb_mac's defaults).
+The arrays are single-ended (physical matrices: a differential pair is the subtraction of
+two physical columns, done by the caller), built from :class:`MacCircuit` in one of its read
+modes (:mod:`~circuitsim.characterize.mac_circuit`: amplitude or pulse-width inputs, TIA or
+integrator, 1R or 1T1R, wire R and C). The DC mode's timing does not change the numbers (no
+wire capacitance; the sensing settles at once); it only sets the transient points per window,
+which is what a read costs (measured: t_read = 10 ns, t_edge = t_reset = 1 ns gives 22 points
+per window instead of 29 with tb_mac's defaults). Every read also records the energy its
+drivers deliver and its latency. The held-out set adds ``stress`` cases that break DC models
+(short pulses with large wire C, large wire C, a near-saturated integrator) on one tile.
 
 Draws are reproducible: matrix and inputs of a (tile, pattern, direction) come from
 ``numpy.random.default_rng([seed, STREAM_FIT, rows, cols, pattern, direction])``; the held-out
@@ -37,74 +41,31 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from circuitsim.characterize.common import run_points
+from circuitsim.characterize.mac_circuit import READ_MODES, MacCircuit, ideal_read
 from circuitsim.fidelity import Check
-from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.netlist.tb_mac import MacTestbenchSpec
 from circuitsim.phases.mac import MacResult, mac_point
 from circuitsim.phases.records import Record
-from circuitsim.spec import G_FLOOR, check_types, param, positive, require, to_mapping
+from circuitsim.spec import check_types, param, require, to_mapping
 
 PATTERNS = ("dense", "sparse", "extreme", "max")
 INPUT_KINDS = ("ones", "uniform", "sign", "sparse")
 DIRECTIONS = ("forward", "backward")
+STRESS = ("short_pulse", "large_wire_c", "near_saturated")
+#: Wire capacitance per pitch of the stress cases: large enough for the wires of a 64x64 tile
+#: (Elmore delay ~0.4 ns at 1 Ohm per pitch) not to settle within a 1 ns read.
+STRESS_WIRE_C = 100e-15
+#: Gap between the stress cases' reads: the wires' tails (~0.2 ns) die out before the next
+#: read, which the surrogate (one read from rest) assumes.
+STRESS_GAP = 5e-9
+__all__ = ["READ_MODES", "MacCircuit", "ideal_read"]
 STREAM_FIT = 0
 STREAM_VAL = 1
-
-
-@dataclass(frozen=True, slots=True)
-class MacCircuit:
-    """The circuit every characterized tile is built from: a single-ended 1R crossbar with
-    wire resistance (no wire capacitance: a DC model), amplitude-encoded inputs, TIA sensing."""
-
-    r_row: float = param(1.0, "row wire resistance per cell pitch", "Ohm")
-    r_col: float = param(1.0, "column wire resistance per cell pitch", "Ohm")
-    g_min: float = param(1e-6, "lowest device conductance", "S")
-    g_max: float = param(20e-6, "highest device conductance (PCM range of Ambrogio 2018)", "S")
-    iv: Literal["linear", "sinh"] = param("sinh", "device read law: linear or "
-                                                  "I = G V0 sinh(V/V0)")
-    iv_v0: float = param(0.5, "characteristic voltage V0 of the sinh read law", "V")
-    v_read: float = param(0.2, "read voltage of x = 1", "V")
-    r_f: float = param(1e3, "TIA feedback resistance", "Ohm")
-    opamp_gain: float | None = param(
-        None, "op-amp open-loop gain (virtual ground moves by v_out/gain, a series "
-        "r_f/(1+gain) at every sensed line's foot); None = ideal")
-    t_read: float = param(10e-9, "read plateau (sets only the transient's points)", "s")
-    t_edge: float = param(1e-9, "input rise/fall time", "s")
-    t_reset: float = param(1e-9, "gap between read windows", "s")
-
-    def __post_init__(self) -> None:
-        check_types(self)
-        positive(self, "r_row", "r_col", "iv_v0", "v_read", "r_f", "t_read", "t_edge")
-        require(self.g_min >= G_FLOOR, "g_min", self.g_min, f"must be >= {G_FLOOR:g} S")
-        require(self.g_min < self.g_max, "g_min", self.g_min, f"must be < g_max={self.g_max!r}")
-        require(self.t_reset >= self.t_edge, "t_reset", self.t_reset,
-                f"must be >= t_edge={self.t_edge!r}")
-        if self.opamp_gain is not None:
-            require(self.opamp_gain >= 10, "opamp_gain", self.opamp_gain, "must be >= 10")
-
-    @property
-    def r_foot(self) -> float:
-        """Series resistance of a sensed line's virtual ground, r_f / (1 + gain), Ohm."""
-        return 0.0 if self.opamp_gain is None else self.r_f / (1.0 + self.opamp_gain)
-
-    def testbench(self, g: np.ndarray, x: np.ndarray, direction: str) -> MacTestbenchSpec:
-        """The testbench reading inputs ``x`` ``(B, n)`` through matrix ``g`` in ``direction``."""
-        xs = CrossbarSpec(rows=g.shape[0], cols=g.shape[1], r_row=self.r_row, r_col=self.r_col,
-                          g_min=self.g_min, g_max=self.g_max, iv=self.iv, iv_v0=self.iv_v0,
-                          conductances=_tuple2(g))
-        return MacTestbenchSpec(crossbar=xs, direction=direction, inputs=_tuple2(x),
-                                v_read=self.v_read, t_read=self.t_read, t_edge=self.t_edge,
-                                t_reset=self.t_reset, sensing="tia", r_f=self.r_f,
-                                opamp_gain=self.opamp_gain)
-
-
-def _tuple2(a: np.ndarray) -> tuple[tuple[float, ...], ...]:
-    return tuple(tuple(float(v) for v in row) for row in a)
 
 
 def _check_names(items: tuple[str, ...], allowed: tuple[str, ...], field: str) -> None:
@@ -153,6 +114,14 @@ class MacCharSpec:
         (192, 160, 3), "held-out full-size layer (rows, cols, input vectors), dense pattern, "
         "split into tiles no larger than the largest characterized tile; () = none")
     val_seed: int = param(2, "seed of the held-out draws (tiles and layer)")
+    stress: tuple[str, ...] = param(
+        ("short_pulse", "large_wire_c", "near_saturated"),
+        "held-out cases that break DC models, read by the same surrogate at their timing: "
+        "short_pulse (1 ns reads, or the shortest pulse-width grid, with large wire C), "
+        "large_wire_c (100 fF per pitch), near_saturated (integrators only: c_int at 95 % of "
+        "the swing, op-amp gain 50)")
+    stress_tile: tuple[int, ...] = param(
+        (64, 64, 4), "tile of the stress cases (rows, cols, input vectors); () = none")
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -171,6 +140,35 @@ class MacCharSpec:
             require(len(self.layer) == 3 and all(v >= 2 for v in self.layer[:2])
                     and 1 <= self.layer[2] <= 64,
                     "layer", self.layer, "must be (rows >= 2, cols >= 2, vectors 1..64) or ()")
+        bad = [s for s in self.stress if s not in STRESS]
+        require(not bad, "stress", self.stress, f"unknown {bad} (known: {', '.join(STRESS)})")
+        if self.stress_tile:
+            _sizes((self.stress_tile,), "stress_tile")
+        for field, sizes in (("tiles", self.tiles), ("val_tiles", self.val_tiles),
+                             ("stress_tile", (self.stress_tile,) if self.stress_tile else ())):
+            for r in sizes:  # a backward read sums a row of `cols` cells
+                self.circuit.check_tile(max(int(r[0]), int(r[1])), field)
+
+    def stress_circuits(self) -> list[tuple[str, MacCircuit]]:
+        """The stress cases that apply to this circuit, each as its own circuit."""
+        from dataclasses import replace
+
+        c = self.circuit
+        out = []
+        for name in self.stress:
+            if name == "short_pulse":
+                edge = min(c.t_edge, 0.1e-9)
+                t_read = edge * (2**c.pw_bits - 1) if c.encoding == "pulse_width" else 1e-9
+                out.append((name, replace(c, t_read=t_read, t_edge=edge, t_reset=STRESS_GAP,
+                                          c_row=STRESS_WIRE_C, c_col=STRESS_WIRE_C)))
+            elif name == "large_wire_c":
+                out.append((name, replace(c, c_row=STRESS_WIRE_C, c_col=STRESS_WIRE_C,
+                                          t_reset=max(c.t_reset, STRESS_GAP))))
+            elif c.sensing == "integrator" and self.stress_tile:
+                n = max(int(v) for v in self.stress_tile[:2])
+                c_int = c.v_read * c.g_max * n * c.t_area / (0.95 * c.v_swing)
+                out.append((name, replace(c, c_int=c_int, opamp_gain=50.0)))
+        return out
 
     @property
     def tile_list(self) -> list[tuple[int, int, int]]:
@@ -202,6 +200,7 @@ QUICK: dict[str, Any] = {
     "val_tiles": [[16, 16, 6], [32, 32, 6]],
     "val_patterns": ["dense", "extreme"],
     "layer": [48, 40, 4],
+    "stress_tile": [16, 16, 4],
 }
 
 
@@ -312,8 +311,10 @@ class MacDataset(Record):
     read_deck: np.ndarray  #: (R,) int, deck of each read
     read_kind: np.ndarray  #: (R,) str, input kind (ones, uniform, sign, sparse)
     inputs: np.ndarray  #: (R, Pmax) x in [-1, 1] per driven line (NaN-padded)
-    currents: np.ndarray  #: (R, Pmax) A, SPICE sensed-line currents (NaN-padded)
+    currents: np.ndarray  #: (R, Pmax) A, SPICE read in ampere equivalents (mac_circuit; NaN-pad)
     ideal: np.ndarray  #: (R, Pmax) A, ideal G^T V (forward) or G V (backward), V = x v_read
+    energy: np.ndarray  #: (R,) J, energy the input drivers deliver per read (its window)
+    latency: np.ndarray  #: (R,) s, TIA: settling of the slowest output; integrator: window
     spec_json: str  #: the MacCharSpec as JSON
     ngspice_version: str
 
@@ -352,6 +353,8 @@ def build_dataset(spec: MacCharSpec, decks: list[Deck], results: list[MacResult]
     x = np.full((n_reads, p_max), np.nan)
     cur = np.full((n_reads, p_max), np.nan)
     ideal = np.full((n_reads, p_max), np.nan)
+    energy = np.empty(n_reads)
+    latency = np.empty(n_reads)
     read_deck = np.empty(n_reads, dtype=np.int64)
     kinds: list[str] = []
     r = 0
@@ -359,8 +362,11 @@ def build_dataset(spec: MacCharSpec, decks: list[Deck], results: list[MacResult]
         g[k, :d.rows, :d.cols] = d.g
         b = len(d.x)
         x[r:r + b, :d.x.shape[1]] = res.inputs
-        cur[r:r + b, :res.currents.shape[1]] = res.currents
-        ideal[r:r + b, :res.currents.shape[1]] = res.ideal_currents
+        cur[r:r + b, :res.currents.shape[1]] = spec.circuit.readout(res)
+        ideal[r:r + b, :res.currents.shape[1]] = ideal_read(d.g, res.inputs, d.direction,
+                                                             spec.circuit.v_read)
+        energy[r:r + b] = res.energy
+        latency[r:r + b] = res.latency
         read_deck[r:r + b] = k
         kinds += d.kinds
         r += b
@@ -369,6 +375,7 @@ def build_dataset(spec: MacCharSpec, decks: list[Deck], results: list[MacResult]
         deck_pattern=np.array([d.pattern for d in decks]),
         deck_direction=np.array([d.direction for d in decks]), conductances=g,
         read_deck=read_deck, read_kind=np.array(kinds), inputs=x, currents=cur, ideal=ideal,
+        energy=energy, latency=latency,
         spec_json=json.dumps(to_mapping(spec)), ngspice_version=results[0].ngspice_version)
 
 

@@ -14,7 +14,8 @@ one matrix setup). Window ``w`` starts at ``w·t_window`` with ``t_window = t_re
 + t_reset``: the pulses rise from the start, currents and TIA outputs are sampled at
 ``start + t_edge + t_read`` (end of the full-scale plateau), integrator outputs at
 ``start + 3·t_edge + t_read`` (all pulses over), then the integrators are reset for
-``t_reset`` (a 1 Ω switch across the feedback capacitor).
+``t_reset`` (a 1 Ω switch across the feedback capacitor; it is also closed at the DC
+operating point and opens at ``t_edge/10``).
 
 Every sensed line ends in a 0 V source ``VS<k>`` (its current is the line current, positive
 into the sense amplifier) followed by the sensing stage:
@@ -224,15 +225,18 @@ def _drivers(spec: MacTestbenchSpec, driven: list[str]) -> list[str]:
 
 
 def _reset_line(spec: MacTestbenchSpec) -> list[str]:
-    """Reset control node ``rst`` (1 V while the integrators reset) and the switch model."""
-    points: list[tuple[float, float]] = [(0.0, 0.0)]
+    """Reset control node ``rst`` (1 V while the integrators reset) and the switch model.
+    The switch is closed at the DC operating point and opens at ``t_edge/10``: a finite-gain
+    integrator has no DC feedback, so leakage into its virtual ground (a 1T1R access FET's
+    gate) would otherwise leave an offset in the first window."""
     e = spec.t_edge
+    points: list[tuple[float, float]] = [(0.0, 1.0), (e / 10, 0.0)]
     for t0 in window_starts(spec):
         r0 = t0 + spec.t_read + 3 * e
         points += [(r0, 0.0), (r0 + e / 10, 1.0), (t0 + spec.t_window - e / 10, 1.0),
                    (t0 + spec.t_window, 0.0)]
     return [el.comment(f"integrator reset after every window ({num(RESET_OHMS)} Ohm switch)"),
-            el.vpwl("VRST", "rst", "0", points[1:] if points[1][0] == 0.0 else points),
+            el.vpwl("VRST", "rst", "0", points),
             el.switch_model("swrst", 0.5, RESET_OHMS, 1e15)]
 
 

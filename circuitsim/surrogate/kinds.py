@@ -73,8 +73,9 @@ KINDS: dict[KindName, SurrogateKind] = {
         "mac", "crossbar MAC transfer (IR drop, read non-linearity), forward and backward",
         char_mac.MacCharSpec, char_mac.QUICK, char_mac.MacDataset, char_mac.characterize,
         char_mac.summary, mac.MacSurrogate, mac_fit.fit, mac_validate.validate,
-        ("characterize/mac.py",),
-        ("surrogate/mac.py", "surrogate/mac_fit.py", "surrogate/mac_layer.py")),
+        ("characterize/mac.py", "characterize/mac_circuit.py"),
+        ("surrogate/mac.py", "surrogate/mac_fit.py", "surrogate/mac_layer.py",
+         "surrogate/mac_timing.py")),
     "update": SurrogateKind(
         "update", "3T1C update steps per up/down pulse, cell-to-cell spread, leakage",
         char_update.UpdateCharSpec, char_update.QUICK, char_update.UpdateDataset,

@@ -58,6 +58,7 @@ import numpy as np
 
 from circuitsim.characterize import mac as cm
 from circuitsim.errors import CacheError, SpecError
+from circuitsim.surrogate import mac_timing as tm
 from circuitsim.surrogate.mac_layer import MacLayer
 
 MONOMIALS = ("1", "a", "b", "aa", "ab", "bb")
@@ -113,9 +114,11 @@ def poly(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- the surrogate
 
 
-_FLOATS = ("v_read", "iv_v0", "r_row", "r_col", "r_foot", "g_min", "g_max", "fit_rms")
-_INTS = ("tile_rows", "tile_cols")
-_STRS = ("form", "basis", "iv", "spec_json", "ngspice_version")
+_FLOATS = ("v_read", "iv_v0", "r_row", "r_col", "r_foot", "g_min", "g_max", "fit_rms",
+           "c_row", "c_col", "t_read", "t_edge", "c_int", "gain", "r_acc", "energy_scale",
+           "t_window")
+_INTS = ("tile_rows", "tile_cols", "pw_bits", "timed")
+_STRS = ("form", "basis", "iv", "spec_json", "ngspice_version", "encoding", "sensing")
 _VECS = ("p", "q")
 _TABLE = ("model_names", "cv_rms_worst", "cv_rms_mean", "cv_max")
 
@@ -146,35 +149,144 @@ class MacSurrogate:
     cv_max: np.ndarray  #: (K,) % FS, cross-validated max error over all groups
     spec_json: str  #: the MacCharSpec of the dataset
     ngspice_version: str
+    # read mode (characterize.mac_circuit; the time-domain physics is in mac_timing)
+    encoding: str = "amplitude"  #: "amplitude" or "pulse_width"
+    sensing: str = "tia"  #: "tia" or "integrator"
+    pw_bits: int = 7  #: pulse-width DAC resolution
+    t_read: float = 10e-9  #: s, read plateau (full-scale pulse)
+    t_edge: float = 1e-9  #: s, input edges
+    c_int: float = 12e-12  #: F, integrator capacitance
+    gain: float = 0.0  #: op-amp open-loop gain (0 = ideal)
+    c_row: float = 0.0  #: F per pitch
+    c_col: float = 0.0  #: F per pitch
+    r_acc: float = 0.0  #: Ohm, 1T1R access transistor's fitted on-resistance (0 for 1R)
+    timed: int = 0  #: 1 = wire settling and integrator droop/gain in the model, 0 = DC model
+    energy_scale: float = 1.0  #: SPICE driver energy / read_energy's physics (dataset mean)
+    t_window: float = 0.0  #: s, latency of one read (window incl. edges and reset)
 
     # ------------------------------------------------------------ tile model
 
-    def tile_model(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                  np.ndarray, np.ndarray, np.ndarray]:
-        """``(T, L, P, Q, s_fwd, s_bwd)`` of one tile or a stack ``(..., n, m)`` of tiles:
-        ``T = G P``, ``L = G Q``, foot scales ``s_fwd`` ``(..., m)`` and ``s_bwd`` ``(..., n)``."""
-        a, b = losses(g, self.r_row, self.r_col, self.basis)
-        pm, qm = poly(self.p, a, b), poly(self.q, a, b)
+    @property
+    def line_scaled(self) -> bool:
+        """Whether sensed lines carry their own scale (finite-gain TIA foot, or a timed
+        finite-gain integrator), so arrays cannot share one transfer."""
+        return self.r_foot > 0 or bool(self.timed and self.sensing == "integrator"
+                                       and self.gain > 0)
+
+    @property
+    def pulse_droop(self) -> bool:
+        """Whether reads have the input-weighted droop term (pulse widths, timed, finite gain)."""
+        return self.line_scaled and self.encoding == "pulse_width" and self.r_foot == 0
+
+    def cell_scale(self, g: np.ndarray) -> np.ndarray:
+        """Per cell, what the access transistor (``G_eff / G``) and wire settling leave of the
+        DC transfer, shape of ``g``."""
+        out = 1.0 / (1.0 + g * self.r_acc) if self.r_acc > 0 else np.ones_like(g)
+        if self.timed and (self.c_row > 0 or self.c_col > 0):
+            n, m = g.shape[-2:]
+            taus = tm.cell_tau(n, m, self.r_row, self.c_row, self.r_col, self.c_col)
+            out = out * tm.settle_factor(*taus, self.sensing, self.t_read, self.t_edge)
+        return out
+
+    def line_scales(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                                  np.ndarray | None]:
+        """``(s_fwd, s_bwd, k_fwd, k_bwd)`` of transfer ``t`` ``(..., n, m)``: the scale of each
+        sensed line (forward ``(..., m)``, backward ``(..., n)``) and, with :attr:`pulse_droop`,
+        the weight of the droop product (else None)."""
+        sums = (t.sum(axis=-2), t.sum(axis=-1))
+        s = [1.0 / (1.0 + self.r_foot * x) for x in sums]
+        if not (self.timed and self.sensing == "integrator" and self.gain > 0):
+            return s[0], s[1], None, None
+        gam = tm.output_gain(self.gain)
+        k = [tm.droop_rate(x, self.c_int, self.gain) for x in sums]
+        d0 = tm.droop_delay(self.t_read, self.t_read, self.t_edge, self.encoding)
+        s = [gam * si * np.exp(-ki * d0) for si, ki in zip(s, k, strict=True)]
+        if self.encoding == "amplitude":
+            return s[0], s[1], None, None
+        return s[0], s[1], s[0] * k[0], s[1] * k[1]
+
+    def tile_model(self, g: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(T, L, P, Q, s_fwd, s_bwd, k_fwd, k_bwd)`` of one tile or a stack ``(..., n, m)``
+        of tiles: ``T = G P``, ``L = G Q`` and the :meth:`line_scales` of ``T``."""
+        geff = g / (1.0 + g * self.r_acc) if self.r_acc > 0 else g
+        a, b = losses(geff, self.r_row, self.r_col, self.basis)
+        cs = self.cell_scale(g)
+        pm, qm = poly(self.p, a, b) * cs, poly(self.q, a, b) * cs
         t = g * pm
-        s_fwd = 1.0 / (1.0 + self.r_foot * t.sum(axis=-2))
-        s_bwd = 1.0 / (1.0 + self.r_foot * t.sum(axis=-1))
-        return t, g * qm, pm, qm, s_fwd, s_bwd
+        return (t, g * qm, pm, qm, *self.line_scales(t))
+
+    def _pulse_counts(self, x: np.ndarray) -> np.ndarray:
+        """Pulse widths of ``|x|`` in steps of the ``pw_bits`` grid (float, of ``x``'s type)."""
+        n = np.abs(x)
+        n *= np.asarray(2**self.pw_bits - 1, dtype=x.dtype)
+        return np.rint(n, out=n)
+
+    def _level_f(self) -> float:
+        """``F`` of the pulse level ``v_read`` (``V0 sinh(v_read / V0)`` or ``v_read``)."""
+        if self.iv == "linear":
+            return self.v_read
+        return self.iv_v0 * float(np.sinh(self.v_read / self.iv_v0))
 
     def drive(self, x: np.ndarray, with_h: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Input transform of ``x`` (any shape): ``F = V0 sinh(V / V0)`` and ``H = F (cosh(V /
-        V0) - 1)`` with ``V = x v_read`` (linear read law, or ``with_h=False``: ``H = None``)."""
-        v = x * np.asarray(self.v_read, dtype=x.dtype)
+        V0) - 1)`` with ``V = x v_read`` (linear read law, or ``with_h=False``: ``H = None``);
+        a pulse of width ``w`` drives ``F(sign(x) v_read)`` weighted by its area ``(w +
+        t_edge) / (t_read + t_edge)``."""
+        dt = x.dtype
+        if self.encoding == "pulse_width":
+            n = self._pulse_counts(x)
+            span = self.t_read + self.t_edge
+            f = (n > 0).astype(dt)
+            f *= np.asarray(self.t_edge / span, dtype=dt)
+            n *= np.asarray(self.t_read / (2**self.pw_bits - 1) / span, dtype=dt)
+            f += n
+            f *= np.asarray(self._level_f(), dtype=dt)
+            np.copysign(f, x, out=f)
+            if self.iv == "linear" or not with_h:
+                return f, None
+            return f, f * np.asarray(np.cosh(self.v_read / self.iv_v0) - 1.0, dtype=dt)
+        v = x * np.asarray(self.v_read, dtype=dt)
         if self.iv == "linear":
             return v, None
-        u = v / np.asarray(self.iv_v0, dtype=x.dtype)
+        u = v / np.asarray(self.iv_v0, dtype=dt)
         f = np.sinh(u)
-        f *= np.asarray(self.iv_v0, dtype=x.dtype)
+        f *= np.asarray(self.iv_v0, dtype=dt)
         if not with_h:
             return f, None
         h = np.cosh(u)
         h -= 1.0
         h *= f
         return f, h
+
+    def droop_drive(self, x: np.ndarray, f: np.ndarray) -> np.ndarray | None:
+        """Input weights of the droop product, ``F`` times the pulse's shortfall ``(t_read -
+        w) / 2`` beyond the full-scale pulse's delay, for :attr:`pulse_droop` (``f``:
+        :meth:`drive`'s ``F`` of ``x``), else None (module ``mac_timing``)."""
+        if not self.pulse_droop:
+            return None
+        steps = 2**self.pw_bits - 1
+        n = self._pulse_counts(x)
+        n -= np.asarray(steps, dtype=x.dtype)
+        n *= np.asarray(-self.t_read / steps / 2, dtype=x.dtype)
+        n *= f
+        return n
+
+    def read_energy(self, g: np.ndarray, x: np.ndarray, direction: str = "forward") -> np.ndarray:
+        """Energy (J) the input drivers deliver per read ``(B,)``: ``v F(v)`` times the pulse's
+        duration (edges count a third: ``int v^2`` over a ramp) into every driven line's
+        conductance, times the SPICE-fitted :attr:`energy_scale`."""
+        x = np.asarray(x, dtype=float)
+        if self.encoding == "amplitude":
+            v = x * self.v_read
+            f = self.iv_v0 * np.sinh(v / self.iv_v0) if self.iv == "sinh" else v
+            dur = np.where(x != 0, self.t_read + 2 * self.t_edge / 3, 0.0)
+        else:
+            n = self._pulse_counts(x)
+            v, f = np.sign(x) * self.v_read, np.sign(x) * self._level_f()
+            dur = np.where(n > 0, n * self.t_read / (2**self.pw_bits - 1)
+                           + 2 * self.t_edge / 3, 0.0)
+        line_g = g.sum(axis=1) if direction == "forward" else g.sum(axis=0)
+        return self.energy_scale * (v * f * dur) @ line_g
 
     def layer(self, g: np.ndarray, *, dtype: Any = np.float32, refresh_every: int = 1000,
               exact_read: bool = True) -> MacLayer:
@@ -255,7 +367,14 @@ class MacSurrogate:
                   (kw["iv_v0"] > 0, "iv_v0"), (kw["r_row"] > 0, "r_row"),
                   (kw["r_col"] > 0, "r_col"), (kw["r_foot"] >= 0, "r_foot"),
                   (0 < kw["g_min"] < kw["g_max"], "g_min"), (kw["tile_rows"] >= 1, "tile_rows"),
-                  (kw["tile_cols"] >= 1, "tile_cols")]
+                  (kw["tile_cols"] >= 1, "tile_cols"),
+                  (kw["encoding"] in ("amplitude", "pulse_width"), "encoding"),
+                  (kw["sensing"] in ("tia", "integrator"), "sensing"),
+                  (1 <= kw["pw_bits"] <= 12, "pw_bits"), (kw["timed"] in (0, 1), "timed"),
+                  (kw["t_read"] > 0, "t_read"), (kw["t_edge"] > 0, "t_edge"),
+                  (kw["c_int"] > 0, "c_int"), (kw["gain"] >= 0, "gain"),
+                  (min(kw["c_row"], kw["c_col"], kw["r_acc"]) >= 0, "c_row"),
+                  (kw["energy_scale"] > 0, "energy_scale"), (kw["t_window"] >= 0, "t_window")]
         for ok, name in checks:
             if not ok:
                 raise CacheError(f"MacSurrogate.{name}: invalid value {kw[name]!r}")
@@ -270,6 +389,14 @@ class MacSurrogate:
             "circuit": {"v_read_V": self.v_read, "iv": self.iv, "iv_v0_V": self.iv_v0,
                         "r_row_ohm": self.r_row, "r_col_ohm": self.r_col,
                         "r_foot_ohm": self.r_foot, "g_range_S": [self.g_min, self.g_max]},
+            "read_mode": {"encoding": self.encoding, "sensing": self.sensing,
+                          "pw_bits": self.pw_bits, "t_read_s": self.t_read,
+                          "t_edge_s": self.t_edge, "c_int_F": self.c_int,
+                          "opamp_gain": self.gain or None, "c_row_F": self.c_row,
+                          "c_col_F": self.c_col, "r_access_ohm": self.r_acc,
+                          "time_domain_terms": bool(self.timed)},
+            "per_read": {"latency_s": self.t_window,
+                         "energy_scale_spice_over_physics": self.energy_scale},
             "tile": [self.tile_rows, self.tile_cols],
             "fit_rms_pct_fs_worst_group": self.fit_rms,
             "full_scale": "max |ideal G^T V| over each (tile size, direction) group",
@@ -284,12 +411,21 @@ class MacSurrogate:
 # ---------------------------------------------------------------- the physics model of a spec
 
 
-def _circuit(spec: cm.MacCharSpec) -> dict[str, Any]:
-    c = spec.circuit
-    n, m = spec.max_tile
+def circuit_fields(c: cm.MacCircuit) -> dict[str, Any]:
+    """The surrogate fields that describe circuit ``c`` (a stress case is the same surrogate
+    with these replaced)."""
+    timed = c.sensing == "integrator" or c.c_row > 0 or c.c_col > 0
     return {"v_read": c.v_read, "iv": c.iv, "iv_v0": c.iv_v0, "r_row": c.r_row,
             "r_col": c.r_col, "r_foot": c.r_foot, "g_min": c.g_min, "g_max": c.g_max,
-            "tile_rows": n, "tile_cols": m}
+            "encoding": c.encoding, "sensing": c.sensing, "pw_bits": c.pw_bits,
+            "t_read": c.t_read, "t_edge": c.t_edge, "c_int": c.c_int,
+            "gain": c.opamp_gain or 0.0, "c_row": c.c_row, "c_col": c.c_col,
+            "timed": int(timed), "t_window": c.t_read + 3 * c.t_edge + c.t_reset}
+
+
+def _circuit(spec: cm.MacCharSpec) -> dict[str, Any]:
+    n, m = spec.max_tile
+    return {**circuit_fields(spec.circuit), "tile_rows": n, "tile_cols": m}
 
 
 def physics(spec: cm.MacCharSpec, form: str = "ladder", *, spec_json: str = "",

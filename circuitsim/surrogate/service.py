@@ -37,11 +37,20 @@ def nest(dotted: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_spec(kind: str, mapping: dict[str, Any] | None = None, sets: list[str] | tuple = (),
-              quick: bool = False) -> Any:
-    """The characterization spec of ``kind``: defaults ← QUICK (if ``quick``) ← ``mapping``
-    ← ``sets`` (``key=value`` with dotted keys)."""
+              quick: bool = False, read_mode: str | None = None) -> Any:
+    """The characterization spec of ``kind``: defaults ← QUICK (if ``quick``) ← the MAC read
+    mode's circuit (``read_mode``, a name of ``READ_MODES``) ← ``mapping`` ← ``sets``
+    (``key=value`` with dotted keys)."""
+    from circuitsim.characterize.mac_circuit import READ_MODES
+
     k = get_kind(kind)
     base = nest(k.quick) if quick else {}
+    if read_mode is not None:
+        if kind != "mac" or read_mode not in READ_MODES:
+            raise SpecError(f"read_mode={read_mode!r}: "
+                            + (f"must be one of {', '.join(READ_MODES)}" if kind == "mac"
+                               else f"only the mac kind has read modes, not {kind}"))
+        base = deep_merge(base, {"circuit": READ_MODES[read_mode]})
     return build(k.spec_class, deep_merge(base, mapping or {}), list(sets))
 
 

@@ -67,7 +67,8 @@ def load_surrogates(spec: TrainSpec, runner: service.Runner | None = None) -> Su
     sur = Surrogates()
     if not spec.analog:
         return sur
-    need = {"mac": service.make_spec("mac", quick=spec.quick)}
+    need = {"mac": service.make_spec("mac", quick=spec.quick,
+                                     read_mode=spec.periphery.read_mode)}
     if spec.rule == "ambrogio":
         need["update"] = update_spec(spec)
     if spec.act_bits and spec.rule != "sbp":

@@ -16,6 +16,7 @@ Defaults [lineage, Gokmen 2018 "RPU baseline"]: 7-bit inputs, 9-bit outputs, bou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -33,6 +34,10 @@ class PeripherySpec:
                              "(0 = ideal)", "bit")
     out_bound: float = param(12.0, "output ADC full scale, weight units times input units")
     out_noise: float = param(0.0, "Gaussian read noise added before the ADC (std)")
+    read_mode: Literal["dc", "amp_int", "pwm_int", "pwm_int_1t1r"] = param(
+        "dc", "MAC read mode: its own characterized surrogate (characterize.mac_circuit."
+        "READ_MODES: dc = amplitude into a TIA; amp_int / pwm_int = amplitude / pulse-width "
+        "inputs into a finite-gain integrator; pwm_int_1t1r = the same on 1T1R cells)")
 
     def __post_init__(self) -> None:
         check_types(self)

@@ -3,9 +3,10 @@
 :func:`mac_spot_check` reads a random tile (at most ``max_rows`` x ``max_cols``, never larger
 than the largest characterized tile) of the current conductance matrix in ngspice: the tile
 is built as its own array from the characterization circuit (``spec.circuit.testbench``: wire
-resistance, read law, TIA sensing, exactly as characterization and validation build it), a
-few input vectors are read in one deck (consecutive windows), and the column (forward) or row
-(backward) currents are compared with the surrogate's prediction for the same tile and with
+resistance and capacitance, read law, cell, encoding and sensing of the surrogate's read mode,
+exactly as characterization and validation build it), a few input vectors are read in one deck
+(consecutive windows), and the column (forward) or row (backward) reads in ampere equivalents
+(``spec.circuit.readout``) are compared with the surrogate's prediction for the same tile and with
 the ideal ``G^T V``. Errors are in % of full scale, FS = ``max |ideal G^T V|`` over the
 check's reads (the MAC validation's definition). Conductances outside the surrogate's
 ``[g_min, g_max]`` are clipped first (the circuit and the surrogate only cover that range);
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from circuitsim.characterize.common import run_points
-from circuitsim.characterize.mac import MacCharSpec
+from circuitsim.characterize.mac import MacCharSpec, ideal_read
 from circuitsim.characterize.update import UpdateCharSpec
 from circuitsim.errors import SpecError
 from circuitsim.netlist.tb_update import UpdateTestbenchSpec
@@ -98,10 +99,10 @@ def _check_mac_circuit(sur: MacSurrogate, spec: MacCharSpec) -> None:
         raise SpecError(f"spec: expected a MacCharSpec, got {type(spec).__name__}")
     c = spec.circuit
     pairs = {"v_read": c.v_read, "iv_v0": c.iv_v0, "r_row": c.r_row, "r_col": c.r_col,
-             "r_foot": c.r_foot, "g_min": c.g_min, "g_max": c.g_max}
+             "r_foot": c.r_foot, "g_min": c.g_min, "g_max": c.g_max, "t_read": c.t_read,
+             "c_row": c.c_row, "c_col": c.c_col}
     bad = [k for k, v in pairs.items() if not np.isclose(getattr(sur, k), v, rtol=1e-9, atol=0)]
-    if c.iv != sur.iv:
-        bad.append("iv")
+    bad += [k for k in ("iv", "encoding", "sensing") if getattr(c, k) != getattr(sur, k)]
     if bad:
         raise SpecError(f"spec: circuit differs from the surrogate's in {', '.join(bad)} "
                         "(pass the spec the surrogate was characterized from)")
@@ -158,7 +159,8 @@ def mac_spot_check(sur: MacSurrogate, spec: MacCharSpec, g: np.ndarray, x: np.nd
     res = run_points(mac_point, [point], store=store, workers=workers, scheduler=None,
                      progress=False, desc="spot-check mac")[0]
     model = sur.forward if direction == "forward" else sur.backward
-    pred, spice, ideal = model(gt, xt), res.currents, res.ideal_currents
+    pred, spice = model(gt, xt), spec.circuit.readout(res)  # the read mode's own output
+    ideal = ideal_read(gt, xt, direction, sur.v_read)
     fs = float(np.max(np.abs(ideal))) or 1.0
 
     def pct(e: np.ndarray) -> tuple[float, float]:

@@ -12,7 +12,8 @@ currents are combined with signed gains, e.g. ``F (G+ - G-) + p (g - g_shared)``
 wires, the read law); :class:`ArrayRead` keeps the gain-weighted sum of their transfers
 ``T = sum_k c_k T_k`` (and ``L``), so a read is one matrix product (two for the exact sinh
 read) whatever ``K`` is, and a sparse conductance change updates only the touched entries.
-With a finite op-amp gain (the surrogate's ``r_foot > 0``) the foot scales differ per array
+With per-line scales (the surrogate's ``line_scaled``: a finite-gain TIA's foot, a
+finite-gain integrator's droop) the scales differ per array
 and the arrays are read one by one and summed. Currents become weight units through ``I /
 (v_read w_scale)`` (``w_scale``: siemens per weight unit), then pass the output ADC
 (:mod:`~circuitsim.train.periphery`).
@@ -72,7 +73,7 @@ class ArrayRead:
                        for a in arrays]
         self.gains = [float(c) for c in gains]
         self.refresh_every = refresh_every
-        self.combined = sur.r_foot == 0
+        self.combined = not sur.line_scaled
         self._count = 0
         self._dirty = [False] * len(self.g)
         self._rebuild()
