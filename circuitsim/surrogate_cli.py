@@ -53,7 +53,7 @@ def _spec(args: argparse.Namespace, read_mode: str | None = None) -> Any:
     if technology or corner:
         if args.kind != "update":
             raise SpecError(f"--technology/--corner: apply to the update kind, not {args.kind}")
-        from circuitsim.characterize.update_presets import technology_preset
+        from circuitsim.characterize.technology_presets import technology_preset
 
         tech = {"name": technology or "ptm45"}
         if corner:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from circuitsim import spec as specs
-from circuitsim.characterize.update_presets import technology_preset
+from circuitsim.characterize.technology_presets import technology_preset
 from circuitsim.cli import main
 from circuitsim.errors import NetlistError, SpecError
 from circuitsim.netlist import cell3t1c, sky130, tb_update

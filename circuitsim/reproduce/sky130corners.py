@@ -1,7 +1,7 @@
 """2PCM+3T1C with SkyWater SKY130 3T1C cells at the process corners tt, ff and ss (a question
 the Ambrogio paper does not answer): each corner's update surrogate is characterized in SPICE
 with the foundry's corner section and its mismatch sigmas
-(:func:`~circuitsim.characterize.update_presets.technology_preset`), and the network trains
+(:func:`~circuitsim.characterize.technology_presets.technology_preset`), and the network trains
 through it; float is the reference on the same seeds.
 
 Scales: ``default`` the digits MLP 64-32-10, 20 epochs; ``paper`` Fashion-MNIST

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim.characterize.update_presets import technology_preset
+from circuitsim.characterize.technology_presets import technology_preset
 from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
@@ -53,8 +53,8 @@ def adc_spec(quick: bool, bits: int) -> Any:
 
 def update_spec(spec: TrainSpec) -> Any:
     """The 3T1C characterization of ``spec``'s cell: its technology's preset
-    (:func:`~circuitsim.characterize.update_presets.technology_preset`) with the storage capacitor
-    ``ambrogio.cell_c`` (smaller steps need more staircase rounds)."""
+    (:func:`~circuitsim.characterize.technology_presets.technology_preset`) with the storage
+    capacitor ``ambrogio.cell_c`` (smaller steps need more staircase rounds)."""
     a = spec.ambrogio
     rounds = max(10, math.ceil(40 * a.cell_c / 400e-15))
     tech = {"name": a.technology} | ({"corner": a.corner} if a.technology == "sky130" else {})
