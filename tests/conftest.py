@@ -4,10 +4,7 @@
   ``CIRCUITSIM_RUN_DIR`` (SPICE run directories, kept when a run fails),
   ``CIRCUITSIM_TECH_DIR`` (prepared technology libraries) and ``XDG_CACHE_HOME`` pointed into
   the session's temporary directory: the suite never reads or writes a user's cache and
-  leaves nothing in the system temp dir. Subprocesses inherit it. Under ``pytest -n N``
-  (pytest-xdist, what ``make test`` runs) the workers share the cache and the technology
-  directory: their entries are built under per-entry locks, so each QUICK characterization
-  runs once per suite.
+  leaves nothing in the system temp dir. Subprocesses inherit it.
 - :func:`quick` gives each kind's QUICK spec, dataset and fitted surrogate, built once per
   session from one sweep store (the one :func:`circuitsim.get_surrogate` uses by default, so
   training tests reuse them too).
@@ -46,15 +43,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def hermetic(tmp_path_factory) -> Iterator[Path]:
     """The session's own cache and run directories (see the module docstring)."""
     root = tmp_path_factory.mktemp("circuitsim")
-    shared = root
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n: one session directory per worker
-        shared = tmp_path_factory.getbasetemp().parent / "circuitsim-shared"
-        shared.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CIRCUITSIM_CACHE", str(shared / "cache"))
+        mp.setenv("CIRCUITSIM_CACHE", str(root / "cache"))
         mp.setenv("CIRCUITSIM_RUN_DIR", str(root / "runs"))
         mp.setenv("XDG_CACHE_HOME", str(root / "xdg"))
-        mp.setenv("CIRCUITSIM_TECH_DIR", str(shared / "technology"))  # prepared SKY130
+        mp.setenv("CIRCUITSIM_TECH_DIR", str(root / "technology"))  # prepared SKY130
         mp.delenv("CIRCUITSIM_SCHEDULER", raising=False)
         yield root
 
@@ -80,9 +73,7 @@ class Quick:
     def dataset(self, kind: str) -> Any:
         from circuitsim.surrogate.service import characterize
 
-        # one worker simulates, the others then read every point from the shared store
-        with self.cache.locked(kind, "quick-dataset"):
-            return characterize(kind, self.spec(kind), self.runner, self.cache)
+        return characterize(kind, self.spec(kind), self.runner, self.cache)
 
     @functools.cache  # noqa: B019
     def surrogate(self, kind: str) -> Any:

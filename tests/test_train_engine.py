@@ -22,8 +22,9 @@ from circuitsim.train_cli import hidden_sets
 
 
 @pytest.fixture(scope="module")
-def sur():
-    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio"}))
+def sur():  # the session's QUICK surrogates (the 100 fF cell: no 400 fF characterization)
+    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio",
+                                                  "ambrogio": {"cell_c": 100e-15}}))
 
 
 def _pair(sur, shape, **over):
