@@ -20,6 +20,7 @@ from circuitsim.reproduce.common import (
     Report,
     accuracy_experiment,
     accuracy_plot,
+    mlp_note,
     row_columns,
 )
 from circuitsim.train.config import TrainSpec
@@ -79,9 +80,7 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
                                                            seeds, scale, grid)
     a = TrainSpec(dataset=ds_name).ambrogio_spec
     notes = [f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}.",
-             f"network {ds_name} {base.get('layers') or 'one hidden layer (data set default)'}"
-             f", {base['epochs']} epochs, per-image SGD"
-             + (f", first {base['max_train']} training images" if base.get("max_train") else ""),
+             mlp_note(ds_name, base),
              f"transfer every {a.transfer_every} images; F = {a.gain_f}; w_scale "
              f"{a.w_scale * 1e6:g} uS per weight unit; 3T1C cells drawn from the SPICE-fitted "
              "distribution (asymmetry sigma ~0.3) except the 'nominal cells' control"]

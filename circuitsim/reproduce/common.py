@@ -172,6 +172,13 @@ def train_groups(base: dict[str, Any], configs: Sequence[tuple[str, dict[str, An
     return [(label, recs[k * seeds:(k + 1) * seeds]) for k, (label, _) in enumerate(configs)], res
 
 
+def mlp_note(ds_name: str, base: dict[str, Any]) -> str:
+    """The report note naming an MLP reproduction's network and run length."""
+    return (f"network {ds_name} {base.get('layers') or 'one hidden layer (data set default)'}"
+            f", {base['epochs']} epochs, per-image SGD"
+            + (f", first {base['max_train']} training images" if base.get("max_train") else ""))
+
+
 def accuracy_plot(groups: Sequence[tuple[str, Sequence[Any]]], rows: Sequence[dict[str, Any]],
                   xlabel: str, margin: float, title: str, path: Path) -> Path:
     """Mean test-accuracy curves of every group and the rows' paired differences with their

@@ -23,6 +23,7 @@ from circuitsim.reproduce.common import (
     Report,
     accuracy_experiment,
     accuracy_plot,
+    mlp_note,
     row_columns,
 )
 
@@ -70,9 +71,7 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
     ds_name, base, groups, res, rows = accuracy_experiment(NAME, SCALES, CONFIGS, 0, MARGIN,
                                                            seeds, scale, grid)
     notes = [f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}.",
-             f"network {ds_name} {base.get('layers') or 'one hidden layer (data set default)'}"
-             f", {base['epochs']} epochs, per-image SGD"
-             + (f", first {base['max_train']} training images" if base.get("max_train") else ""),
+             mlp_note(ds_name, base),
              "3T1C: the SKY130 preset cell (1/1 um pull devices, 100 fF; models/README.md), "
              "one update surrogate per corner (QUICK characterization), Monte-Carlo cells "
              "with SkyWater's mismatch sigmas; MAC and ramp-ADC surrogates as in ambrogio2018 "
