@@ -5,7 +5,8 @@ mode), prints what the simulation measured next to an independent expectation, a
 Then the three surrogates are characterized (QUICK presets, cached after the first run) and
 validated against held-out SPICE runs, and the digits MLP is trained with 2PCM+3T1C synapses
 next to its float baseline, with SPICE spot-checks along the way. ``report.md`` (Markdown with
-the PNGs) collects it all.
+the PNGs) collects it all. ``--technology sky130 [--corner C]`` puts the 3T1C cells (update
+deck, update surrogate, training) in SkyWater SKY130.
 """
 
 from __future__ import annotations
