@@ -20,8 +20,9 @@ IDEAL = PeripherySpec(in_bits=0, out_bits=0, noise_management=False)
 
 
 @pytest.fixture(scope="module")
-def sur():
-    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio"}))
+def sur():  # the session's QUICK surrogates (the 100 fF cell: no 400 fF characterization)
+    return loop.load_surrogates(build(TrainSpec, {"rule": "ambrogio",
+                                                  "ambrogio": {"cell_c": 100e-15}}))
 
 
 def _periph(spec=IDEAL, seed=0):
@@ -121,9 +122,11 @@ def test_ambrogio_weight_formula_and_initial_programming(sur):
     assert np.allclose(w.weights(), formula)
     # g_shared: one reference cell per column, the same in every row
     assert np.all(g[3] == g[3][0])
-    # PCM programming error (~0.5 uS x F) written into g and verified with local steps
-    err_us = (w.weights() - w0) * s.w_scale * 1e6
-    assert np.sqrt(np.mean(err_us ** 2)) < 0.5  # uS: a write-and-verify of g, local steps
+    # PCM programming error (~0.5 uS x F) written into g and verified with local steps: the
+    # residual is a fraction of one step (measured 0.36 step at 100 fF, 0.54 at 400 fF; an
+    # unabsorbed error would be ~0.9 step at 100 fF)
+    err = (w.weights() - w0) * s.w_scale
+    assert np.sqrt(np.mean(err ** 2)) < 0.6 * w.dg_nom
     # the read sees the same weights: x @ W up to the MAC non-ideality (IR drop, sinh)
     x = rng.uniform(0, 1, (4, 20)).astype(np.float32)
     y = w.forward(x)
@@ -142,8 +145,8 @@ def test_polarity_flips_at_each_transfer_and_weights_survive(sur):
         before = w.weights()
         w.end_step(10)  # 10 images: one transfer
         pols.append(w.p)
-        err_us = (w.weights() - before) * w.spec.w_scale * 1e6
-        assert np.sqrt(np.mean(err_us ** 2)) < 0.5  # uS: a write-and-verify of g, local steps
+        err = (w.weights() - before) * w.spec.w_scale
+        assert np.sqrt(np.mean(err ** 2)) < 0.6 * w.dg_nom  # write-and-verify, local steps
         assert np.allclose(w.read.gains, [3.0, -3.0, w.p, -w.p])
     assert pols == [-1.0, 1.0, -1.0, 1.0]
     assert [e["polarity"] for e in w.events[1:]] == pols
@@ -181,8 +184,11 @@ def test_update_pulses_follow_polarity_and_sgd_on_average(sur):
     ladder = np.concatenate(ladder)
     k0 = np.abs(vc_before.reshape(-1, 1) - ladder).argmin(axis=1)
     k = np.abs(w.vc.reshape(-1, 1) - ladder).argmin(axis=1)
-    assert np.abs(w.vc.reshape(-1) - ladder[k]).max() < 1e-4  # whole pulses only
-    assert np.abs(vc_before.reshape(-1) - ladder[k0]).max() < 1e-4
+    # whole pulses only: every cell sits on a rung, within 5 % of the smallest rung spacing
+    # (table rounding, measured 3 % of it; half a pulse would be ~50 %)
+    rung = np.diff(ladder).min()
+    assert np.abs(w.vc.reshape(-1) - ladder[k]).max() < 0.05 * rung
+    assert np.abs(vc_before.reshape(-1) - ladder[k0]).max() < 0.05 * rung
     k = k - k0
     # 20 updates x 0.2 expected pulses: mean 4 (std of the mean over 2000 cells ~0.04)
     assert abs(k.mean() - 4.0) < 0.2
