@@ -161,7 +161,7 @@ def test_counter_uniforms_equal_the_kernel_and_are_uniform():
     u0, u1 = (cell_uniforms(step_key(2**62 + 12345, k), idx) for k in (7, 8))
     assert u0.dtype == np.float32 and 0.0 <= u0.min() and u0.max() < 1.0
     pick = idx[::997]
-    got = [kernels.cell_uniform(np.uint64(step_key(2**62 + 12345, 7)), int(i)) for i in pick]
+    got = [kernels.cell_uniform(np.uint32(step_key(2**62 + 12345, 7)), int(i)) for i in pick]
     assert np.array_equal(np.array(got, np.float32), u0[pick])
     assert stats.kstest(u0, "uniform").pvalue > 1e-4
     assert abs(np.corrcoef(u0, u1)[0, 1]) < 0.012

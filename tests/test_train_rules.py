@@ -50,12 +50,33 @@ def test_noise_management_and_adc_bound():
     x = np.array([[0.01, -0.02, 0.005]], np.float32)
     v, scale = p.dac(x)
     assert np.isclose(np.abs(v).max(), 1.0) and np.isclose(scale[0, 0], 0.02)
-    y = p.adc(np.array([[5.0, -0.3]], np.float32), scale)
+    y = p.adc(np.array([[5.0, -0.3]], np.float32), scale, np.float32(1.0))
     lsb = 2.0 / 31
     assert np.isclose(y[0, 0], 2.0 * 0.02, rtol=1e-5)  # clipped at the bound, scaled back
     assert np.isclose(y[0, 1] / 0.02 / lsb, np.rint(-0.3 / lsb), atol=1e-4)
     with pytest.raises(SpecError, match="in_bits=1"):
         PeripherySpec(in_bits=1)
+
+
+@pytest.mark.parametrize("spec", [
+    PeripherySpec(), PeripherySpec(in_bits=0, out_bits=0, noise_management=False),
+    PeripherySpec(in_bits=4, stochastic_rounding=True, out_noise=0.3, out_bound=3.0),
+    PeripherySpec(in_bits=3, noise_management=False, out_bits=5, out_bound=0.5)])
+def test_compiled_periphery_bitwise_equals_numpy(spec):
+    """The compiled DAC and ADC (kernels.dac / kernels.adc) give numpy's float32 results bit
+    for bit on the same random draws: rows of zeros, saturating and rounding-tie inputs."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((6, 37)) * rng.choice([1e-3, 1.0, 30.0], (6, 1))).astype(np.float32)
+    x[2] = 0.0
+    x[3, :5] = [0.5, -0.5, 1.5, -1.0, 0.25]
+    y = (rng.standard_normal((6, 11)) * 40).astype(np.float32)
+    ref, fast = (Periphery(spec, np.random.default_rng(9), compiled=c) for c in (False, True))
+    for _ in range(3):  # the random streams stay in step
+        (va, sa), (vb, sb) = ref.dac(x), fast.dac(x)
+        assert np.array_equal(va, vb) and (sa is None) == (sb is None)
+        assert sa is None or np.array_equal(sa, sb)
+        units = np.float32(0.37)
+        assert np.array_equal(ref.adc(y.copy(), sa, units), fast.adc(y.copy(), sb, units))
 
 
 # ---------------------------------------------------------------- analog reads

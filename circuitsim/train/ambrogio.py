@@ -171,6 +171,7 @@ class AmbrogioWeights(AnalogWeights):
         self.p = 1.0
         self._kargs: tuple | None = None
         self._lkargs: tuple | None = None
+        self._scratch: tuple[np.ndarray, ...] | None = None
         self.images = 0
         self._since_leak = 0
         self._since_transfer = 0
@@ -205,16 +206,16 @@ class AmbrogioWeights(AnalogWeights):
     # ------------------------------------------------------------ training
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        scale = -lr * self.p * self.spec.w_scale
+        # the SGD change in nominal steps: k * x^T d
+        k = np.float32(-lr * self.p * self.spec.w_scale) / np.float32(self.dg_nom)
         skey = step_key(self._key, self._updates)
         self._updates += 1
         if self.engine == "numba" and self.read.combined:
-            self._update_compiled(x, d, scale, skey)
+            self._update_compiled(x, d, k, skey)
             return
-        rows, dw = sgd_rows(x, d, scale)
+        rows, dw = sgd_rows(x, d, k)
         idx = (rows[:, None] * self.n_out + np.arange(self.n_out)).reshape(-1)
-        n = round_pulses(dw.reshape(-1), self.dg_nom, cell_uniforms(skey, idx),
-                         self.spec.n_max)
+        n = round_pulses(dw.reshape(-1), 1.0, cell_uniforms(skey, idx), self.spec.n_max)
         hit = np.flatnonzero(n)
         if hit.size:
             idx = idx[hit]
@@ -233,15 +234,19 @@ class AmbrogioWeights(AnalogWeights):
                            f32(t["inv_hw"]))
         return self._kargs
 
-    def _update_compiled(self, x: np.ndarray, d: np.ndarray, scale: float, skey: int) -> None:
+    def _update_compiled(self, x: np.ndarray, d: np.ndarray, k: np.float32, skey: int
+                         ) -> None:
         """:meth:`update` through :func:`kernels.ambrogio_pulse` (same uniforms)."""
         read = self.read
         _, _, p, _ = read.layers[2].terms()
+        if self._scratch is None:  # the kernel's list of pulsed cells
+            self._scratch = (np.empty(self.vc.size, np.int64),
+                             *np.empty((2, self.vc.size), np.float32))
         hits = kernels.ambrogio_pulse(
             np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32),
-            np.float32(scale), np.uint64(skey), np.float32(self.dg_nom), self.spec.n_max,
+            k, np.uint32(skey), self.spec.n_max,
             self.vc.reshape(-1), *self._kernel_args(), read.g[2].reshape(-1),
-            read.t.reshape(-1), p.reshape(-1), np.float32(read.gains[2]))
+            read.t.reshape(-1), p.reshape(-1), np.float32(read.gains[2]), *self._scratch)
         if hits:
             read.mark_dirty(2)
             read.tick()

@@ -99,8 +99,9 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
     # the converters' noise and rounding draw from their own streams, so switching them on
     # leaves the devices' draws unchanged (paired comparisons)
     fwd_rng, bwd_rng = rng.spawn(2)
-    fwd = Periphery(replace(per, out_bits=0) if hidden_adc else per, fwd_rng)
-    bwd = Periphery(per, bwd_rng)
+    compiled = spec.engine == "numba"
+    fwd = Periphery(replace(per, out_bits=0) if hidden_adc else per, fwd_rng, compiled)
+    bwd = Periphery(per, bwd_rng, compiled)
     args = dict(fwd=fwd, bwd=bwd, rng=rng, exact_read=spec.exact_read)
     if spec.rule == "ambrogio":
         return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio_spec, engine=spec.engine,

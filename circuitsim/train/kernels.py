@@ -31,6 +31,10 @@ import time
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _JIT = {"cache": True, "nogil": True}
 
@@ -51,44 +55,74 @@ def lut(pairs: np.ndarray, x: np.float32, x0: np.float32, inv_h: np.float32, off
     return pairs[j, 0] + u * pairs[j, 1]
 
 
-_M32 = np.uint64(0xFFFFFFFF)
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """Hint the CPU to fetch the cache line of ``arr.flat[idx]`` (for writing, kept in every
+    cache level); no effect on results. An LLVM intrinsic numba does not expose."""
+    if not isinstance(arr, types.Array):
+        return None
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
+        builder.call(fn, [ptr, i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(inline="always")
+def cell_uniform(skey: np.uint32, idx: np.int64) -> np.float32:
+    """``weights.cell_uniforms`` for one cell (the same 32-bit arithmetic and float32, in
+    uint32 so that a loop of them compiles to vector instructions)."""
+    h = np.uint32(skey + np.uint32(idx) * np.uint32(0x9E3779B9))
+    h ^= h >> np.uint32(16)
+    h = np.uint32(h * np.uint32(0x85EBCA6B))
+    h ^= h >> np.uint32(13)
+    h = np.uint32(h * np.uint32(0xC2B2AE35))
+    h ^= h >> np.uint32(16)
+    return np.float32(np.int32(h >> np.uint32(8))) * np.float32(2.0 ** -24)
+
+
+#: hits ahead whose cache lines the pulse loop requests while it works on the current one
+_AHEAD = 16
 
 
 @numba.njit(**_JIT)
-def cell_uniform(skey: np.uint64, idx: np.int64) -> np.float32:
-    """``weights.cell_uniforms`` for one cell (same integer arithmetic, same float32)."""
-    h = (skey + np.uint64(idx) * np.uint64(0x9E3779B9)) & _M32
-    h ^= h >> np.uint64(16)
-    h = (h * np.uint64(0x85EBCA6B)) & _M32
-    h ^= h >> np.uint64(13)
-    h = (h * np.uint64(0xC2B2AE35)) & _M32
-    h ^= h >> np.uint64(16)
-    return np.float32(h >> np.uint64(8)) * np.float32(2.0 ** -24)
-
-
-@numba.njit(**_JIT)
-def ambrogio_pulse(x: np.ndarray, d: np.ndarray, scale: np.float32, skey: np.uint64,
-                   step: np.float32, n_max: int, vc: np.ndarray, cell: np.ndarray,
+def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
+                   n_max: int, vc: np.ndarray, cell: np.ndarray,
                    both: np.ndarray, bothi: np.ndarray, v_min: np.float32,
                    inv_hv: np.float32, hi: np.float32, gtab: np.ndarray,
                    w_min: np.float32, inv_hw: np.float32, g2: np.ndarray, t: np.ndarray,
-                   p: np.ndarray, gain: np.float32) -> int:
+                   p: np.ndarray, gain: np.float32, hit: np.ndarray, nh: np.ndarray,
+                   cs: np.ndarray) -> int:
     """Fused 2PCM+3T1C update (see the module docstring) of inputs ``x`` (B, n_in) and errors
-    ``d`` (B, n_out), float32: per driven row the SGD change ``scale * sum_b x_b d_b``
-    (``weights.sgd_rows``), the uniform of each cell from the counter-based stream of update
-    key ``skey`` (``weights.cell_uniforms``), then the pulsed cells. ``vc``, ``g2`` (the g
-    array), ``t`` (combined transfer) and ``p`` (its tile scale) flat over (n_in, n_out),
-    updated in place; ``cell`` (n_in * n_out, 8) float32: each cell's parameters in one
-    record (:func:`cell_records`: a pulsed cell costs one cache line, not six).
-    ``both``/``bothi``/``gtab``: the surrogate's tables as (N, 2) float32 pairs of ``M``
-    points per row; ``hi`` = float32(M - 1.001), the look-ups' clip bound. Returns the
-    number of pulsed cells."""
+    ``d`` (B, n_out), float32: per driven row the change in nominal steps ``k * sum_b x_b
+    d_b`` (``weights.sgd_rows``; ``k`` = SGD scale / nominal step), the uniform of each cell
+    from the counter-based stream of update key ``skey`` (``weights.cell_uniforms``), then
+    the pulsed cells. ``vc``, ``g2`` (the g array), ``t`` (combined transfer) and ``p`` (its
+    tile scale) flat over (n_in, n_out), updated in place; ``cell`` (n_in * n_out, 8)
+    float32: each cell's parameters in one record (:func:`cell_records`: a pulsed cell costs
+    one cache line, not six). ``both``/``bothi``/``gtab``: the surrogate's tables as (N, 2)
+    float32 pairs of ``M`` points per row; ``hi`` = float32(M - 1.001), the look-ups' clip
+    bound. ``hit`` (int64) and ``nh`` (float32), n_in * n_out each: scratch for the list of
+    pulsed cells. Returns the number of pulsed cells.
+
+    Two passes: the pulse counts of every driven cell (vector instructions: a few tenths of
+    a ns per cell) into a list of the pulsed ones, then the pulsed cells (a few per cent),
+    each requesting the cache lines of the one ``_AHEAD`` places down the list, so that
+    their state arrives from memory while earlier cells compute (the state of a large layer
+    lives in the last-level cache or DRAM)."""
     one_m = np.float32(np.floor(hi) + np.float32(1.0))  # M - 1, exact
     n_b, n_in = x.shape
     n_out = d.shape[1]
     acc = np.empty(n_out, np.float32)
     fmax = np.float32(n_max)
-    hit = np.empty(n_out, np.int64)
     hits = 0
     for row in range(n_in):
         first = True
@@ -106,33 +140,46 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, scale: np.float32, skey: np.uin
         if first:  # a row driven at 0 V by every sample fires no pulses
             continue
         base = row * n_out
-        # branch-free passes over the row (pulse counts, then the list of pulsed cells), so
-        # the pulsed cells' independent table look-ups overlap instead of waiting on branches
-        cnt = 0
         for j in range(n_out):
-            nf = np.floor((acc[j] * scale) / step + cell_uniform(skey, base + j))
-            nf = min(max(nf, -fmax), fmax)
-            acc[j] = nf
-            hit[cnt] = j
-            cnt += nf != 0
-        hits += cnt
-        for h in range(cnt):
-            j = hit[h]
-            n = acc[j]
-            idx = base + j
-            v = vc[idx]
-            up = n > 0
-            col = 0 if up else 2
-            off = np.int64(cell[idx, col])
-            c = lut(both, v, v_min, inv_hv, off, hi) + cell[idx, col + 1] * n
-            c = min(max(c, np.float32(0.0)), np.float32(1.0))
-            out = lut(bothi, c, np.float32(0.0), one_m, off, hi)
-            out = max(out, v) if up else min(out, v)
-            vc[idx] = out
-            g_new = lut(gtab, out - cell[idx, 4], w_min, inv_hw, 0, hi) * cell[idx, 5]
-            dg = g_new - g2[idx]
-            g2[idx] += dg
-            t[idx] += gain * dg * p[idx]
+            nf = np.floor(acc[j] * k + cell_uniform(skey, base + j))
+            acc[j] = min(max(nf, -fmax), fmax)
+        for j in range(n_out):
+            if acc[j] != 0:
+                hit[hits] = base + j
+                nh[hits] = acc[j]
+                hits += 1
+    # the pulsed cells in three passes of short independent iterations, so that the
+    # processor keeps many of their memory accesses in flight at once: state and the first
+    # table look-up; the inverse look-up; the new g and the stores
+    for h in range(hits):
+        if h + _AHEAD < hits:
+            q = hit[h + _AHEAD]
+            prefetch(vc, q)
+            prefetch(cell, q * 8)
+        idx = hit[h]
+        n = nh[h]
+        col = 0 if n > 0 else 2
+        c = lut(both, vc[idx], v_min, inv_hv, np.int64(cell[idx, col]), hi) \
+            + cell[idx, col + 1] * n
+        cs[h] = min(max(c, np.float32(0.0)), np.float32(1.0))
+    for h in range(hits):
+        idx = hit[h]
+        n = nh[h]
+        v = vc[idx]
+        up = n > 0
+        out = lut(bothi, cs[h], np.float32(0.0), one_m, np.int64(cell[idx, 0 if up else 2]), hi)
+        vc[idx] = max(out, v) if up else min(out, v)
+    for h in range(hits):
+        if h + _AHEAD < hits:
+            q = hit[h + _AHEAD]
+            prefetch(g2, q)
+            prefetch(t, q)
+            prefetch(p, q)
+        idx = hit[h]
+        g_new = lut(gtab, vc[idx] - cell[idx, 4], w_min, inv_hw, 0, hi) * cell[idx, 5]
+        dg = g_new - g2[idx]
+        g2[idx] += dg
+        t[idx] += gain * dg * p[idx]
     return hits
 
 
@@ -154,6 +201,54 @@ def leak_g(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
         v = lut(zitab, z, np.float32(-1.0), inv_hz, lk_offi[i], hiz) + lk_s[i]
         vc[i] = v
         g_out[i] = lut(gtab, v - rd_c[i], w_min, inv_hw, 0, hi) * rd_s[i]
+
+
+@numba.njit(**_JIT)
+def dac(x: np.ndarray, levels: np.float32, managed: bool, u: np.ndarray, v: np.ndarray,
+        scale: np.ndarray) -> None:
+    """``Periphery.dac``: ``v`` (B, n) = the driven inputs of ``x`` (B, n), float32 — divided
+    by their vector's max ``|x|`` (``managed``: noise management; ``scale`` (B, 1) gets that
+    max, 1 for an all-zero vector), clipped to [-1, 1] and rounded to ``levels`` per side
+    (0: ideal): to the nearest level, or with ``u`` (B, n) given (non-empty) stochastically,
+    ``floor(x levels + u)``. The same float32 operations in the same order as numpy's."""
+    n_b, n = x.shape
+    for b in range(n_b):
+        m = np.float32(1.0)
+        if managed:
+            m = np.float32(0.0)
+            for i in range(n):
+                m = max(m, abs(x[b, i]))
+            if m == 0:
+                m = np.float32(1.0)
+            scale[b, 0] = m
+        for i in range(n):
+            y = x[b, i] / m if managed else x[b, i]
+            if levels != 0:
+                y = min(max(y, np.float32(-1.0)), np.float32(1.0)) * levels
+                y = np.floor(y + u[b, i]) if u.size else np.rint(y)
+                y = y / levels
+            v[b, i] = y
+
+
+@numba.njit(**_JIT)
+def adc(y: np.ndarray, units: np.float32, noise: np.ndarray, bound: np.float32,
+        lsb: np.float32, scale: np.ndarray) -> None:
+    """``Periphery.adc`` of the read ``y`` (B, n) float32 in place, after the conversion to
+    weight units (``y *= units``): plus ``noise`` (B, n; empty: none), clipped to
+    ``+-bound``, rounded to multiples of ``lsb`` (0: ideal), times the noise-management
+    ``scale`` (B, 1; empty: none)."""
+    n_b, n = y.shape
+    for b in range(n_b):
+        for i in range(n):
+            z = y[b, i] * units
+            if noise.size:
+                z += noise[b, i]
+            z = min(max(z, -bound), bound)
+            if lsb != 0:
+                z = np.rint(z / lsb) * lsb
+            if scale.size:
+                z *= scale[b, 0]
+            y[b, i] = z
 
 
 _U = np.uint64
@@ -245,11 +340,15 @@ def warm_up() -> float:
     z1 = np.zeros(4, np.float32)
     zi = np.zeros(4, np.int64)
     ambrogio_pulse(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), f(1),
-                   np.uint64(1), f(1), 8, z1.copy(), np.zeros((4, 8), np.float32), tab, tab,
-                   f(0), f(1), f(4), tab, f(0), f(1), z1.copy(), z1.copy(), z1, f(1))
+                   np.uint32(1), 8, z1.copy(), np.zeros((4, 8), np.float32), tab, tab,
+                   f(0), f(1), f(4), tab, f(0), f(1), z1.copy(), z1.copy(), z1, f(1),
+                   np.zeros(4, np.int64), z1.copy(), z1.copy())
     leak_g(z1.copy(), z1, zi, zi, z1, z1, tab, tab, f(0), f(1), f(1), f(4), f(4), z1, z1,
            tab, z1.copy())
     one = np.ones((2, 3), np.float32)
     coincidences(one, one, 1, 2)
+    e2 = np.zeros((0, 0), np.float32)
+    dac(one, f(3), True, e2, one.copy(), np.ones((2, 1), np.float32))
+    adc(one.copy(), f(1), e2, f(1), f(0.5), e2)
     _WARM.append(time.perf_counter() - t0)
     return _WARM[0]

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from circuitsim.spec import check_types, non_negative, param, positive, require
+from circuitsim.train import kernels
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +67,33 @@ def quantize(x: np.ndarray, bits: int, rng: np.random.Generator | None = None) -
 
 
 class Periphery:
-    """The DAC/ADC chain of :class:`PeripherySpec` with its own random stream."""
+    """The DAC/ADC chain of :class:`PeripherySpec` with its own random stream (``compiled``:
+    through :func:`kernels.dac` / :func:`kernels.adc`, the same float32 operations on the
+    same random draws; the numpy code here is their reference)."""
 
-    __slots__ = ("spec", "rng", "_lsb")
+    __slots__ = ("spec", "rng", "compiled", "_lsb", "_levels")
 
-    def __init__(self, spec: PeripherySpec, rng: np.random.Generator):
+    def __init__(self, spec: PeripherySpec, rng: np.random.Generator, compiled: bool = False):
         self.spec = spec
         self.rng = rng
+        self.compiled = compiled
         self._lsb = spec.out_bound / (2 ** (spec.out_bits - 1) - 1) if spec.out_bits else 0.0
+        self._levels = float(2 ** (spec.in_bits - 1) - 1) if spec.in_bits else 0.0
+        if compiled:
+            kernels.warm_up()
 
     def dac(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Driven inputs (a new array in [-1, 1]) and the per-vector scale ``(B, 1)`` to
         multiply the read by (None without noise management)."""
         s = self.spec
+        if self.compiled:
+            x = np.ascontiguousarray(x, np.float32)
+            v = np.empty_like(x)
+            scale = np.empty((x.shape[0], 1), np.float32)
+            u = (self.rng.random(x.shape, dtype=np.float32)
+                 if s.stochastic_rounding and s.in_bits else _EMPTY)
+            kernels.dac(x, np.float32(self._levels), s.noise_management, u, v, scale)
+            return v, scale if s.noise_management else None
         v = np.array(x, dtype=np.float32)
         scale = None
         if s.noise_management:
@@ -88,12 +103,21 @@ class Periphery:
         quantize(v, s.in_bits, self.rng if s.stochastic_rounding else None)
         return v, scale
 
-    def adc(self, y: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
-        """Sensed values ``y`` (weight units, for the scaled inputs) through noise, bound and
-        ADC, multiplied back by the noise-management ``scale``; in place."""
+    def adc(self, y: np.ndarray, scale: np.ndarray | None, units: np.float32
+            ) -> np.ndarray:
+        """Sensed values ``y`` (the read, times ``units`` = weight units, for the scaled
+        inputs) through noise, bound and ADC, multiplied back by the noise-management
+        ``scale``; in place."""
         s = self.spec
-        if s.out_noise:
-            y += self.rng.normal(0.0, s.out_noise, y.shape).astype(y.dtype)
+        noise = (self.rng.normal(0.0, s.out_noise, y.shape).astype(y.dtype) if s.out_noise
+                 else None)
+        if self.compiled and y.dtype == np.float32 and y.flags.c_contiguous:
+            kernels.adc(y, units, _EMPTY if noise is None else noise, np.float32(s.out_bound),
+                        np.float32(self._lsb), _EMPTY if scale is None else scale)
+            return y
+        y *= units
+        if noise is not None:
+            y += noise
         np.clip(y, -s.out_bound, s.out_bound, out=y)
         if self._lsb:
             y /= self._lsb
@@ -102,3 +126,6 @@ class Periphery:
         if scale is not None:
             y *= scale
         return y
+
+
+_EMPTY = np.zeros((0, 0), np.float32)

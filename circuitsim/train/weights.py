@@ -193,15 +193,11 @@ class AnalogWeights:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         v, scale = self.fwd.dac(x)
-        y = self.read.forward(v)
-        y *= self._to_units()
-        return self.fwd.adc(y, scale)
+        return self.fwd.adc(self.read.forward(v), scale, self._to_units())
 
     def backward(self, d: np.ndarray) -> np.ndarray:
         v, scale = self.bwd.dac(d)
-        y = self.read.backward(v)
-        y *= self._to_units()
-        return self.bwd.adc(y, scale)
+        return self.bwd.adc(self.read.backward(v), scale, self._to_units())
 
     def end_step(self, n_images: int) -> None:
         return None
