@@ -17,7 +17,10 @@ Weight (in weight units; ``w_scale`` siemens per unit)::
   ``weights.cell_uniforms``, so the compiled kernel computes each cell's own value in
   place]. The pulsed cells move by what the *surrogate* says, not by ``dg_nom``.
 - **Leakage**: every ``leak_every`` images all cells (and the references) leak for
-  ``leak_every * t_image`` seconds (the surrogate integrates any hold exactly).
+  ``leak_every * t_image`` seconds (the surrogate integrates any hold exactly; between two
+  integrations the reads see the state of the last one) [ours: 200 images = 0.2 ms, in which
+  the PTM cell drifts 1.2 mV at V_C0 = 0.5 V (a sixth of a 400 fF pulse step) and 14 mV at
+  0.62 V; one leak integration costs a pass over the layer, ~3.5 ms for 785 x 250].
 - **Transfer** every ``transfer_every`` images [paper: ~8,000 MNIST images; ours: scaled to the
   data set]: the current ``W`` is moved into the PCM pair. V_C of every cell (and reference)
   returns to V_C0; the PCM difference target is ``D = (W w_scale - p' (g0 - g_shared0 +
@@ -55,7 +58,7 @@ from circuitsim.errors import SpecError
 from circuitsim.netlist import sky130
 from circuitsim.spec import check_types, non_negative, param, positive, require
 from circuitsim.surrogate.mac import MacSurrogate
-from circuitsim.surrogate.update import MZ, M, UpdateSurrogate
+from circuitsim.surrogate.update import MZ, CellParams, M, UpdateSurrogate
 from circuitsim.train import kernels, pcm
 from circuitsim.train.periphery import Periphery
 from circuitsim.train.weights import (
@@ -87,7 +90,7 @@ class AmbrogioSpec:
     absorb_iters: int = param(4, "write-and-verify rounds writing the PCM programming "
                                  "residual into g (0: g restarts at V_C0)")
     t_image: float = param(1e-6, "time per training image (for the 3T1C leakage)", "s")
-    leak_every: int = param(50, "images between leakage integrations (0 = no leakage)")
+    leak_every: int = param(200, "images between leakage integrations (0 = no leakage)")
     n_max: int = param(8, "most pulses per cell and update")
     cell_c: float = param(400e-15, "storage capacitor of the characterized 3T1C cell (sets "
                                    "the step per pulse: ~7.5 mV at 400 fF, ~30 mV at 100 fF)",
@@ -244,30 +247,43 @@ class AmbrogioWeights(AnalogWeights):
                              *np.empty((2, self.vc.size), np.float32))
         hits = kernels.ambrogio_pulse(
             np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32),
-            k, np.uint32(skey), self.spec.n_max,
-            self.vc.reshape(-1), *self._kernel_args(), read.g[2].reshape(-1),
-            read.t.reshape(-1), p.reshape(-1), np.float32(read.gains[2]), *self._scratch)
+            k, np.uint32(skey), self.spec.n_max, kernels.flat(self.vc), *self._kernel_args(),
+            kernels.flat(read.g[2]), kernels.flat(read.t), kernels.flat(p),
+            np.float32(read.gains[2]), *self._scratch)
         if hits:
             read.mark_dirty(2)
             read.tick()
 
-    def _leak_compiled(self, dt: float) -> np.ndarray:
-        """Leak every cell for ``dt`` s in place (:func:`kernels.leak_g`); their new g."""
-        t, c, f32 = self.upd._tab, self.cells, np.float32
+    def _leak_args(self, cells: CellParams, dt: float) -> tuple:
+        """The leakage kernels' arguments for ``cells`` and a hold of ``dt`` s."""
+        t, f32 = self.upd._tab, np.float32
+        e_hi, e_lo = (np.exp(-np.ascontiguousarray(k).reshape(-1) * f32(dt))
+                      for k in (cells.lk_khi, cells.lk_klo))
+        flat = [np.ascontiguousarray(a).reshape(-1) for a in
+                (cells.lk_s, cells.lk_off, cells.lk_offi, cells.rd_c, cells.rd_s)]
+        return (*flat[:3], e_hi, e_lo, kernels.pairs32(t["z"]), kernels.pairs32(t["zi"]),
+                f32(self.upd.w_min), f32(t["inv_hw"]), f32(t["inv_hz"]), f32(M - 1.001),
+                f32(MZ - 1.001), *flat[3:], kernels.pairs32(t["g"]))
+
+    def _leak_compiled(self, dt: float) -> None:
+        """:meth:`end_step`'s leakage of the cells and the references in one pass over the
+        layer (:func:`kernels.leak_into`)."""
         if self._lkargs is None or self._lkargs[0] != dt:
-            f32dt = f32(dt)
-            e_hi, e_lo = (np.exp(-np.ascontiguousarray(k).reshape(-1) * f32dt)
-                          for k in (c.lk_khi, c.lk_klo))
-            flat = (c.lk_s, c.lk_off, c.lk_offi)
-            self._lkargs = (dt, *(np.ascontiguousarray(a).reshape(-1) for a in flat),
-                            e_hi, e_lo, kernels.pairs32(t["z"]), kernels.pairs32(t["zi"]),
-                            f32(self.upd.w_min), f32(t["inv_hw"]), f32(t["inv_hz"]),
-                            f32(M - 1.001), f32(MZ - 1.001),
-                            np.ascontiguousarray(c.rd_c).reshape(-1),
-                            np.ascontiguousarray(c.rd_s).reshape(-1), kernels.pairs32(t["g"]))
-        g = np.empty(self.vc.shape, np.float32)
-        kernels.leak_g(self.vc.reshape(-1), *self._lkargs[1:], g.reshape(-1))
-        return g
+            self._lkargs = (dt, self._leak_args(self.cells, dt),
+                            self._leak_args(self.ref_cells, dt))
+        _, cell_args, ref_args = self._lkargs
+        gs = np.empty(self.vc_ref.size, np.float32)
+        kernels.leak_g(self.vc_ref, *ref_args, gs)
+        read = self.read
+        (_, _, p2, _), (_, _, p3, _) = read.layers[2].terms(), read.layers[3].terms()
+        f32 = np.float32
+        flat = kernels.flat
+        kernels.leak_into(flat(self.vc), *cell_args, flat(read.g[2]), flat(p2),
+                          f32(read.gains[2]), gs, flat(read.g[3]), flat(p3),
+                          f32(read.gains[3]), flat(read.t))
+        for k in (2, 3):  # as two set_all calls
+            read.mark_dirty(k)
+            read.tick()
 
     def end_step(self, n_images: int) -> None:
         s = self.spec
@@ -276,13 +292,13 @@ class AmbrogioWeights(AnalogWeights):
         self._since_transfer += n_images
         if s.leak_every and self._since_leak >= s.leak_every:
             dt = self._since_leak * s.t_image
-            if self.engine == "numba":
-                self.read.set_all(2, self._leak_compiled(dt))
+            if self.engine == "numba" and self.read.combined:
+                self._leak_compiled(dt)
             else:
                 self.vc = self.upd.leak(self.vc, dt, self.cells).astype(np.float32)
                 self.read.set_all(2, self._g())
-            self.vc_ref = self.upd.leak(self.vc_ref, dt, self.ref_cells).astype(np.float32)
-            self.read.set_all(3, self._g_shared())
+                self.vc_ref = self.upd.leak(self.vc_ref, dt, self.ref_cells).astype(np.float32)
+                self.read.set_all(3, self._g_shared())
             self._since_leak = 0
         if self._since_transfer >= s.transfer_every:
             self.transfer()

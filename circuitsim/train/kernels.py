@@ -204,6 +204,35 @@ def leak_g(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
 
 
 @numba.njit(**_JIT)
+def leak_into(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
+              lk_offi: np.ndarray, e_hi: np.ndarray, e_lo: np.ndarray, ztab: np.ndarray,
+              zitab: np.ndarray, w_min: np.float32, inv_hw: np.float32, inv_hz: np.float32,
+              hi: np.float32, hiz: np.float32, rd_c: np.ndarray, rd_s: np.ndarray,
+              gtab: np.ndarray, g2: np.ndarray, p2: np.ndarray, gain2: np.float32,
+              gs: np.ndarray, g3: np.ndarray, p3: np.ndarray, gain3: np.float32,
+              t: np.ndarray) -> None:
+    """One pass of the whole-array leakage of a 2PCM+3T1C layer: :func:`leak_g` of every
+    cell (the same lines) (flat over (n_in, n_out)) into the g array ``g2``, the column references' new g
+    ``gs`` (n_out,) into their broadcast array ``g3``, and both changes into the combined
+    transfer ``t`` (``ArrayRead.set_all(2, ...)`` then ``set_all(3, ...)``: per cell ``dg
+    = new - old; g += dg; t += gain dg p``, the same float32 operations in that order)."""
+    n_out = gs.size
+    for row in range(vc.size // n_out):
+        for j in range(n_out):
+            i = row * n_out + j
+            z = lut(ztab, vc[i] - lk_s[i], w_min, inv_hw, lk_off[i], hi)
+            z = z * (e_hi[i] if z > 0 else e_lo[i])
+            v = lut(zitab, z, np.float32(-1.0), inv_hz, lk_offi[i], hiz) + lk_s[i]
+            vc[i] = v
+            dg = lut(gtab, v - rd_c[i], w_min, inv_hw, 0, hi) * rd_s[i] - g2[i]
+            g2[i] += dg
+            ti = t[i] + gain2 * dg * p2[i]
+            dg = gs[j] - g3[i]
+            g3[i] += dg
+            t[i] = ti + gain3 * dg * p3[i]
+
+
+@numba.njit(**_JIT)
 def dac(x: np.ndarray, levels: np.float32, managed: bool, u: np.ndarray, v: np.ndarray,
         scale: np.ndarray) -> None:
     """``Periphery.dac``: ``v`` (B, n) = the driven inputs of ``x`` (B, n), float32 — divided
@@ -318,6 +347,15 @@ def cell_records(up_off: np.ndarray, up_k: np.ndarray, dn_off: np.ndarray, dn_k:
     for col, a in ((0, up_off), (1, up_k), (3, dn_k), (4, rd_c), (5, rd_s)):
         rec[:, col] = np.asarray(a).reshape(-1)
     return rec
+
+
+def flat(a: np.ndarray) -> np.ndarray:
+    """``a`` as a flat view for a kernel to update in place (a C-contiguous array; raises
+    instead of letting ``reshape`` hand the kernel a copy)."""
+    if not a.flags.c_contiguous:
+        raise ValueError("kernels.flat: the array is not C-contiguous (a kernel would update "
+                         "a copy)")
+    return a.reshape(-1)
 
 
 def pairs32(words: np.ndarray) -> np.ndarray:

@@ -68,7 +68,7 @@ class ArrayRead:
         if len(arrays) != len(gains) or not arrays:
             raise SpecError("arrays: need one gain per conductance array")
         self.sur = sur
-        self.g = [np.array(a, dtype=np.float32) for a in arrays]
+        self.g = [np.array(a, dtype=np.float32, order="C") for a in arrays]
         self.layers = [sur.layer(a, dtype=np.float32, refresh_every=0, exact_read=exact_read)
                        for a in arrays]
         self.gains = [float(c) for c in gains]
