@@ -83,6 +83,12 @@ def test_training_runs_identical_on_both_engines(sur):
     assert strip[0] == strip[1]
     for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
         assert np.array_equal(a.weights(), b.weights())
+        for ga, gb in zip([*a.read.g, a.read.t], [*b.read.g, b.read.t], strict=True):
+            assert np.array_equal(ga, gb)  # the conductances and the transfer they read
+    assert runs[0].history == runs[1].history or all(
+        {k: v for k, v in ha.items() if "seconds" not in k}
+        == {k: v for k, v in hb.items() if "seconds" not in k}
+        for ha, hb in zip(runs[0].history, runs[1].history, strict=True))
 
 
 def test_multilayer_mlp_shapes_and_float_learns():
@@ -147,6 +153,12 @@ def test_other_rules_identical_on_both_engines(sur, rule):
             for e in ("numpy", "numba")]
     for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
         assert np.array_equal(a.weights(), b.weights())
+        for ga, gb in zip([*a.read.g, a.read.t], [*b.read.g, b.read.t], strict=True):
+            assert np.array_equal(ga, gb)  # the conductances and the transfer they read
+    assert runs[0].history == runs[1].history or all(
+        {k: v for k, v in ha.items() if "seconds" not in k}
+        == {k: v for k, v in hb.items() if "seconds" not in k}
+        for ha, hb in zip(runs[0].history, runs[1].history, strict=True))
 
 
 def test_counter_uniforms_equal_the_kernel_and_are_uniform():

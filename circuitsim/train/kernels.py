@@ -335,6 +335,101 @@ def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
     return up, down
 
 
+@numba.njit(**_JIT)
+def coincidence_list(a: np.ndarray, b: np.ndarray, n_b: int, bl: int, idx: np.ndarray,
+                     ups: np.ndarray, downs: np.ndarray) -> int:
+    """:func:`coincidences` as a list: the flat indices (ascending, ``np.flatnonzero``'s
+    order) of the devices with any coincidence into ``idx``, their up and down counts into
+    ``ups`` / ``downs`` (float32, exact integers); returns how many."""
+    mx, sx = _masks(a, n_b, bl)
+    md, sd = _masks(b, n_b, bl)
+    n_in, n_out = a.shape[1], b.shape[1]
+    up = np.empty(n_out, np.int64)
+    dn = np.empty(n_out, np.int64)
+    cnt = 0
+    for i in range(n_in):
+        live = False
+        for s in range(n_b):
+            live |= mx[s, i] != 0
+        if not live:
+            continue
+        up[:] = 0
+        dn[:] = 0
+        for s in range(n_b):  # branch-free over the columns (vector instructions)
+            m = mx[s, i]
+            if m == 0:
+                continue
+            si = np.int64(sx[s, i])
+            for j in range(n_out):
+                c = np.int64(_popcount(m & md[s, j]))
+                down = si * np.int64(sd[s, j]) > 0
+                dn[j] += c if down else 0
+                up[j] += 0 if down else c
+        for j in range(n_out):
+            if up[j] + dn[j]:
+                idx[cnt] = i * n_out + j
+                ups[cnt] = up[j]
+                downs[cnt] = dn[j]
+                cnt += 1
+    return cnt
+
+
+@numba.njit(**_JIT)
+def sign_list(x: np.ndarray, d: np.ndarray, idx: np.ndarray, ups: np.ndarray,
+              downs: np.ndarray) -> int:
+    """SBP's Manhattan rule as a list: one pulse per device in the sign of ``-sum_b x_b
+    d_b`` (``x`` binary, ``d`` ternary, so the float32 sums are exact integers in any
+    order), up (``ups`` = 1) where that sum is negative, down where positive; flat indices
+    ascending into ``idx``. Returns how many devices are pulsed."""
+    n_b, n_in = x.shape
+    n_out = d.shape[1]
+    cnt = 0
+    for i in range(n_in):
+        for j in range(n_out):
+            acc = np.float32(0.0)
+            for s in range(n_b):
+                acc += x[s, i] * d[s, j]
+            if acc != 0:
+                idx[cnt] = i * n_out + j
+                ups[cnt] = np.float32(1.0) if acc < 0 else np.float32(0.0)
+                downs[cnt] = np.float32(1.0) if acc > 0 else np.float32(0.0)
+                cnt += 1
+    return cnt
+
+
+@numba.njit(**_JIT)
+def rpu_apply(idx: np.ndarray, ku: np.ndarray, kd: np.ndarray, step_up: np.ndarray,
+              step_down: np.ndarray, bound: np.ndarray, w: np.ndarray, c2c: np.float32,
+              noise: np.ndarray, g_mid: np.float32, half: np.float32, g0: np.ndarray,
+              g1: np.ndarray, t: np.ndarray, p0: np.ndarray, p1: np.ndarray,
+              c0: np.float32, c1: np.float32) -> None:
+    """The pulsed devices of a list (:func:`coincidence_list` / :func:`sign_list`: ``ku``
+    up and ``kd`` down pulses at flat ``idx``) in one pass: the RPU step with
+    cycle-to-cycle noise (``noise`` (2, n) standard normals when ``c2c`` > 0) and bounds
+    (``RpuArray._apply``), the conductance pair ``g_mid +- w half`` (``RpuWeights._pair``)
+    into arrays ``g0``, ``g1`` and the combined transfer ``t`` (``ArrayRead.set_at`` of
+    array 0, then of array 1, gains ``c0``, ``c1``); the same float32 operations."""
+    for h in range(idx.size):
+        i = idx[h]
+        su = step_up[i]
+        sd = step_down[i]
+        mu = ku[h] * su
+        md = kd[h] * sd
+        if c2c > 0:
+            mu = max(mu + np.sqrt(ku[h]) * c2c * su * noise[0, h], np.float32(0.0))
+            md = max(md + np.sqrt(kd[h]) * c2c * sd * noise[1, h], np.float32(0.0))
+        b = bound[i]
+        wn = min(max(w[i] + (mu - md), -b), b)
+        w[i] = wn
+        hw = wn * half
+        dg = (g_mid + hw) - g0[i]
+        g0[i] += dg
+        ti = t[i] + c0 * dg * p0[i]
+        dg = (g_mid - hw) - g1[i]
+        g1[i] += dg
+        t[i] = ti + c1 * dg * p1[i]
+
+
 def cell_records(up_off: np.ndarray, up_k: np.ndarray, dn_off: np.ndarray, dn_k: np.ndarray,
                  rd_c: np.ndarray, rd_s: np.ndarray, dn_shift: int) -> np.ndarray:
     """3T1C cell parameters as (N, 8) float32 records for :func:`ambrogio_pulse`: up offset,
@@ -385,6 +480,11 @@ def warm_up() -> float:
            tab, z1.copy())
     one = np.ones((2, 3), np.float32)
     coincidences(one, one, 1, 2)
+    i9, f9 = np.zeros(9, np.int64), np.zeros(9, np.float32)  # 3 x 3 devices
+    coincidence_list(one, one, 1, 2, i9, f9, f9.copy())
+    sign_list(one, one, i9, f9, f9.copy())
+    rpu_apply(i9[:1], f9[:1], f9[:1], f9, f9, f9, f9.copy(), f(0.3), np.zeros((2, 1), f),
+              f(1), f(1), f9.copy(), f9.copy(), f9.copy(), f9, f9, f(1), f(-1))
     e2 = np.zeros((0, 0), np.float32)
     dac(one, f(3), True, e2, one.copy(), np.ones((2, 1), np.float32))
     adc(one.copy(), f(1), e2, f(1), f(0.5), e2)

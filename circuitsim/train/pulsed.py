@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuitsim.surrogate.mac import MacSurrogate
+from circuitsim.train import kernels
 from circuitsim.train.periphery import Periphery
 from circuitsim.train.rpu import RpuArray, RpuSpec
 from circuitsim.train.weights import AnalogWeights, ArrayRead
@@ -38,6 +39,13 @@ class RpuWeights(AnalogWeights):
         gp, gn = self._pair(self.dev.w)
         self.read = ArrayRead(mac, [gp, gn], [1.0, -1.0], exact_read=exact_read)
         self.pulses = 0
+        # compiled updates (kernels.rpu_apply) where the read is one combined transfer
+        spec_ok = rule == "sbp" or (spec.update_mode == "stochastic" and spec.bl <= 64)
+        self.compiled = (engine == "numba" and spec_ok and self.read.combined
+                         and self.read.l is None)
+        if self.compiled:
+            n = self.dev.w.size
+            self._list = (np.empty(n, np.int64), *np.empty((2, n), np.float32))
 
     def _pair(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         half = w * np.float32(0.5 * self.w_scale)
@@ -50,6 +58,9 @@ class RpuWeights(AnalogWeights):
         return {"G+": self.read.g[0], "G-": self.read.g[1]}
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+        if self.compiled:
+            self._update_compiled(x, d, lr)
+            return
         if self.kind == "sbp":
             n = -np.sign(x.T @ d).astype(np.int64)
             self.dev.apply_pulses(n)
@@ -61,3 +72,24 @@ class RpuWeights(AnalogWeights):
             gp, gn = self._pair(self.dev.w.reshape(-1)[idx])
             self.read.set_at(0, idx, gp)
             self.read.set_at(1, idx, gn)
+
+    def _update_compiled(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+        """:meth:`update` through ``RpuArray.pulse_list`` and :func:`kernels.rpu_apply`
+        (the same random draws and float32 operations)."""
+        dev, read, flat, f32 = self.dev, self.read, kernels.flat, np.float32
+        n = dev.pulse_list(x, d, lr, self.kind, self._list)
+        idx, ku, kd = (a[:n] for a in self._list)
+        noise = dev.c2c_noise(n)
+        dev.touched = idx.copy()
+        self.pulses += n if self.kind == "sbp" else int(ku.sum() + kd.sum())
+        if not n:
+            return
+        (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
+        kernels.rpu_apply(idx, ku, kd, flat(dev.step_up), flat(dev.step_down),
+                          flat(dev.bound), flat(dev.w), f32(dev.spec.c2c), noise,
+                          f32(self.g_mid), f32(0.5 * self.w_scale), flat(read.g[0]),
+                          flat(read.g[1]), flat(read.t), flat(p0), flat(p1),
+                          f32(read.gains[0]), f32(read.gains[1]))
+        for k in (0, 1):  # as two set_at calls
+            read.mark_dirty(k)
+            read.tick()

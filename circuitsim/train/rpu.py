@@ -117,10 +117,10 @@ def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
     return ((total - net) * 0.5).astype(np.int32), ((total + net) * 0.5).astype(np.int32)
 
 
-def pulse_counts(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int,
-                 rng: np.random.Generator, engine: str = "numpy") -> PulseCounts:
-    """Stochastic row/column pulse trains of a batch and their coincidence counts
-    (``engine`` "numba": counted by the compiled kernel, the same integers)."""
+def pulse_trains(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """Stochastic row and column pulse trains of a batch: slots ``a`` (B * bl, n_in) and
+    ``b`` (B * bl, n_out) in {-1, 0, +1}, and how many lines saturated (``C |v| > 1``)."""
     xa, da = _check_batch(x, d, lr)
     c = math.sqrt(lr / (bl * dw_min))
     qx, qd = c * np.abs(xa), c * np.abs(da)
@@ -133,7 +133,15 @@ def pulse_counts(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int
         fire = rng.random((n_b, bl, v.shape[1]), dtype=np.float32) < np.minimum(q, 1)[:, None]
         return (fire * np.sign(v)[:, None, :]).reshape(n_b * bl, v.shape[1])
 
-    a, b = bits(xa, qx), bits(da, qd)
+    return bits(xa, qx), bits(da, qd), saturated
+
+
+def pulse_counts(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int,
+                 rng: np.random.Generator, engine: str = "numpy") -> PulseCounts:
+    """Stochastic row/column pulse trains of a batch and their coincidence counts
+    (``engine`` "numba": counted by the compiled kernel, the same integers)."""
+    a, b, saturated = pulse_trains(x, d, lr, dw_min, bl, rng)
+    n_b = len(x)
     if engine == "numba" and bl <= 64:
         up, down = kernels.coincidences(a, b, n_b, bl)
     else:
@@ -227,6 +235,26 @@ class RpuArray:
                              f"{counts.dtype} {counts.shape}")
         counts = counts.astype(np.int64)
         self._apply(np.maximum(counts, 0), np.maximum(-counts, 0))
+
+    def pulse_list(self, x: np.ndarray, d: np.ndarray, lr: float, rule: str,
+                   out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
+        """The devices one update pulses, as a list (compiled; the same random draws as
+        :meth:`pulse_update` (``rule`` "pulse", stochastic mode, ``bl`` <= 64) or
+        :meth:`apply_pulses` of SBP's ``-sign(x^T d)`` (``rule`` "sbp")): flat indices,
+        up and down counts into ``out``; returns how many. :meth:`c2c_noise` then draws
+        what :meth:`_apply` would."""
+        self._check_lines(np.asarray(x), np.asarray(d))
+        if rule == "sbp":
+            return kernels.sign_list(np.ascontiguousarray(x, np.float32),
+                                     np.ascontiguousarray(d, np.float32), *out)
+        a, b, _ = pulse_trains(x, d, lr, self.spec.dw_min, self.spec.bl, self.rng)
+        return kernels.coincidence_list(a, b, len(x), self.spec.bl, *out)
+
+    def c2c_noise(self, n: int) -> np.ndarray:
+        """The cycle-to-cycle normals :meth:`_apply` draws for ``n`` pulsed devices."""
+        if self.spec.c2c > 0:
+            return self.rng.standard_normal((2, n), dtype=np.float32)
+        return np.zeros((2, 0), np.float32)
 
     def _check_lines(self, x: np.ndarray, d: np.ndarray) -> None:
         if x.ndim != 2 or d.ndim != 2 or x.shape[1] != self.n_in or d.shape[1] != self.n_out:
