@@ -14,7 +14,7 @@ Weight (in weight units; ``w_scale`` siemens per unit)::
   ``g``: ``n = round_stochastic(p dW w_scale / dg_nom)`` (``dg_nom``: the nominal cell's g
   step at V_C0), at most ``n_max`` per cell and step [ours: stochastic rounding keeps the
   expected change equal to SGD's; its uniforms come from a counter-based stream,
-  ``weights.cell_uniforms``, so the compiled kernel computes each cell's own value in
+  ``streams.cell_uniforms``, so the compiled kernel computes each cell's own value in
   place]. The pulsed cells move by what the *surrogate* says, not by ``dg_nom``.
 - **Leakage**: every ``leak_every`` images all cells (and the references) leak for
   ``leak_every * t_image`` seconds (the surrogate integrates any hold exactly; between two
@@ -61,15 +61,8 @@ from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.surrogate.update import MZ, CellParams, M, UpdateSurrogate
 from circuitsim.train import kernels, pcm
 from circuitsim.train.periphery import Periphery
-from circuitsim.train.weights import (
-    AnalogWeights,
-    ArrayRead,
-    cell_uniforms,
-    pulse_counts,
-    round_pulses,
-    sgd_rows,
-    step_key,
-)
+from circuitsim.train.streams import cell_uniforms, step_key
+from circuitsim.train.weights import AnalogWeights, ArrayRead, pulse_counts, round_pulses, sgd_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +176,7 @@ class AmbrogioWeights(AnalogWeights):
         self.read = ArrayRead(mac, [zeros, zeros, self._g(), self._g_shared()],
                               [f, -f, self.p, -self.p], exact_read=exact_read)
         self._write(np.asarray(w0, dtype=np.float64) * spec.w_scale, flip=False)
-        # the stochastic rounding's counter-based stream (weights.cell_uniforms)
+        # the stochastic rounding's counter-based stream (streams.cell_uniforms)
         self._key, self._updates = int(rng.integers(2**63)), 0
 
     # ------------------------------------------------------------ state

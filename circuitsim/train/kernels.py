@@ -8,7 +8,7 @@ equal:
 
 - :func:`ambrogio_pulse`: SGD change of the driven rows (``weights.sgd_rows``) -> stochastic
   rounding to whole pulses (``weights.round_pulses``) with the counter-based uniforms of
-  :func:`cell_uniform` (``weights.cell_uniforms``) -> the 3T1C surrogate's state-dependent
+  :func:`cell_uniform` (``streams.cell_uniforms``) -> the 3T1C surrogate's state-dependent
   step of each pulsed cell (``UpdateSurrogate.pulse_at``) -> its new g
   (``UpdateSurrogate.g_at``) -> the combined array transfer ``T += c dg P``
   (``ArrayRead.set_at``).
@@ -77,17 +77,39 @@ def prefetch(typingctx, arr, idx):
 
 
 @numba.njit(inline="always")
-def cell_uniform(skey: np.uint32, idx: np.int64) -> np.float32:
-    """``weights.cell_uniforms`` for one cell (the same 32-bit arithmetic and float32, in
-    uint32 so that a loop of them compiles to vector instructions)."""
+def cell_bits(skey: np.uint32, idx: np.int64) -> np.uint32:
+    """``streams.cell_bits`` for one cell (the same 32-bit arithmetic, in uint32 so that a
+    loop of them compiles to vector instructions)."""
     h = np.uint32(skey + np.uint32(idx) * np.uint32(0x9E3779B9))
     h ^= h >> np.uint32(16)
     h = np.uint32(h * np.uint32(0x85EBCA6B))
     h ^= h >> np.uint32(13)
     h = np.uint32(h * np.uint32(0xC2B2AE35))
     h ^= h >> np.uint32(16)
-    return np.float32(np.int32(h >> np.uint32(8))) * np.float32(2.0 ** -24)
+    return h >> np.uint32(8)
 
+
+@numba.njit(inline="always")
+def cell_uniform(skey: np.uint32, idx: np.int64) -> np.float32:
+    """``streams.cell_uniforms`` for one cell (the same float32)."""
+    return np.float32(np.int32(cell_bits(skey, idx))) * np.float32(2.0 ** -24)
+
+
+@numba.njit(inline="always")
+def cell_normal(skey: np.uint32, idx: np.int64, tail: np.ndarray, pairs: np.ndarray
+                ) -> np.float32:
+    """``streams.cell_normals`` for one cell (``tail``, ``pairs``:
+    ``streams.NORMAL_TABLES``; the same float32 operations)."""
+    k = np.int64(cell_bits(skey, idx))
+    if k < _TAIL:
+        return tail[k]
+    if k >= (1 << 24) - _TAIL:
+        return -tail[(1 << 24) - 1 - k]
+    frac = (np.float32(k & ((1 << _SEG) - 1)) + np.float32(0.5)) * np.float32(2.0**-_SEG)
+    return pairs[k >> _SEG, 0] + frac * pairs[k >> _SEG, 1]
+
+
+_TAIL, _SEG = 2**14, 10  # streams.TAIL, streams.SEG (kernels import nothing of the package)
 
 #: hits ahead whose cache lines the pulse loop requests while it works on the current one
 _AHEAD = 16
@@ -104,7 +126,7 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
     """Fused 2PCM+3T1C update (see the module docstring) of inputs ``x`` (B, n_in) and errors
     ``d`` (B, n_out), float32: per driven row the change in nominal steps ``k * sum_b x_b
     d_b`` (``weights.sgd_rows``; ``k`` = SGD scale / nominal step), the uniform of each cell
-    from the counter-based stream of update key ``skey`` (``weights.cell_uniforms``), then
+    from the counter-based stream of update key ``skey`` (``streams.cell_uniforms``), then
     the pulsed cells. ``vc``, ``g2`` (the g array), ``t`` (combined transfer) and ``p`` (its
     tile scale) flat over (n_in, n_out), updated in place; ``cell`` (n_in * n_out, 8)
     float32: each cell's parameters in one record (:func:`cell_records`: a pulsed cell costs
@@ -336,14 +358,39 @@ def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
 
 
 @numba.njit(**_JIT)
-def coincidence_list(a: np.ndarray, b: np.ndarray, n_b: int, bl: int, idx: np.ndarray,
+def pulse_masks(v: np.ndarray, c: np.float32, bl: int, skey: np.uint32
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``rpu.pulse_trains`` of lines ``v`` (B, n) as :func:`_masks` gives them: per sample
+    and line the slots that fired (bit ``k`` of slot ``k``: its uniform of index ``(s bl +
+    k) n + i`` below ``min(1, c |v|)``) and the line's sign."""
+    n_b, n = v.shape
+    mask = np.zeros((n_b, n), np.uint64)
+    sign = np.zeros((n_b, n), np.int8)
+    for s in range(n_b):
+        for i in range(n):
+            p = min(c * abs(v[s, i]), np.float32(1.0))
+            m = _U(0)
+            for k in range(bl):
+                if cell_uniform(skey, (s * bl + k) * n + i) < p:
+                    m |= _U(1) << _U(k)
+            mask[s, i] = m
+            sign[s, i] = 1 if v[s, i] > 0 else -1
+    return mask, sign
+
+
+@numba.njit(**_JIT)
+def coincidence_list(x: np.ndarray, d: np.ndarray, c: np.float32, bl: int,
+                     key_rows: np.uint32, key_cols: np.uint32, idx: np.ndarray,
                      ups: np.ndarray, downs: np.ndarray) -> int:
-    """:func:`coincidences` as a list: the flat indices (ascending, ``np.flatnonzero``'s
-    order) of the devices with any coincidence into ``idx``, their up and down counts into
-    ``ups`` / ``downs`` (float32, exact integers); returns how many."""
-    mx, sx = _masks(a, n_b, bl)
-    md, sd = _masks(b, n_b, bl)
-    n_in, n_out = a.shape[1], b.shape[1]
+    """The stochastic pulse update of inputs ``x`` (B, n_in) and errors ``d`` (B, n_out) as a
+    list: pulse trains (:func:`pulse_masks`, ``c`` = sqrt(lr / (bl dw_min))), then the
+    flat indices (ascending, ``np.flatnonzero``'s order) of the devices with any
+    coincidence into ``idx``, their up and down counts (:func:`coincidences`) into ``ups``
+    / ``downs`` (float32, exact integers); returns how many."""
+    n_b = x.shape[0]
+    mx, sx = pulse_masks(x, c, bl, key_rows)
+    md, sd = pulse_masks(d, c, bl, key_cols)
+    n_in, n_out = x.shape[1], d.shape[1]
     up = np.empty(n_out, np.int64)
     dn = np.empty(n_out, np.int64)
     cnt = 0
@@ -400,12 +447,14 @@ def sign_list(x: np.ndarray, d: np.ndarray, idx: np.ndarray, ups: np.ndarray,
 @numba.njit(**_JIT)
 def rpu_apply(idx: np.ndarray, ku: np.ndarray, kd: np.ndarray, step_up: np.ndarray,
               step_down: np.ndarray, bound: np.ndarray, w: np.ndarray, c2c: np.float32,
-              noise: np.ndarray, g_mid: np.float32, half: np.float32, g0: np.ndarray,
+              key_up: np.uint32, key_dn: np.uint32, tail: np.ndarray, pairs: np.ndarray,
+              g_mid: np.float32, half: np.float32, g0: np.ndarray,
               g1: np.ndarray, t: np.ndarray, p0: np.ndarray, p1: np.ndarray,
               c0: np.float32, c1: np.float32) -> None:
     """The pulsed devices of a list (:func:`coincidence_list` / :func:`sign_list`: ``ku``
     up and ``kd`` down pulses at flat ``idx``) in one pass: the RPU step with
-    cycle-to-cycle noise (``noise`` (2, n) standard normals when ``c2c`` > 0) and bounds
+    cycle-to-cycle noise (when ``c2c`` > 0: :func:`cell_normal` of the device's index,
+    keys ``key_up`` / ``key_dn``, tables ``streams.NORMAL_TABLES``) and bounds
     (``RpuArray._apply``), the conductance pair ``g_mid +- w half`` (``RpuWeights._pair``)
     into arrays ``g0``, ``g1`` and the combined transfer ``t`` (``ArrayRead.set_at`` of
     array 0, then of array 1, gains ``c0``, ``c1``); the same float32 operations."""
@@ -416,8 +465,10 @@ def rpu_apply(idx: np.ndarray, ku: np.ndarray, kd: np.ndarray, step_up: np.ndarr
         mu = ku[h] * su
         md = kd[h] * sd
         if c2c > 0:
-            mu = max(mu + np.sqrt(ku[h]) * c2c * su * noise[0, h], np.float32(0.0))
-            md = max(md + np.sqrt(kd[h]) * c2c * sd * noise[1, h], np.float32(0.0))
+            nu = cell_normal(key_up, i, tail, pairs)
+            nd = cell_normal(key_dn, i, tail, pairs)
+            mu = max(mu + np.sqrt(ku[h]) * c2c * su * nu, np.float32(0.0))
+            md = max(md + np.sqrt(kd[h]) * c2c * sd * nd, np.float32(0.0))
         b = bound[i]
         wn = min(max(w[i] + (mu - md), -b), b)
         w[i] = wn
@@ -481,10 +532,12 @@ def warm_up() -> float:
     one = np.ones((2, 3), np.float32)
     coincidences(one, one, 1, 2)
     i9, f9 = np.zeros(9, np.int64), np.zeros(9, np.float32)  # 3 x 3 devices
-    coincidence_list(one, one, 1, 2, i9, f9, f9.copy())
+    u1 = np.uint32(1)
+    coincidence_list(one, one, f(1), 2, u1, u1, i9, f9, f9.copy())
     sign_list(one, one, i9, f9, f9.copy())
-    rpu_apply(i9[:1], f9[:1], f9[:1], f9, f9, f9, f9.copy(), f(0.3), np.zeros((2, 1), f),
-              f(1), f(1), f9.copy(), f9.copy(), f9.copy(), f9, f9, f(1), f(-1))
+    rpu_apply(i9[:1], f9[:1], f9[:1], f9, f9, f9, f9.copy(), f(0.3), u1, u1,
+              np.zeros(_TAIL, f), np.zeros((2**14 + 1, 2), f), f(1), f(1), f9.copy(), f9.copy(),
+              f9.copy(), f9, f9, f(1), f(-1))
     e2 = np.zeros((0, 0), np.float32)
     dac(one, f(3), True, e2, one.copy(), np.ones((2, 1), np.float32))
     adc(one.copy(), f(1), e2, f(1), f(0.5), e2)

@@ -21,6 +21,7 @@ from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.train import kernels
 from circuitsim.train.periphery import Periphery
 from circuitsim.train.rpu import RpuArray, RpuSpec
+from circuitsim.train.streams import NORMAL_TABLES
 from circuitsim.train.weights import AnalogWeights, ArrayRead
 
 
@@ -79,17 +80,18 @@ class RpuWeights(AnalogWeights):
         dev, read, flat, f32 = self.dev, self.read, kernels.flat, np.float32
         n = dev.pulse_list(x, d, lr, self.kind, self._list)
         idx, ku, kd = (a[:n] for a in self._list)
-        noise = dev.c2c_noise(n)
-        dev.touched = idx.copy()
+        k_up, k_dn, _, _ = dev.keys()
+        dev.end_update(idx.copy())
         self.pulses += n if self.kind == "sbp" else int(ku.sum() + kd.sum())
         if not n:
             return
         (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
         kernels.rpu_apply(idx, ku, kd, flat(dev.step_up), flat(dev.step_down),
-                          flat(dev.bound), flat(dev.w), f32(dev.spec.c2c), noise,
-                          f32(self.g_mid), f32(0.5 * self.w_scale), flat(read.g[0]),
-                          flat(read.g[1]), flat(read.t), flat(p0), flat(p1),
-                          f32(read.gains[0]), f32(read.gains[1]))
+                          flat(dev.bound), flat(dev.w), f32(dev.spec.c2c), np.uint32(k_up),
+                          np.uint32(k_dn), *NORMAL_TABLES, f32(self.g_mid),
+                          f32(0.5 * self.w_scale), flat(read.g[0]), flat(read.g[1]),
+                          flat(read.t), flat(p0), flat(p1), f32(read.gains[0]),
+                          f32(read.gains[1]))
         for k in (0, 1):  # as two set_at calls
             read.mark_dirty(k)
             read.tick()

@@ -55,6 +55,7 @@ import numpy as np
 
 from circuitsim.spec import check_types, non_negative, param, positive, require
 from circuitsim.train import kernels
+from circuitsim.train.streams import cell_normals, cell_uniforms, step_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +119,12 @@ def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
 
 
 def pulse_trains(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+                 skeys: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, int]:
     """Stochastic row and column pulse trains of a batch: slots ``a`` (B * bl, n_in) and
-    ``b`` (B * bl, n_out) in {-1, 0, +1}, and how many lines saturated (``C |v| > 1``)."""
+    ``b`` (B * bl, n_out) in {-1, 0, +1}, and how many lines saturated (``C |v| > 1``).
+    Slot ``k`` of line ``i`` in sample ``s`` fires when its counter-based uniform
+    (``streams.cell_uniforms`` of index ``(s bl + k) n + i``, keys ``skeys`` for rows and
+    columns) is below ``min(1, C |v|)``; ``kernels.pulse_masks`` computes the same bits."""
     xa, da = _check_batch(x, d, lr)
     c = math.sqrt(lr / (bl * dw_min))
     qx, qd = c * np.abs(xa), c * np.abs(da)
@@ -129,18 +133,23 @@ def pulse_trains(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int
     if n_b * bl >= 2**24:
         raise ValueError(f"batch {n_b} x bl {bl}: too many pulse slots for exact float32 counts")
 
-    def bits(v: np.ndarray, q: np.ndarray) -> np.ndarray:
-        fire = rng.random((n_b, bl, v.shape[1]), dtype=np.float32) < np.minimum(q, 1)[:, None]
+    def bits(v: np.ndarray, q: np.ndarray, skey: int) -> np.ndarray:
+        u = cell_uniforms(skey, np.arange(n_b * bl * v.shape[1])).reshape(n_b, bl, -1)
+        fire = u < np.minimum(q, 1)[:, None]
         return (fire * np.sign(v)[:, None, :]).reshape(n_b * bl, v.shape[1])
 
-    return bits(xa, qx), bits(da, qd), saturated
+    return bits(xa, qx, skeys[0]), bits(da, qd, skeys[1]), saturated
 
 
 def pulse_counts(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int,
-                 rng: np.random.Generator, engine: str = "numpy") -> PulseCounts:
-    """Stochastic row/column pulse trains of a batch and their coincidence counts
-    (``engine`` "numba": counted by the compiled kernel, the same integers)."""
-    a, b, saturated = pulse_trains(x, d, lr, dw_min, bl, rng)
+                 rng: np.random.Generator | None, engine: str = "numpy",
+                 skeys: tuple[int, int] | None = None) -> PulseCounts:
+    """Stochastic row/column pulse trains of a batch (:func:`pulse_trains`; stream keys
+    ``skeys``, or drawn from ``rng``) and their coincidence counts (``engine`` "numba":
+    counted by the compiled kernel, the same integers)."""
+    if skeys is None:
+        skeys = (int(rng.integers(2**32)), int(rng.integers(2**32)))
+    a, b, saturated = pulse_trains(x, d, lr, dw_min, bl, skeys)
     n_b = len(x)
     if engine == "numba" and bl <= 64:
         up, down = kernels.coincidences(a, b, n_b, bl)
@@ -193,6 +202,8 @@ class RpuArray:
             if w.shape != tuple(shape):
                 raise ValueError(f"w0 shape {w.shape} != {tuple(shape)}")
             self.w = np.clip(w, -self.bound, self.bound)  # initial weights respect the bounds
+        # counter-based streams (streams.step_key) of the pulse trains and the c2c noise
+        self._key, self._updates = int(rng.integers(2**63)), 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -218,7 +229,8 @@ class RpuArray:
             rows = cols = saturated = 0
         else:
             self._check_lines(np.asarray(x), np.asarray(d))
-            pc = pulse_counts(x, d, lr, spec.dw_min, spec.bl, self.rng, self.engine)
+            pc = pulse_counts(x, d, lr, spec.dw_min, spec.bl, None, self.engine,
+                              self.keys()[2:])
             up, down = pc.up, pc.down
             rows, cols, saturated = pc.row_pulses, pc.col_pulses, pc.saturated
         self._apply(up, down)
@@ -236,25 +248,32 @@ class RpuArray:
         counts = counts.astype(np.int64)
         self._apply(np.maximum(counts, 0), np.maximum(-counts, 0))
 
+    def keys(self) -> tuple[int, int, int, int]:
+        """This update's stream keys: c2c noise of up and down pulses, row and column
+        pulse trains."""
+        return tuple(step_key(self._key, 4 * self._updates + k) for k in range(4))
+
     def pulse_list(self, x: np.ndarray, d: np.ndarray, lr: float, rule: str,
                    out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
-        """The devices one update pulses, as a list (compiled; the same random draws as
+        """The devices one update pulses, as a list (compiled; the same pulses as
         :meth:`pulse_update` (``rule`` "pulse", stochastic mode, ``bl`` <= 64) or
         :meth:`apply_pulses` of SBP's ``-sign(x^T d)`` (``rule`` "sbp")): flat indices,
-        up and down counts into ``out``; returns how many. :meth:`c2c_noise` then draws
-        what :meth:`_apply` would."""
+        up and down counts into ``out``; returns how many. The caller applies them with
+        ``kernels.rpu_apply`` and then calls :meth:`end_update`."""
         self._check_lines(np.asarray(x), np.asarray(d))
+        x32, d32 = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32)
         if rule == "sbp":
-            return kernels.sign_list(np.ascontiguousarray(x, np.float32),
-                                     np.ascontiguousarray(d, np.float32), *out)
-        a, b, _ = pulse_trains(x, d, lr, self.spec.dw_min, self.spec.bl, self.rng)
-        return kernels.coincidence_list(a, b, len(x), self.spec.bl, *out)
+            return kernels.sign_list(x32, d32, *out)
+        _check_batch(x32, d32, lr)
+        c = np.float32(math.sqrt(lr / (self.spec.bl * self.spec.dw_min)))
+        _, _, kr, kc = self.keys()
+        return kernels.coincidence_list(x32, d32, c, self.spec.bl, np.uint32(kr),
+                                        np.uint32(kc), *out)
 
-    def c2c_noise(self, n: int) -> np.ndarray:
-        """The cycle-to-cycle normals :meth:`_apply` draws for ``n`` pulsed devices."""
-        if self.spec.c2c > 0:
-            return self.rng.standard_normal((2, n), dtype=np.float32)
-        return np.zeros((2, 0), np.float32)
+    def end_update(self, idx: np.ndarray) -> None:
+        """After an update that pulsed the devices at ``idx``: the next update's streams."""
+        self.touched = idx
+        self._updates += 1
 
     def _check_lines(self, x: np.ndarray, d: np.ndarray) -> None:
         if x.ndim != 2 or d.ndim != 2 or x.shape[1] != self.n_in or d.shape[1] != self.n_out:
@@ -268,14 +287,15 @@ class RpuArray:
     def _apply(self, up: np.ndarray, down: np.ndarray) -> None:
         ku_all, kd_all = up.reshape(-1), down.reshape(-1)
         idx = np.flatnonzero(ku_all + kd_all)
-        self.touched = idx
+        k_up, k_dn, _, _ = self.keys()
+        self.end_update(idx)
         if idx.size == 0:
             return
         ku, kd = ku_all[idx].astype(np.float32), kd_all[idx].astype(np.float32)
         su, sd = self.step_up.reshape(-1)[idx], self.step_down.reshape(-1)[idx]
         mag_up, mag_down = ku * su, kd * sd
         if self.spec.c2c > 0:
-            noise = self.rng.standard_normal((2, idx.size), dtype=np.float32)
+            noise = (cell_normals(k_up, idx), cell_normals(k_dn, idx))
             c2c = np.float32(self.spec.c2c)
             mag_up = np.maximum(mag_up + np.sqrt(ku) * c2c * su * noise[0], 0)
             mag_down = np.maximum(mag_down + np.sqrt(kd) * c2c * sd * noise[1], 0)

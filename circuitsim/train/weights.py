@@ -217,35 +217,6 @@ def round_pulses(dw: np.ndarray, step: float, u: np.ndarray, n_max: int) -> np.n
     return n.astype(np.int16)
 
 
-_M64 = (1 << 64) - 1
-_M32 = np.uint64(0xFFFFFFFF)
-
-
-def step_key(key: int, counter: int) -> int:
-    """32-bit key of update number ``counter`` of a stream with 64-bit ``key``: the
-    SplitMix64 output of ``key + counter * golden``, upper half (Python integers, exact)."""
-    z = (key + counter * 0x9E3779B97F4A7C15) & _M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return (z ^ (z >> 31)) >> 32
-
-
-def cell_uniforms(skey: int, idx: np.ndarray) -> np.ndarray:
-    """Uniforms in [0, 1) (float32, 24 bits) of the cells at flat indices ``idx`` for the
-    update with key ``skey`` (:func:`step_key`): the murmur3 finalizer of ``skey + idx *
-    golden`` (mod 2**32; a bijection of the index: the cells of one update hash to distinct
-    32-bit words, of which the top 24 bits are used). A counter-based stream: a compiled
-    kernel computes the same value of a cell where it needs it (``kernels.cell_uniform``)
-    instead of reading a drawn array."""
-    h = (np.uint64(skey) + np.asarray(idx, np.uint64) * np.uint64(0x9E3779B9)) & _M32
-    h ^= h >> np.uint64(16)
-    h = (h * np.uint64(0x85EBCA6B)) & _M32
-    h ^= h >> np.uint64(13)
-    h = (h * np.uint64(0xC2B2AE35)) & _M32
-    h ^= h >> np.uint64(16)
-    return (h >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24)
-
-
 def sgd_rows(x: np.ndarray, d: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """The rows driven by any sample of ``x`` (B, n_in) (rows at 0 V fire no pulses) and the
     SGD change of those rows ``scale * sum_b x_b^T d_b`` (float32, summed over the batch in
