@@ -234,10 +234,11 @@ def leak_into(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
               gs: np.ndarray, g3: np.ndarray, p3: np.ndarray, gain3: np.float32,
               t: np.ndarray) -> None:
     """One pass of the whole-array leakage of a 2PCM+3T1C layer: :func:`leak_g` of every
-    cell (the same lines) (flat over (n_in, n_out)) into the g array ``g2``, the column references' new g
-    ``gs`` (n_out,) into their broadcast array ``g3``, and both changes into the combined
-    transfer ``t`` (``ArrayRead.set_all(2, ...)`` then ``set_all(3, ...)``: per cell ``dg
-    = new - old; g += dg; t += gain dg p``, the same float32 operations in that order)."""
+    cell (the same lines; flat over (n_in, n_out)) into the g array ``g2``, the column
+    references' new g ``gs`` (n_out,) into their broadcast array ``g3``, and both changes
+    into the combined transfer ``t`` (``ArrayRead.set_all(2, ...)`` then ``set_all(3,
+    ...)``: per cell ``dg = new - old; g += dg; t += gain dg p``, the same float32
+    operations in that order)."""
     n_out = gs.size
     for row in range(vc.size // n_out):
         for j in range(n_out):
