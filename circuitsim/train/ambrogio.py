@@ -61,8 +61,8 @@ from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.surrogate.update import MZ, CellParams, M, UpdateSurrogate
 from circuitsim.train import kernels, pcm
 from circuitsim.train.periphery import Periphery
-from circuitsim.train.streams import cell_uniforms, step_key
-from circuitsim.train.weights import AnalogWeights, ArrayRead, pulse_counts, round_pulses, sgd_rows
+from circuitsim.train.streams import NORMAL_TABLES, cell_normals, cell_uniforms, step_key
+from circuitsim.train.weights import AnalogWeights, ArrayRead, round_pulses, sgd_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +206,7 @@ class AmbrogioWeights(AnalogWeights):
         k = np.float32(-lr * self.p * self.spec.w_scale) / np.float32(self.dg_nom)
         skey = step_key(self._key, self._updates)
         self._updates += 1
-        if self.engine == "numba" and self.read.combined:
+        if self.engine == "numba" and self.read.single_transfer:
             self._update_compiled(x, d, k, skey)
             return
         rows, dw = sgd_rows(x, d, k)
@@ -285,7 +285,7 @@ class AmbrogioWeights(AnalogWeights):
         self._since_transfer += n_images
         if s.leak_every and self._since_leak >= s.leak_every:
             dt = self._since_leak * s.t_image
-            if self.engine == "numba" and self.read.combined:
+            if self.engine == "numba" and self.read.single_transfer:
                 self._leak_compiled(dt)
             else:
                 self.vc = self.upd.leak(self.vc, dt, self.cells).astype(np.float32)
@@ -344,9 +344,12 @@ class PcmOnlyWeights(AnalogWeights):
 
     def __init__(self, w0: np.ndarray, mac: MacSurrogate, spec: AmbrogioSpec,
                  fwd: Periphery, bwd: Periphery, rng: np.random.Generator,
-                 exact_read: bool = False):
+                 exact_read: bool = False, engine: str = "numba"):
         n_in, n_out = w0.shape
         spec = _resolved(spec)
+        self.engine = _engine(engine)
+        if engine == "numba":
+            kernels.warm_up()
         super().__init__(n_in, n_out, spec.w_scale, fwd, bwd)
         self.spec, self.rng = spec, rng
         self.images = 0
@@ -356,6 +359,10 @@ class PcmOnlyWeights(AnalogWeights):
                                rng)
         f = spec.gain_f
         self.read = ArrayRead(mac, [gp, gn], [f, -f], exact_read=exact_read)
+        # counter-based streams (streams.step_key): the rounding's uniforms, each pulse's
+        # spread; the compiled path's list of pulsed cells
+        self._key, self._updates = int(rng.integers(2**63)), 0
+        self._list = (np.empty(n_in * n_out, np.int64), np.empty(n_in * n_out, np.float32))
 
     def weights(self) -> np.ndarray:
         g = self.read.g
@@ -365,16 +372,41 @@ class PcmOnlyWeights(AnalogWeights):
         return {"G+ (PCM)": self.read.g[0], "G- (PCM)": self.read.g[1]}
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        s = self.spec
-        dw = x.T @ d
-        dw *= np.float32(-lr * s.w_scale / s.gain_f)
-        n = pulse_counts(dw, self.step_nom, self.rng, s.n_max)
-        for k, sel in ((0, n > 0), (1, n < 0)):
-            idx = np.flatnonzero(sel)
-            if idx.size:
-                g = self.read.g[k].reshape(-1)[idx]
-                new = pcm.partial_set(s.pcm, g, np.abs(n.reshape(-1)[idx]), self.rng)
-                self.read.set_at(k, idx, new)
+        """``n = round_stochastic(dW w_scale / (F step_nom))`` partial SET pulses per cell
+        (G+ for n > 0, G- for n < 0; the uniforms and each pulse's spread from counter-based
+        streams, so the compiled path computes the same bits)."""
+        s, read = self.spec, self.read
+        k = np.float32(-lr * s.w_scale / s.gain_f) / np.float32(self.step_nom)
+        keys = [step_key(self._key, (s.n_max + 1) * self._updates + r)
+                for r in range(s.n_max + 1)]  # the rounding's, then one per pulse
+        self._updates += 1
+        if self.engine == "numba" and read.single_transfer:
+            hit, nh = self._list
+            n = kernels.pulse_list(np.ascontiguousarray(x, np.float32),
+                                   np.ascontiguousarray(d, np.float32), k,
+                                   np.uint32(keys[0]), s.n_max, hit, nh)
+            (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
+            flat, f32 = kernels.flat, np.float32
+            kernels.pcm_set(hit[:n], nh[:n], np.array(keys[1:], np.uint32), *NORMAL_TABLES,
+                            s.pcm.g_reset, s.pcm.g_max, s.pcm.alpha * s.pcm.g_max,
+                            s.pcm.gamma, f32(s.pcm.sigma_step), flat(read.g[0]),
+                            flat(read.g[1]), flat(read.t), flat(p0), flat(p1),
+                            f32(read.gains[0]), f32(read.gains[1]))
+            for arr, any_ in ((0, np.any(nh[:n] > 0)), (1, np.any(nh[:n] < 0))):
+                if any_:  # as set_at of a non-empty list
+                    read.mark_dirty(arr)
+                    read.tick()
+            return
+        rows, dw = sgd_rows(x, d, k)
+        idx = (rows[:, None] * self.n_out + np.arange(self.n_out)).reshape(-1)
+        n = round_pulses(dw.reshape(-1), 1.0, cell_uniforms(keys[0], idx), s.n_max)
+        for arr, sel in ((0, n > 0), (1, n < 0)):
+            hit = idx[sel]
+            if hit.size:
+                g = read.g[arr].reshape(-1)[hit]
+                new = pcm.partial_set(s.pcm, g, np.abs(n[sel]), None, normals=(
+                    lambda r, pos, hit=hit: cell_normals(keys[1 + r], hit[pos])))
+                read.set_at(arr, hit, new)
 
     def end_step(self, n_images: int) -> None:
         self.images += n_images

@@ -107,7 +107,7 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
         return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio_spec, engine=spec.engine,
                                **args)
     if spec.rule == "pcm":
-        return PcmOnlyWeights(w0, sur.mac, spec.ambrogio_spec, **args)
+        return PcmOnlyWeights(w0, sur.mac, spec.ambrogio_spec, engine=spec.engine, **args)
     rpu = replace(spec.rpu, dw_min=spec.sbp.step) if spec.rule == "sbp" else spec.rpu
     return RpuWeights(w0, sur.mac, rpu, rule=spec.rule, engine=spec.engine, **args)
 

@@ -116,31 +116,12 @@ _AHEAD = 16
 
 
 @numba.njit(**_JIT)
-def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
-                   n_max: int, vc: np.ndarray, cell: np.ndarray,
-                   both: np.ndarray, bothi: np.ndarray, v_min: np.float32,
-                   inv_hv: np.float32, hi: np.float32, gtab: np.ndarray,
-                   w_min: np.float32, inv_hw: np.float32, g2: np.ndarray, t: np.ndarray,
-                   p: np.ndarray, gain: np.float32, hit: np.ndarray, nh: np.ndarray,
-                   cs: np.ndarray) -> int:
-    """Fused 2PCM+3T1C update (see the module docstring) of inputs ``x`` (B, n_in) and errors
-    ``d`` (B, n_out), float32: per driven row the change in nominal steps ``k * sum_b x_b
-    d_b`` (``weights.sgd_rows``; ``k`` = SGD scale / nominal step), the uniform of each cell
-    from the counter-based stream of update key ``skey`` (``streams.cell_uniforms``), then
-    the pulsed cells. ``vc``, ``g2`` (the g array), ``t`` (combined transfer) and ``p`` (its
-    tile scale) flat over (n_in, n_out), updated in place; ``cell`` (n_in * n_out, 8)
-    float32: each cell's parameters in one record (:func:`cell_records`: a pulsed cell costs
-    one cache line, not six). ``both``/``bothi``/``gtab``: the surrogate's tables as (N, 2)
-    float32 pairs of ``M`` points per row; ``hi`` = float32(M - 1.001), the look-ups' clip
-    bound. ``hit`` (int64) and ``nh`` (float32), n_in * n_out each: scratch for the list of
-    pulsed cells. Returns the number of pulsed cells.
-
-    Two passes: the pulse counts of every driven cell (vector instructions: a few tenths of
-    a ns per cell) into a list of the pulsed ones, then the pulsed cells (a few per cent),
-    each requesting the cache lines of the one ``_AHEAD`` places down the list, so that
-    their state arrives from memory while earlier cells compute (the state of a large layer
-    lives in the last-level cache or DRAM)."""
-    one_m = np.float32(np.floor(hi) + np.float32(1.0))  # M - 1, exact
+def pulse_list(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32, n_max: int,
+               hit: np.ndarray, nh: np.ndarray) -> int:
+    """The first pass of :func:`ambrogio_pulse` (and the list :func:`pcm_set` takes): the
+    cells (flat indices into ``hit``, ascending) with a non-zero pulse count ``floor(k
+    sum_b x_b d_b + u)`` (``u``: the counter-based uniform, key ``skey``), clipped to
+    ``+-n_max``, into ``nh``; returns how many."""
     n_b, n_in = x.shape
     n_out = d.shape[1]
     acc = np.empty(n_out, np.float32)
@@ -170,6 +151,36 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
                 hit[hits] = base + j
                 nh[hits] = acc[j]
                 hits += 1
+    return hits
+
+
+@numba.njit(**_JIT)
+def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
+                   n_max: int, vc: np.ndarray, cell: np.ndarray,
+                   both: np.ndarray, bothi: np.ndarray, v_min: np.float32,
+                   inv_hv: np.float32, hi: np.float32, gtab: np.ndarray,
+                   w_min: np.float32, inv_hw: np.float32, g2: np.ndarray, t: np.ndarray,
+                   p: np.ndarray, gain: np.float32, hit: np.ndarray, nh: np.ndarray,
+                   cs: np.ndarray) -> int:
+    """Fused 2PCM+3T1C update (see the module docstring) of inputs ``x`` (B, n_in) and errors
+    ``d`` (B, n_out), float32: per driven row the change in nominal steps ``k * sum_b x_b
+    d_b`` (``weights.sgd_rows``; ``k`` = SGD scale / nominal step), the uniform of each cell
+    from the counter-based stream of update key ``skey`` (``streams.cell_uniforms``), then
+    the pulsed cells. ``vc``, ``g2`` (the g array), ``t`` (combined transfer) and ``p`` (its
+    tile scale) flat over (n_in, n_out), updated in place; ``cell`` (n_in * n_out, 8)
+    float32: each cell's parameters in one record (:func:`cell_records`: a pulsed cell costs
+    one cache line, not six). ``both``/``bothi``/``gtab``: the surrogate's tables as (N, 2)
+    float32 pairs of ``M`` points per row; ``hi`` = float32(M - 1.001), the look-ups' clip
+    bound. ``hit`` (int64) and ``nh`` (float32), n_in * n_out each: scratch for the list of
+    pulsed cells. Returns the number of pulsed cells.
+
+    Two passes: the pulse counts of every driven cell (vector instructions: a few tenths of
+    a ns per cell) into a list of the pulsed ones, then the pulsed cells (a few per cent),
+    each requesting the cache lines of the one ``_AHEAD`` places down the list, so that
+    their state arrives from memory while earlier cells compute (the state of a large layer
+    lives in the last-level cache or DRAM)."""
+    one_m = np.float32(np.floor(hi) + np.float32(1.0))  # M - 1, exact
+    hits = pulse_list(x, d, k, skey, n_max, hit, nh)
     # the pulsed cells in three passes of short independent iterations, so that the
     # processor keeps many of their memory accesses in flight at once: state and the first
     # table look-up; the inverse look-up; the new g and the stores
@@ -203,6 +214,35 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
         g2[idx] += dg
         t[idx] += gain * dg * p[idx]
     return hits
+
+
+@numba.njit(**_JIT)
+def pcm_set(hit: np.ndarray, nh: np.ndarray, rkeys: np.ndarray, tail: np.ndarray,
+            pairs: np.ndarray, g_reset: float, g_max: float, step0: float, gamma: float,
+            sigma: np.float32, g0: np.ndarray, g1: np.ndarray, t: np.ndarray,
+            p0: np.ndarray, p1: np.ndarray, c0: np.float32, c1: np.float32) -> None:
+    """PCM-only partial SET of a pulse list (:func:`pulse_list`): ``|n|`` pulses on G+
+    (``g0``, n > 0) or G- (``g1``) of each listed cell (``pcm.partial_set`` in float64:
+    step ``step0 (1 - G / g_max)**gamma`` times ``max(1 + sigma z, 0)``, ``z`` the
+    :func:`cell_normal` of the cell with key ``rkeys[k]`` for pulse ``k``), and the change
+    into the combined transfer ``t`` (``ArrayRead.set_at``; gains ``c0``, ``c1``)."""
+    for h in range(hit.size):
+        i = hit[h]
+        n = nh[h]
+        g = g0 if n > 0 else g1
+        cur = max(np.float64(g[i]), g_reset)
+        for r in range(int(abs(n))):
+            z = cell_normal(rkeys[r], i, tail, pairs)
+            factor = max(np.float32(1.0) + sigma * z, np.float32(0.0))
+            u = min(max(1.0 - cur / g_max, 0.0), 1.0)
+            new = min(cur + step0 * u**gamma * np.float64(factor), g_max)
+            cur = cur if cur >= g_max else new
+        dg = np.float32(cur) - g[i]
+        g[i] += dg
+        if n > 0:
+            t[i] += c0 * dg * p0[i]
+        else:
+            t[i] += c1 * dg * p1[i]
 
 
 @numba.njit(**_JIT)
@@ -528,6 +568,11 @@ def warm_up() -> float:
                    np.uint32(1), 8, z1.copy(), np.zeros((4, 8), np.float32), tab, tab,
                    f(0), f(1), f(4), tab, f(0), f(1), z1.copy(), z1.copy(), z1, f(1),
                    np.zeros(4, np.int64), z1.copy(), z1.copy())
+    hit, nh = np.zeros(4, np.int64), z1.copy()
+    pulse_list(np.ones((1, 2), f), np.ones((1, 2), f), f(1), np.uint32(1), 8, hit, nh)
+    pcm_set(hit[:1], nh[:1], np.zeros(8, np.uint32), np.zeros(_TAIL, f),
+            np.zeros((2**14 + 1, 2), f), 1e-7, 2e-5, 1e-6, 1.0, f(0.3), z1.copy(), z1.copy(),
+            z1.copy(), z1, z1, f(1), f(-1))
     leak_g(z1.copy(), z1, zi, zi, z1, z1, tab, tab, f(0), f(1), f(1), f(4), f(4), z1, z1,
            tab, z1.copy())
     one = np.ones((2, 3), np.float32)

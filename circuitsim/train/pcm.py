@@ -42,6 +42,7 @@ Model choices (tags as in ``papers.md``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,11 +124,13 @@ def set_step(spec: PcmSpec, g: np.ndarray) -> np.ndarray:
     return spec.alpha * spec.g_max * u**spec.gamma
 
 
-def partial_set(spec: PcmSpec, g: np.ndarray, n: np.ndarray,
-                rng: np.random.Generator) -> np.ndarray:
+def partial_set(spec: PcmSpec, g: np.ndarray, n: np.ndarray, rng: np.random.Generator | None,
+                normals: Callable[[int, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Apply ``n`` (non-negative ints, broadcast to ``g``'s shape) partial SET pulses to
     conductances ``g`` (S); returns the new conductances (float64, never decreased, capped at
-    ``g_max`` unless already above it, floored at ``g_reset``)."""
+    ``g_max`` unless already above it, floored at ``g_reset``). The pulse-to-pulse spread
+    of pulse ``k`` of the devices at flat positions ``idx`` is ``normals(k, idx)``
+    (standard normals; default ``rng.standard_normal``)."""
     out = np.maximum(np.array(g, dtype=np.float64), spec.g_reset)
     counts = np.broadcast_to(np.asarray(n), out.shape)
     if counts.size and (not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0):
@@ -136,7 +139,8 @@ def partial_set(spec: PcmSpec, g: np.ndarray, n: np.ndarray,
     for k in range(steps):
         idx = np.flatnonzero(counts > k)
         cur = out.flat[idx]
-        factor = np.maximum(1.0 + spec.sigma_step * rng.standard_normal(idx.size), 0.0)
+        z = rng.standard_normal(idx.size) if normals is None else normals(k, idx)
+        factor = np.maximum(1.0 + spec.sigma_step * z, 0.0)
         new = np.minimum(cur + set_step(spec, cur) * factor, spec.g_max)
         out.flat[idx] = np.where(cur >= spec.g_max, cur, new)
     return out

@@ -42,8 +42,7 @@ class RpuWeights(AnalogWeights):
         self.pulses = 0
         # compiled updates (kernels.rpu_apply) where the read is one combined transfer
         spec_ok = rule == "sbp" or (spec.update_mode == "stochastic" and spec.bl <= 64)
-        self.compiled = (engine == "numba" and spec_ok and self.read.combined
-                         and self.read.l is None)
+        self.compiled = engine == "numba" and spec_ok and self.read.single_transfer
         if self.compiled:
             n = self.dev.w.size
             self._list = (np.empty(n, np.int64), *np.empty((2, n), np.float32))

@@ -78,6 +78,12 @@ class ArrayRead:
         self._dirty = [False] * len(self.g)
         self._rebuild()
 
+    @property
+    def single_transfer(self) -> bool:
+        """Reads are one matrix product with ``t`` (combined arrays, no slope term): the
+        compiled kernels update ``t`` (and the arrays) in place."""
+        return self.combined and self.l is None
+
     def _rebuild(self) -> None:
         if not self.combined:
             return
@@ -203,15 +209,10 @@ class AnalogWeights:
         return None
 
 
-def pulse_counts(dw: np.ndarray, step: float, rng: np.random.Generator,
-                 n_max: int) -> np.ndarray:
-    """Signed whole pulse counts realising ``dw / step`` on average (stochastic rounding),
-    clipped to ``+-n_max`` per update."""
-    return round_pulses(dw, step, rng.random(dw.shape, dtype=np.float32), n_max)
-
-
 def round_pulses(dw: np.ndarray, step: float, u: np.ndarray, n_max: int) -> np.ndarray:
-    """:func:`pulse_counts` with the uniforms ``u`` (float32, ``dw``'s shape) given."""
+    """Signed whole pulse counts realising ``dw / step`` on average (stochastic rounding
+    ``floor(dw / step + u)`` with the uniforms ``u``, float32 of ``dw``'s shape), clipped to
+    ``+-n_max`` per update."""
     n = np.floor(dw / np.float32(step) + u)
     np.clip(n, -n_max, n_max, out=n)
     return n.astype(np.int16)
