@@ -471,16 +471,24 @@ def sign_list(x: np.ndarray, d: np.ndarray, idx: np.ndarray, ups: np.ndarray,
     ascending into ``idx``. Returns how many devices are pulsed."""
     n_b, n_in = x.shape
     n_out = d.shape[1]
+    acc = np.empty(n_out, np.float32)
     cnt = 0
     for i in range(n_in):
+        acc[:] = 0
+        live = False
+        for s in range(n_b):  # rows at 0 in every sample are skipped
+            xv = x[s, i]
+            if xv != 0:
+                live = True
+                for j in range(n_out):
+                    acc[j] += xv * d[s, j]
+        if not live:
+            continue
         for j in range(n_out):
-            acc = np.float32(0.0)
-            for s in range(n_b):
-                acc += x[s, i] * d[s, j]
-            if acc != 0:
+            if acc[j] != 0:
                 idx[cnt] = i * n_out + j
-                ups[cnt] = np.float32(1.0) if acc < 0 else np.float32(0.0)
-                downs[cnt] = np.float32(1.0) if acc > 0 else np.float32(0.0)
+                ups[cnt] = np.float32(1.0) if acc[j] < 0 else np.float32(0.0)
+                downs[cnt] = np.float32(1.0) if acc[j] > 0 else np.float32(0.0)
                 cnt += 1
     return cnt
 
