@@ -40,6 +40,18 @@ def _state(w):
     return [w.vc, w.vc_ref, *w.read.g, w.read.t]
 
 
+def _assert_same_runs(ref, fast):
+    """Two training runs agree bit for bit: histories (timings aside), effective weights,
+    every conductance array and the transfer matrix the reads use."""
+    strip = [[{k: v for k, v in h.items() if k not in loop.TIMINGS} for h in r.history]
+             for r in (ref, fast)]
+    assert strip[0] == strip[1]
+    for a, b in zip(ref.model.layers, fast.model.layers, strict=True):
+        assert np.array_equal(a.weights(), b.weights())
+        for ga, gb in zip([*a.read.g, a.read.t], [*b.read.g, b.read.t], strict=True):
+            assert np.array_equal(ga, gb)
+
+
 @pytest.mark.parametrize("batch, leak_every, transfer_every", [(1, 0, 10_000), (3, 7, 40)])
 def test_ambrogio_kernels_bitwise_equal_to_numpy(sur, batch, leak_every, transfer_every):
     ws = _pair(sur, (31, 12), leak_every=leak_every, transfer_every=transfer_every)
@@ -78,17 +90,7 @@ def test_training_runs_identical_on_both_engines(sur):
             "ambrogio": {"transfer_every": 50, "leak_every": 20}}
     runs = [loop.run(build(TrainSpec, {**base, "engine": e}), ds=ds, sur=sur, progress=False)
             for e in ("numpy", "numba")]
-    strip = [[{k: v for k, v in h.items() if k not in loop.TIMINGS} for h in r.history]
-             for r in runs]
-    assert strip[0] == strip[1]
-    for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
-        assert np.array_equal(a.weights(), b.weights())
-        for ga, gb in zip([*a.read.g, a.read.t], [*b.read.g, b.read.t], strict=True):
-            assert np.array_equal(ga, gb)  # the conductances and the transfer they read
-    assert runs[0].history == runs[1].history or all(
-        {k: v for k, v in ha.items() if "seconds" not in k}
-        == {k: v for k, v in hb.items() if "seconds" not in k}
-        for ha, hb in zip(runs[0].history, runs[1].history, strict=True))
+    _assert_same_runs(*runs)
 
 
 def test_multilayer_mlp_shapes_and_float_learns():
@@ -151,14 +153,7 @@ def test_other_rules_identical_on_both_engines(sur, rule):
     base = {"rule": rule, "layers": [12], "epochs": 1, "max_train": 80, "batch": 3}
     runs = [loop.run(build(TrainSpec, {**base, "engine": e}), ds=ds, sur=sur, progress=False)
             for e in ("numpy", "numba")]
-    for a, b in zip(runs[0].model.layers, runs[1].model.layers, strict=True):
-        assert np.array_equal(a.weights(), b.weights())
-        for ga, gb in zip([*a.read.g, a.read.t], [*b.read.g, b.read.t], strict=True):
-            assert np.array_equal(ga, gb)  # the conductances and the transfer they read
-    assert runs[0].history == runs[1].history or all(
-        {k: v for k, v in ha.items() if "seconds" not in k}
-        == {k: v for k, v in hb.items() if "seconds" not in k}
-        for ha, hb in zip(runs[0].history, runs[1].history, strict=True))
+    _assert_same_runs(*runs)
 
 
 def test_counter_uniforms_equal_the_kernel_and_are_uniform():
