@@ -76,6 +76,9 @@ class AmbrogioSpec:
                                    "between RESET-and-reprogram refreshes; 0: the data set's, "
                                    "config.TRANSFER_EVERY)")
     polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
+    out_gain: float = param(1.0, "digital gain on the output layer's reads: its weight unit "
+                                 "is w_scale / out_gain siemens, so its PCM pair spans "
+                                 "out_gain times the weight range, in coarser steps")
     vc0: float = param(0.0, "V_C every cell (and reference cell) restarts from at a transfer "
                             "(0: the characterized cell template's V_C0)", "V")
     offset: float = param(2e-6, "conductance left to g at a transfer (PCM target lowered by "
@@ -99,7 +102,7 @@ class AmbrogioSpec:
 
     def __post_init__(self) -> None:
         check_types(self)
-        positive(self, "gain_f", "t_image", "n_max", "offset", "cell_c")
+        positive(self, "gain_f", "t_image", "n_max", "offset", "cell_c", "out_gain")
         non_negative(self, "w_scale", "transfer_every", "vc0")
         non_negative(self, "leak_every", "absorb_iters")
         require(self.technology in ("ptm45", "sky130"), "technology", self.technology,

@@ -102,14 +102,16 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
     compiled = spec.engine == "numba"
     fwd = Periphery(replace(per, out_bits=0) if hidden_adc else per, fwd_rng, compiled)
     bwd = Periphery(per, bwd_rng, compiled)
-    args = dict(fwd=fwd, bwd=bwd, rng=rng, exact_read=spec.exact_read)
+    args = dict(fwd=fwd, bwd=bwd, rng=rng, exact_read=spec.exact_read, engine=spec.engine)
+    amb = spec.ambrogio_spec
+    if last:  # the output layer's digital gain: a smaller weight unit
+        amb = replace(amb, w_scale=amb.w_scale / amb.out_gain)
     if spec.rule == "ambrogio":
-        return AmbrogioWeights(w0, sur.mac, sur.update, spec.ambrogio_spec, engine=spec.engine,
-                               **args)
+        return AmbrogioWeights(w0, sur.mac, sur.update, amb, **args)
     if spec.rule == "pcm":
-        return PcmOnlyWeights(w0, sur.mac, spec.ambrogio_spec, engine=spec.engine, **args)
+        return PcmOnlyWeights(w0, sur.mac, amb, **args)
     rpu = replace(spec.rpu, dw_min=spec.sbp.step) if spec.rule == "sbp" else spec.rpu
-    return RpuWeights(w0, sur.mac, rpu, rule=spec.rule, engine=spec.engine, **args)
+    return RpuWeights(w0, sur.mac, rpu, rule=spec.rule, **args)
 
 
 def activation(spec: TrainSpec, sur: Surrogates) -> Act:
