@@ -58,6 +58,7 @@ import numpy as np
 
 from circuitsim.characterize import mac as cm
 from circuitsim.errors import CacheError, SpecError
+from circuitsim.surrogate import ladder_kernel
 from circuitsim.surrogate import mac_timing as tm
 from circuitsim.surrogate.mac_layer import MacLayer
 
@@ -77,7 +78,15 @@ RIDGE = 1e-6  #: ridge on unit-norm feature columns of the least-squares correct
 
 def _ladder_loss(g: np.ndarray, r: float) -> np.ndarray:
     """Loss ``1 - v`` along the last axis: a wire driven at index 0 through ``r`` per segment,
-    a segment before every node, node ``k`` loaded by ``g[..., k]`` to ground (exact)."""
+    a segment before every node, node ``k`` loaded by ``g[..., k]`` to ground (exact).
+    Compiled (:func:`ladder_kernel.ladder_loss`, bitwise equal) for float64 ``g``."""
+    if g.dtype == np.float64 and g.size:
+        return ladder_kernel.ladder_loss(g, r)
+    return _ladder_loss_numpy(g, r)
+
+
+def _ladder_loss_numpy(g: np.ndarray, r: float) -> np.ndarray:
+    """:func:`_ladder_loss` in numpy (the compiled kernel's reference)."""
     m = g.shape[-1]
     y = np.empty_like(g)
     y[..., m - 1] = g[..., m - 1]
