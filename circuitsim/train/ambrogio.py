@@ -171,6 +171,7 @@ class AmbrogioWeights(AnalogWeights):
         self._kargs: tuple | None = None
         self._lkargs: tuple | None = None
         self._scratch: tuple[np.ndarray, ...] | None = None
+        self._state: tuple[np.ndarray, ...] | None = None
         self.images = 0
         self._since_leak = 0
         self._since_transfer = 0
@@ -237,14 +238,21 @@ class AmbrogioWeights(AnalogWeights):
                          ) -> None:
         """:meth:`update` through :func:`kernels.ambrogio_pulse` (same uniforms)."""
         read = self.read
-        _, _, p, _ = read.layers[2].terms()
-        if self._scratch is None:  # the kernel's list of pulsed cells
-            self._scratch = (np.empty(self.vc.size, np.int64),
-                             *np.empty((2, self.vc.size), np.float32))
+        state = self._state
+        if state is None or state[0] is not self.vc or state[1] is not read.t:
+            # the arrays the kernel updates in place, as flat views (rebuilt when a transfer
+            # or a refresh replaces one), and the kernel's list of pulsed cells
+            _, _, p, _ = read.layers[2].terms()
+            flat = kernels.flat
+            self._state = state = (self.vc, read.t, flat(self.vc), flat(read.g[2]),
+                                   flat(read.t), flat(p))
+            if self._scratch is None:
+                self._scratch = (np.empty(self.vc.size, np.int64),
+                                 *np.empty((2, self.vc.size), np.float32))
+        vc, g2, t, p = state[2:]
         hits = kernels.ambrogio_pulse(
             np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32),
-            k, np.uint32(skey), self.spec.n_max, kernels.flat(self.vc), *self._kernel_args(),
-            kernels.flat(read.g[2]), kernels.flat(read.t), kernels.flat(p),
+            k, np.uint32(skey), self.spec.n_max, vc, *self._kernel_args(), g2, t, p,
             np.float32(read.gains[2]), *self._scratch)
         if hits:
             read.mark_dirty(2)
