@@ -414,15 +414,16 @@ def pulse_masks(v: np.ndarray, c: np.float32, bl: int, skey: np.uint32
     n_b, n = v.shape
     mask = np.zeros((n_b, n), np.uint64)
     sign = np.zeros((n_b, n), np.int8)
+    p = np.empty(n, np.float32)
     for s in range(n_b):
         for i in range(n):
-            p = min(c * abs(v[s, i]), np.float32(1.0))
-            m = _U(0)
-            for k in range(bl):
-                if cell_uniform(skey, (s * bl + k) * n + i) < p:
-                    m |= _U(1) << _U(k)
-            mask[s, i] = m
+            p[i] = min(c * abs(v[s, i]), np.float32(1.0))
             sign[s, i] = 1 if v[s, i] > 0 else -1
+        for k in range(bl):  # over the lines innermost: vector instructions
+            base = (s * bl + k) * n
+            for i in range(n):
+                fire = cell_uniform(skey, base + i) < p[i]
+                mask[s, i] |= _U(fire) << _U(k)
     return mask, sign
 
 
