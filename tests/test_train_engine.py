@@ -219,6 +219,20 @@ def test_set_all_equals_set_at_of_every_cell(sur):
     assert np.array_equal(a.g[1], b.g[1]) and np.array_equal(a.t, b.t)
 
 
+def test_transfer_per_lr_stretches_the_interval_as_the_rate_decays(sur):
+    """transfer_per_lr: at the first learning rate a transfer every 10 images, at half of it
+    every 20."""
+    w = _pair(sur, (9, 4), transfer_every=10, transfer_per_lr=True, leak_every=0)[1]
+    x, d = np.full((1, 9), 0.5, np.float32), np.full((1, 4), 0.1, np.float32)
+    images = []
+    for lr in [0.2] * 20 + [0.1] * 40:
+        w.update(x, d, lr)
+        w.end_step(1)
+        if w.events[-1]["image"] == w.images:
+            images.append(w.images)
+    assert images == [10, 20, 40, 60]
+
+
 def test_vc0_sets_where_cells_and_references_restart(sur):
     w = _pair(sur, (9, 4), vc0=0.6, transfer_every=10)[0]
     assert np.all(w.vc_ref == np.float32(0.6))

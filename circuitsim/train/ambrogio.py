@@ -76,6 +76,10 @@ class AmbrogioSpec:
                                    "between RESET-and-reprogram refreshes; 0: the data set's, "
                                    "config.TRANSFER_EVERY)")
     polarity_inversion: bool = param(True, "flip the sign of g at every transfer")
+    transfer_per_lr: bool = param(False, "count the transfer interval in images times lr / "
+                                         "(the first update's lr): as the learning rate "
+                                         "decays transfers come less often, each carrying "
+                                         "about the same learning")
     out_gain: float = param(1.0, "digital gain on the output layer's reads: its weight unit "
                                  "is w_scale / out_gain siemens, so its PCM pair spans "
                                  "out_gain times the weight range, in coarser steps")
@@ -174,7 +178,9 @@ class AmbrogioWeights(AnalogWeights):
         self._state: tuple[np.ndarray, ...] | None = None
         self.images = 0
         self._since_leak = 0
-        self._since_transfer = 0
+        self._since_transfer = 0.0
+        self._lr0 = 0.0  # the first update's learning rate (transfer_per_lr)
+        self._lr = 0.0
         zeros = np.zeros((n_in, n_out), np.float32)
         f = spec.gain_f
         self.read = ArrayRead(mac, [zeros, zeros, self._g(), self._g_shared()],
@@ -206,6 +212,8 @@ class AmbrogioWeights(AnalogWeights):
     # ------------------------------------------------------------ training
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+        self._lr0 = self._lr0 or lr
+        self._lr = lr
         # the SGD change in nominal steps: k * x^T d
         k = np.float32(-lr * self.p * self.spec.w_scale) / np.float32(self.dg_nom)
         skey = step_key(self._key, self._updates)
@@ -293,7 +301,8 @@ class AmbrogioWeights(AnalogWeights):
         s = self.spec
         self.images += n_images
         self._since_leak += n_images
-        self._since_transfer += n_images
+        self._since_transfer += (n_images * self._lr / self._lr0
+                                 if s.transfer_per_lr and self._lr0 else n_images)
         if s.leak_every and self._since_leak >= s.leak_every:
             dt = self._since_leak * s.t_image
             if self.engine == "numba" and self.read.single_transfer:
@@ -310,7 +319,7 @@ class AmbrogioWeights(AnalogWeights):
     def transfer(self) -> None:
         """Move the current weights into the PCM pair (module docstring)."""
         self._write(self.weights() * self.spec.w_scale, flip=self.spec.polarity_inversion)
-        self._since_transfer = 0
+        self._since_transfer = 0.0
 
     def _write(self, target: np.ndarray, flip: bool) -> None:
         s, upd = self.spec, self.upd
