@@ -78,6 +78,13 @@ def test_compiled_periphery_bitwise_equals_numpy(spec):
         assert sa is None or np.array_equal(sa, sb)
         units = np.float32(0.37)
         assert np.array_equal(ref.adc(y.copy(), sa, units), fast.adc(y.copy(), sb, units))
+    if spec.in_bits:  # the DAC levels' drive from a table: numpy's drive of the levels
+        def drive(v):
+            return np.float32(0.2) * np.sinh(v * np.float32(1.3))
+
+        ref, fast = (Periphery(spec, np.random.default_rng(9), compiled=c) for c in (False, True))
+        assert ref.drive_table(drive) is None
+        assert np.array_equal(drive(ref.dac(x)[0]), fast.dac(x, fast.drive_table(drive))[0])
 
 
 # ---------------------------------------------------------------- analog reads

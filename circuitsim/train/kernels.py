@@ -296,13 +296,15 @@ def leak_into(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
 
 
 @numba.njit(**_JIT)
-def dac(x: np.ndarray, levels: np.float32, managed: bool, u: np.ndarray, v: np.ndarray,
-        scale: np.ndarray) -> None:
+def dac(x: np.ndarray, levels: np.float32, managed: bool, u: np.ndarray, table: np.ndarray,
+        v: np.ndarray, scale: np.ndarray) -> None:
     """``Periphery.dac``: ``v`` (B, n) = the driven inputs of ``x`` (B, n), float32 — divided
     by their vector's max ``|x|`` (``managed``: noise management; ``scale`` (B, 1) gets that
     max, 1 for an all-zero vector), clipped to [-1, 1] and rounded to ``levels`` per side
     (0: ideal): to the nearest level, or with ``u`` (B, n) given (non-empty) stochastically,
-    ``floor(x levels + u)``. The same float32 operations in the same order as numpy's."""
+    ``floor(x levels + u)``. The same float32 operations in the same order as numpy's. With
+    a ``table`` (non-empty, ``2 levels + 1`` values) ``v`` gets the table's entry of each
+    level instead (``Periphery.drive_table``: the MAC surrogate's drive of every level)."""
     n_b, n = x.shape
     for b in range(n_b):
         m = np.float32(1.0)
@@ -318,7 +320,10 @@ def dac(x: np.ndarray, levels: np.float32, managed: bool, u: np.ndarray, v: np.n
             if levels != 0:
                 y = min(max(y, np.float32(-1.0)), np.float32(1.0)) * levels
                 y = np.floor(y + u[b, i]) if u.size else np.rint(y)
-                y = y / levels
+                if table.size:
+                    y = table[np.int64(y + levels)]
+                else:
+                    y = y / levels
             v[b, i] = y
 
 
@@ -601,7 +606,8 @@ def warm_up() -> float:
               np.zeros(_TAIL, f), np.zeros((2**14 + 1, 2), f), f(1), f(1), f9.copy(), f9.copy(),
               f9.copy(), f9, f9, f(1), f(-1))
     e2 = np.zeros((0, 0), np.float32)
-    dac(one, f(3), True, e2, one.copy(), np.ones((2, 1), np.float32))
+    dac(one, f(3), True, e2, np.zeros(0, f), one.copy(), np.ones((2, 1), np.float32))
+    dac(one, f(3), True, e2, np.zeros(7, f), one.copy(), np.ones((2, 1), np.float32))
     adc(one.copy(), f(1), e2, f(1), f(0.5), e2)
     _WARM.append(time.perf_counter() - t0)
     return _WARM[0]

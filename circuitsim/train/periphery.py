@@ -15,6 +15,7 @@ Defaults [lineage, Gokmen 2018 "RPU baseline"]: 7-bit inputs, 9-bit outputs, bou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,7 +72,7 @@ class Periphery:
     through :func:`kernels.dac` / :func:`kernels.adc`, the same float32 operations on the
     same random draws; the numpy code here is their reference)."""
 
-    __slots__ = ("spec", "rng", "compiled", "_lsb", "_levels")
+    __slots__ = ("spec", "rng", "compiled", "_lsb", "_levels", "_table")
 
     def __init__(self, spec: PeripherySpec, rng: np.random.Generator, compiled: bool = False):
         self.spec = spec
@@ -79,12 +80,27 @@ class Periphery:
         self.compiled = compiled
         self._lsb = spec.out_bound / (2 ** (spec.out_bits - 1) - 1) if spec.out_bits else 0.0
         self._levels = float(2 ** (spec.in_bits - 1) - 1) if spec.in_bits else 0.0
+        self._table: tuple[object, np.ndarray] | None = None
         if compiled:
             kernels.warm_up()
 
-    def dac(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Driven inputs (a new array in [-1, 1]) and the per-vector scale ``(B, 1)`` to
-        multiply the read by (None without noise management)."""
+    def drive_table(self, drive: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
+        """``drive`` (a MAC surrogate's input transform, elementwise) of every DAC level, as
+        the numpy path computes it on the quantized inputs; None for an ideal DAC or the
+        numpy path. Kept for the last ``drive`` asked for."""
+        if not (self.compiled and self.spec.in_bits):
+            return None
+        if self._table is None or self._table[0] != drive:
+            lv = np.float32(self._levels)
+            v = np.arange(-self._levels, self._levels + 1).astype(np.float32) / lv
+            self._table = (drive, np.ascontiguousarray(drive(v), np.float32))
+        return self._table[1]
+
+    def dac(self, x: np.ndarray, table: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Driven inputs (a new array in [-1, 1]; with a :meth:`drive_table`, already
+        through the drive) and the per-vector scale ``(B, 1)`` to multiply the read by (None
+        without noise management)."""
         s = self.spec
         if self.compiled:
             x = np.ascontiguousarray(x, np.float32)
@@ -92,7 +108,8 @@ class Periphery:
             scale = np.empty((x.shape[0], 1), np.float32)
             u = (self.rng.random(x.shape, dtype=np.float32)
                  if s.stochastic_rounding and s.in_bits else _EMPTY)
-            kernels.dac(x, np.float32(self._levels), s.noise_management, u, v, scale)
+            kernels.dac(x, np.float32(self._levels), s.noise_management, u,
+                        _NO_TABLE if table is None else table, v, scale)
             return v, scale if s.noise_management else None
         v = np.array(x, dtype=np.float32)
         scale = None
@@ -129,3 +146,4 @@ class Periphery:
 
 
 _EMPTY = np.zeros((0, 0), np.float32)
+_NO_TABLE = np.zeros(0, np.float32)

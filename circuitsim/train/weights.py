@@ -78,6 +78,10 @@ class ArrayRead:
         self._dirty = [False] * len(self.g)
         self._rebuild()
 
+    def drive_f(self, v: np.ndarray) -> np.ndarray:
+        """The input transform ``F`` of a one-product read (``MacSurrogate.drive``)."""
+        return self.sur.drive(v, False)[0]
+
     @property
     def single_transfer(self) -> bool:
         """Reads are one matrix product with ``t`` (combined arrays, no slope term): the
@@ -197,13 +201,21 @@ class AnalogWeights:
     def _to_units(self) -> np.float32:
         return np.float32(1.0 / (self.read.sur.v_read * self.w_scale))
 
+    def _drive_table(self, per: Periphery) -> np.ndarray | None:
+        """The DAC levels' drive (``Periphery.drive_table``) where a read is one product."""
+        return per.drive_table(self.read.drive_f) if self.read.single_transfer else None
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        v, scale = self.fwd.dac(x)
-        return self.fwd.adc(self.read.forward(v), scale, self._to_units())
+        table = self._drive_table(self.fwd)
+        v, scale = self.fwd.dac(x, table)
+        y = self.read.forward(v) if table is None else v @ self.read.t
+        return self.fwd.adc(y, scale, self._to_units())
 
     def backward(self, d: np.ndarray) -> np.ndarray:
-        v, scale = self.bwd.dac(d)
-        return self.bwd.adc(self.read.backward(v), scale, self._to_units())
+        table = self._drive_table(self.bwd)
+        v, scale = self.bwd.dac(d, table)
+        y = self.read.backward(v) if table is None else v @ self.read.t.T
+        return self.bwd.adc(y, scale, self._to_units())
 
     def end_step(self, n_images: int) -> None:
         return None
