@@ -1,7 +1,10 @@
 """Resistive processing unit (RPU) device and its stochastic pulse update (Gokmen et al.).
 
 Weights are in network units; every random draw comes from the ``np.random.Generator``
-passed in. Gradient descent is ``W <- W - lr * x^T d`` (``x``: (B, n_in), ``d``: (B, n_out)).
+passed in: the devices' constants directly, the pulse trains and the cycle-to-cycle noise
+through counter-based streams keyed by one draw from it (:mod:`~circuitsim.train.streams`,
+so the compiled update computes each device's draws itself). Gradient descent is ``W <- W -
+lr * x^T d`` (``x``: (B, n_in), ``d``: (B, n_out)).
 
 Device **[lineage: Gokmen, Rasch, Haensch 2018 "RPU baseline"]**. One pulse coincidence
 with sign ``s`` (+1 up, -1 down) moves device (i, j) by::
