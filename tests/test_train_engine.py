@@ -156,6 +156,20 @@ def test_other_rules_identical_on_both_engines(sur, rule):
     _assert_same_runs(*runs)
 
 
+def test_compiled_ramp_adc_activation_is_numpy_searchsorted(sur):
+    """The ramp-ADC staircase (kernels.staircase): the numpy path's searchsorted value bit
+    for bit, on inputs that hit the transitions exactly, between them and beyond both ends."""
+    from circuitsim.train.acts import Act
+
+    spec = build(TrainSpec, {"rule": "ambrogio"})
+    table = sur.adc.table("sigmoid", spec.act_bits)
+    ref, fast = (Act("sigmoid", table, compiled=c) for c in (False, True))
+    t = table.transitions.astype(np.float32)
+    z = np.concatenate([t, (t[:-1] + t[1:]) / 2, [-1e3, 1e3, t[0] - 1e-3]]).astype(np.float32)
+    z = np.stack([z, z[::-1]])
+    assert fast.compiled and np.array_equal(ref(z), fast(z))
+
+
 def test_counter_uniforms_equal_the_kernel_and_are_uniform():
     """The stochastic rounding's counter-based uniforms: the kernel's per-cell value equals
     the numpy twin's bit for bit; statistically U[0, 1) (Kolmogorov-Smirnov, 200k draws,

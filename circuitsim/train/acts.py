@@ -13,6 +13,7 @@ import numpy as np
 
 from circuitsim.errors import SpecError
 from circuitsim.surrogate.activation import ActivationTable
+from circuitsim.train import kernels
 
 NAMES = ("sigmoid", "tanh")
 
@@ -24,14 +25,16 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 class Act:
     """``f(z)`` and ``f'(z)`` of ``name``; with ``table``, ``f`` is the ADC's staircase."""
 
-    __slots__ = ("name", "table", "_t", "_vals")
+    __slots__ = ("name", "table", "compiled", "_t", "_vals")
 
-    def __init__(self, name: str, table: ActivationTable | None = None):
+    def __init__(self, name: str, table: ActivationTable | None = None,
+                 compiled: bool = False):
         if name not in NAMES:
             raise SpecError(f"activation={name!r}: must be one of {', '.join(NAMES)}")
         if table is not None and table.activation != name:
             raise SpecError(f"activation={name!r}: the ADC table is for {table.activation!r}")
         self.name, self.table = name, table
+        self.compiled = compiled and table is not None  # kernels.staircase
         if table is not None:
             self._t = table.transitions.astype(np.float32)
             self._vals = (table.lo + np.arange(self._t.size + 1) * table.lsb).astype(np.float32)
@@ -42,6 +45,11 @@ class Act:
                 else f"{self.name} (float)")
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
+        if self.compiled and z.dtype == np.float32:
+            out = np.empty(z.shape, np.float32)
+            kernels.staircase(kernels.flat(np.ascontiguousarray(z)), self._t, self._vals,
+                              out.reshape(-1))
+            return out
         if self.table is not None:
             return self._vals[np.searchsorted(self._t, z, side="left")]
         return _sigmoid(z) if self.name == "sigmoid" else np.tanh(z)

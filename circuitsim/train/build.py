@@ -117,7 +117,8 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
 def activation(spec: TrainSpec, sur: Surrogates) -> Act:
     if sur.adc is None:
         return Act(spec.activation)
-    return Act(spec.activation, sur.adc.table(spec.activation, spec.act_bits))
+    return Act(spec.activation, sur.adc.table(spec.activation, spec.act_bits),
+               compiled=spec.engine == "numba")
 
 
 def build_mlp(spec: TrainSpec, ds: datasets.Dataset, sur: Surrogates,

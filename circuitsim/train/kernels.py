@@ -348,6 +348,18 @@ def adc(y: np.ndarray, units: np.float32, noise: np.ndarray, bound: np.float32,
             y[b, i] = z
 
 
+@numba.njit(**_JIT)
+def staircase(z: np.ndarray, t: np.ndarray, vals: np.ndarray, out: np.ndarray) -> None:
+    """A ramp-ADC activation (``acts.Act``): ``out = vals[searchsorted(t, z, "left")]``,
+    i.e. the value of the number of transitions ``t`` (ascending) below each ``z``; flat
+    float32 arrays."""
+    for i in range(z.size):
+        k = 0
+        for j in range(t.size):
+            k += t[j] < z[i]
+        out[i] = vals[k]
+
+
 _U = np.uint64
 
 
@@ -605,6 +617,7 @@ def warm_up() -> float:
     rpu_apply(i9[:1], f9[:1], f9[:1], f9, f9, f9, f9.copy(), f(0.3), u1, u1,
               np.zeros(_TAIL, f), np.zeros((2**14 + 1, 2), f), f(1), f(1), f9.copy(), f9.copy(),
               f9.copy(), f9, f9, f(1), f(-1))
+    staircase(z1, z1, np.zeros(5, f), z1.copy())
     e2 = np.zeros((0, 0), np.float32)
     dac(one, f(3), True, e2, np.zeros(0, f), one.copy(), np.ones((2, 1), np.float32))
     dac(one, f(3), True, e2, np.zeros(7, f), one.copy(), np.ones((2, 1), np.float32))

@@ -238,8 +238,9 @@ def gate_acts(spec: Any, sur: Any) -> tuple[Act, Act]:
     """Sigmoid and tanh gate activations: ramp-ADC tables on an analog rule with
     ``act_bits > 0``, else float."""
     if spec.analog and spec.act_bits and sur.adc is not None:
-        return (Act("sigmoid", sur.adc.table("sigmoid", spec.act_bits)),
-                Act("tanh", sur.adc.table("tanh", spec.act_bits)))
+        compiled = spec.engine == "numba"
+        return (Act("sigmoid", sur.adc.table("sigmoid", spec.act_bits), compiled),
+                Act("tanh", sur.adc.table("tanh", spec.act_bits), compiled))
     return Act("sigmoid"), Act("tanh")
 
 
