@@ -2,23 +2,27 @@
 reference (``TrainSpec.engine = "numpy"``) and the tests compare the two on fixed seeds.
 
 Each kernel does in one pass what the numpy path does in tens of array calls, with the same
-float32 arithmetic in the same order, so where both consume the same random numbers (drawn by
-the caller from the layer's stream, in the same order and shape) the results are bitwise
+float arithmetic in the same order, and both take their random numbers from the same
+streams (drawn by the caller in the same order and shape, or computed per cell from the
+counter-based streams of :mod:`~circuitsim.train.streams`), so the results are bitwise
 equal:
 
 - :func:`ambrogio_pulse`: SGD change of the driven rows (``weights.sgd_rows``) -> stochastic
   rounding to whole pulses (``weights.round_pulses``) with the counter-based uniforms of
-  :func:`cell_uniform` (``streams.cell_uniforms``) -> the 3T1C surrogate's state-dependent
+  :func:`cell_uniform` (:func:`pulse_list`) -> the 3T1C surrogate's state-dependent
   step of each pulsed cell (``UpdateSurrogate.pulse_at``) -> its new g
   (``UpdateSurrogate.g_at``) -> the combined array transfer ``T += c dg P``
   (``ArrayRead.set_at``).
+- :func:`pcm_set`: PCM-only partial SET of the same kind of pulse list (``pcm.partial_set``).
+- :func:`coincidence_list` / :func:`sign_list` and :func:`rpu_apply`: the stochastic pulse
+  update's and SBP's pulsed devices (``RpuArray.pulse_update`` / ``apply_pulses``) and their
+  conductance pairs; :func:`coincidences` (bit masks and popcounts) for the numpy rule.
+- :func:`leak_g`, :func:`leak_into`: whole-array 3T1C leakage (``UpdateSurrogate.leak``)
+  and the cells' new g (``UpdateSurrogate.g``), into the arrays and the transfer (the decay
+  factors come from numpy's ``exp``, whose last bit differs from the compiled one).
+- :func:`dac`, :func:`adc`: the periphery (``Periphery.dac`` / ``adc``); :func:`staircase`:
+  a ramp-ADC activation (``acts.Act``).
 - :func:`lut`: the surrogate tables' linear interpolation (``update._lut``), one value.
-- :func:`coincidences`: the stochastic pulse update's up/down coincidence counts
-  (``rpu.coincidences``) from bit masks and popcounts instead of two matrix products over
-  the ``B * BL`` pulse slots.
-- :func:`leak_g`: whole-array 3T1C leakage (``UpdateSurrogate.leak``) and the cells' new g
-  (``UpdateSurrogate.g``) in one pass (the decay factors come from numpy's ``exp``, whose
-  last bit differs from the compiled one).
 
 Compiled code is cached on disk (``cache=True``, next to this file in ``__pycache__``), so
 only the first run in a fresh checkout compiles (:func:`warm_up` compiles everything and
