@@ -22,6 +22,7 @@ from circuitsim.reproduce.common import (
     accuracy_plot,
     mlp_note,
     row_columns,
+    seeds_note,
 )
 from circuitsim.train.config import TrainSpec
 
@@ -79,7 +80,7 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
     ds_name, base, groups, res, rows = accuracy_experiment(NAME, SCALES, CONFIGS, 0, MARGIN,
                                                            seeds, scale, grid)
     a = TrainSpec(dataset=ds_name).ambrogio_spec
-    notes = [f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}.",
+    notes = [seeds_note(seeds, res),
              mlp_note(ds_name, base),
              f"transfer every {a.transfer_every} images; F = {a.gain_f}; w_scale "
              f"{a.w_scale * 1e6:g} uS per weight unit; 3T1C cells drawn from the SPICE-fitted "

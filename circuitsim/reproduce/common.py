@@ -172,6 +172,12 @@ def train_groups(base: dict[str, Any], configs: Sequence[tuple[str, dict[str, An
     return [(label, recs[k * seeds:(k + 1) * seeds]) for k, (label, _) in enumerate(configs)], res
 
 
+def seeds_note(seeds: int, res: Any) -> str:
+    """The report note on the seeds of every configuration and how the grid ran (``res``:
+    the grid's result)."""
+    return f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}."
+
+
 def mlp_note(ds_name: str, base: dict[str, Any]) -> str:
     """The report note naming an MLP reproduction's network and run length."""
     return (f"network {ds_name} {base.get('layers') or 'one hidden layer (data set default)'}"

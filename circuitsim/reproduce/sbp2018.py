@@ -20,6 +20,7 @@ from circuitsim.reproduce.common import (
     accuracy_experiment,
     accuracy_plot,
     row_columns,
+    seeds_note,
 )
 
 NAME = "sbp2018"
@@ -68,7 +69,7 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
     t0 = time.perf_counter()
     ds_name, base, groups, res, rows = accuracy_experiment(NAME, SCALES, CONFIGS, 1, MARGIN,
                                                            seeds, scale, grid)
-    notes = [f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}.",
+    notes = [seeds_note(seeds, res),
              f"network {ds_name} hidden {base.get('layers') or base.get('hidden')}, "
              f"{base['epochs']} epochs",
              "SBP thresholds (ours): output margin 1, hidden dead zone 0.5 of the vector's "

@@ -25,6 +25,7 @@ from circuitsim.reproduce.common import (
     accuracy_plot,
     mlp_note,
     row_columns,
+    seeds_note,
 )
 
 NAME = "sky130corners"
@@ -70,7 +71,7 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
     t0 = time.perf_counter()
     ds_name, base, groups, res, rows = accuracy_experiment(NAME, SCALES, CONFIGS, 0, MARGIN,
                                                            seeds, scale, grid)
-    notes = [f"{seeds} seeds (0-{seeds - 1}) per configuration; {res.summary()}.",
+    notes = [seeds_note(seeds, res),
              mlp_note(ds_name, base),
              "3T1C: the SKY130 preset cell (1/1 um pull devices, 100 fF; models/README.md), "
              "one update surrogate per corner (QUICK characterization), Monte-Carlo cells "
