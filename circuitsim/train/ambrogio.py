@@ -382,7 +382,8 @@ class PcmOnlyWeights(AnalogWeights):
         # counter-based streams (streams.step_key): the rounding's uniforms, each pulse's
         # spread; the compiled path's list of pulsed cells
         self._key, self._updates = int(rng.integers(2**63)), 0
-        self._list = (np.empty(n_in * n_out, np.int64), np.empty(n_in * n_out, np.float32))
+        self._list = ((np.empty(n_in * n_out, np.int64), np.empty(n_in * n_out, np.float32))
+                      if engine == "numba" else None)
 
     def weights(self) -> np.ndarray:
         g = self.read.g
