@@ -15,7 +15,7 @@ demo: setup
 		$(if $(CORNER),--corner $(CORNER))
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --dist worksteal
 
 lint: setup
 	$(VENV)/bin/ruff check .

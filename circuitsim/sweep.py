@@ -82,10 +82,18 @@ def _timed_call(task: tuple[Callable[[Any], Any], Any]) -> tuple[float, Any]:
 
 def _local(tasks: Sequence[tuple[Callable, Any]], workers: int | None, timeout: float,
            max_runs: int) -> Iterator[tuple[int, Any]]:
-    from circuitsim.spice.pool import WorkerPool
+    """The tasks on this process's kept worker pool (its workers are reused by the next sweep
+    after a clean finish, and killed after an error, Ctrl-C or an abandoned stream)."""
+    from circuitsim.spice.pool import borrow_pool, return_pool
 
-    with WorkerPool(workers=workers, max_runs=max_runs, timeout=timeout) as pool:
+    modules = sorted({__name__} | {fn.__module__ for fn, _ in tasks})  # preloaded by workers
+    pool = borrow_pool(workers, max_runs, timeout, modules)
+    try:
         yield from pool.imap_unordered(_timed_call, tasks)
+    except BaseException:
+        pool.close(kill=True)
+        raise
+    return_pool(pool)
 
 
 def _dask(tasks: Sequence[tuple[Callable, Any]], address: str) -> Iterator[tuple[int, Any]]:

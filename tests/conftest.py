@@ -4,10 +4,13 @@
   ``CIRCUITSIM_RUN_DIR`` (SPICE run directories, kept when a run fails),
   ``CIRCUITSIM_TECH_DIR`` (prepared technology libraries) and ``XDG_CACHE_HOME`` pointed into
   the session's temporary directory: the suite never reads or writes a user's cache and
-  leaves nothing in the system temp dir. Subprocesses inherit it.
+  leaves nothing in the system temp dir. Subprocesses inherit it. Under pytest-xdist
+  (``make test`` runs ``-n auto``) the workers share that directory, so each QUICK
+  characterization runs once per session, not once per worker.
 - :func:`quick` gives each kind's QUICK spec, dataset and fitted surrogate, built once per
   session from one sweep store (the one :func:`circuitsim.get_surrogate` uses by default, so
-  training tests reuse them too).
+  training tests reuse them too), under a file lock per kind: a second worker waits and then
+  finds every point in the store.
   Tests using it are marked ``spice`` and ``slow`` here.
 - Hypothesis: deterministic runs in CI (``CI=true``), random ones locally; no example
   database on disk.
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 from collections.abc import Iterator
@@ -42,7 +46,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def hermetic(tmp_path_factory) -> Iterator[Path]:
     """The session's own cache and run directories (see the module docstring)."""
-    root = tmp_path_factory.mktemp("circuitsim")
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one directory for all workers of the session
+        root = tmp_path_factory.getbasetemp().parent / "circuitsim"
+        root.mkdir(exist_ok=True)
+    else:
+        root = tmp_path_factory.mktemp("circuitsim")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CIRCUITSIM_CACHE", str(root / "cache"))
         mp.setenv("CIRCUITSIM_RUN_DIR", str(root / "runs"))
@@ -55,13 +63,14 @@ def hermetic(tmp_path_factory) -> Iterator[Path]:
 class Quick:
     """Each kind's QUICK characterization, simulated at most once per session."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
         from circuitsim.surrogate.cache import SurrogateCache
         from circuitsim.surrogate.service import Runner
 
         self.cache = SurrogateCache()  # the session's $CIRCUITSIM_CACHE
         self.runner = Runner(progress=False)
         self.store = Path(self.runner.kwargs(self.cache)["store"])
+        self.root = root
 
     @functools.cache  # noqa: B019 - one Quick per session
     def spec(self, kind: str) -> Any:
@@ -73,7 +82,9 @@ class Quick:
     def dataset(self, kind: str) -> Any:
         from circuitsim.surrogate.service import characterize
 
-        return characterize(kind, self.spec(kind), self.runner, self.cache)
+        with open(self.root / f"quick-{kind}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            return characterize(kind, self.spec(kind), self.runner, self.cache)
 
     @functools.cache  # noqa: B019
     def surrogate(self, kind: str) -> Any:
@@ -86,4 +97,4 @@ class Quick:
 
 @pytest.fixture(scope="session")
 def quick(hermetic) -> Quick:
-    return Quick()
+    return Quick(hermetic)

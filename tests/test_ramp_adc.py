@@ -62,6 +62,29 @@ def test_thresholds_invert_the_activation(name, bits):
     np.testing.assert_array_equal(act.code(xs - eps, bits), np.arange(0, n))
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_threshold_root_finder_is_scipys_brentq_bit_for_bit(name):
+    """The port keeps every designed ramp (and golden deck) as SciPy's brentq made it."""
+    from scipy.optimize import brentq as scipy_brentq
+
+    from circuitsim.activations import brentq
+
+    act = get_activation(name)
+    grid = np.linspace(act.x_min, act.x_max, 9)
+    tol = 1e-13 * (act.x_max - act.x_min)
+    lo, hi = act.bounds
+    for level in lo + (np.arange(1, 256) - 0.5) * (hi - lo) / 255:
+        def f(t, y=level):
+            return float(act(t)) - y
+        j = int(np.searchsorted(act(grid), level))
+        a, b = float(grid[max(j - 1, 0)]), float(grid[min(j, 8)])
+        if f(a) * f(b) > 0:
+            continue
+        assert brentq(f, a, b, tol) == scipy_brentq(f, a, b, xtol=tol)
+    with pytest.raises(ValueError, match="different signs"):
+        brentq(lambda t: t * t + 1.0, -1.0, 1.0, tol)
+
+
 def test_sigmoid_code_is_round_of_scaled_sigmoid():
     x = np.random.default_rng(3).uniform(-8, 8, 500)
     sig = 1 / (1 + np.exp(-x))

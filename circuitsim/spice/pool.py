@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing import process as mp_process
 from multiprocessing import spawn
 from multiprocessing.connection import Connection, wait
@@ -65,7 +65,8 @@ TaskOutcome = tuple[int, bool, Any]  # (index, ok, value)
 class _Worker:
     """Parent-side handle of one worker process and its current task."""
 
-    def __init__(self, max_runs: int, with_main: bool) -> None:
+    def __init__(self, max_runs: int, with_main: bool,
+                 preload: Sequence[str] | None = None) -> None:
         parent_sock, child_sock = socket.socketpair()
         try:
             fd = child_sock.fileno()
@@ -83,6 +84,7 @@ class _Worker:
         except (AttributeError, OSError):
             self.pidfd = None
         self.max_runs = max_runs
+        self.with_main = with_main  # imported the parent's __main__ (its functions run here)
         self.tasks = 0
         self.ready = False
         self.dead = False
@@ -94,7 +96,7 @@ class _Worker:
         self.run_deadline: float | None = None
         self.run_timeout: float | None = None
         try:
-            self.conn.send(("init", _preparation(with_main), max_runs, os.getpid()))
+            self.conn.send(("init", _preparation(with_main, preload), max_runs, os.getpid()))
         except OSError:
             self._died()
 
@@ -241,7 +243,7 @@ class _Worker:
         wait(self.waitables(), timeout=slice_)
 
 
-def _preparation(with_main: bool) -> dict[str, Any]:
+def _preparation(with_main: bool, preload: Sequence[str] | None) -> dict[str, Any]:
     """What :func:`multiprocessing.spawn.prepare` needs to make a worker look like this process
     (built here: ``spawn.get_preparation_data`` would fix multiprocessing's start method)."""
     here = mp_process.ORIGINAL_DIR or os.getcwd()
@@ -249,9 +251,11 @@ def _preparation(with_main: bool) -> dict[str, Any]:
         "name": "circuitsim-worker", "sys_path": [p or here for p in sys.path],
         "sys_argv": list(sys.argv), "dir": os.getcwd(), "orig_dir": here,
     }
-    # the parent's circuitsim modules: a worker imports them before it reports ready, so the
-    # module of a task's function is loaded outside the task's timeout (the package is lazy)
-    data["circuitsim_modules"] = sorted(m for m in sys.modules if m.startswith("circuitsim."))
+    # modules a worker imports before it reports ready, so the module of a task's function is
+    # loaded outside the task's timeout (the package is lazy): the ones named, or else every
+    # circuitsim module the parent has loaded
+    data["circuitsim_modules"] = (list(preload) if preload is not None else
+                                  sorted(m for m in sys.modules if m.startswith("circuitsim.")))
     main = sys.modules.get("__main__")
     if with_main and main is not None:
         name = getattr(getattr(main, "__spec__", None), "name", None)
@@ -280,11 +284,13 @@ class WorkerPool:
     ``workers`` processes at most (default ``os.cpu_count()``), each exiting after ``max_runs``
     tasks and replaced; a task running longer than ``timeout`` seconds (``None``: no limit) gets
     its worker killed. Use as a context manager: leaving it stops the workers, or kills them
-    all when leaving on an exception (KeyboardInterrupt included).
+    all when leaving on an exception (KeyboardInterrupt included). A worker imports the modules
+    in ``preload`` before it takes a task (default: every circuitsim module this process has
+    loaded); name the task function's module to start workers faster.
     """
 
     def __init__(self, workers: int | None = None, max_runs: int = 200,
-                 timeout: float | None = 600.0) -> None:
+                 timeout: float | None = 600.0, preload: Sequence[str] | None = None) -> None:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         require(isinstance(self.workers, int) and self.workers >= 1, "workers", workers,
                 "must be an int >= 1")
@@ -293,8 +299,10 @@ class WorkerPool:
         require(timeout is None or timeout > 0, "timeout", timeout, "must be > 0 or None")
         self.max_runs = max_runs
         self.timeout = timeout
+        self.preload = preload
         self._idle: list[_Worker] = []  # kept between imap_unordered calls
         self._all: set[_Worker] = set()  # every live worker, also those of a running imap
+        self.kept_key: tuple[Any, ...] = ()  # set by borrow_pool
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -310,7 +318,7 @@ class WorkerPool:
         _stop(workers, polite, 5.0)
 
     def _start(self, with_main: bool) -> _Worker:
-        w = _Worker(self.max_runs, with_main)
+        w = _Worker(self.max_runs, with_main, self.preload)
         self._all.add(w)
         return w
 
@@ -335,6 +343,10 @@ class WorkerPool:
         pending: collections.deque[tuple[int, bytes]] = collections.deque()
         done: collections.deque[tuple[int, Any]] = collections.deque()
         kept, self._idle = self._idle, []
+        if with_main:  # fn lives in __main__: only workers that imported it can run it
+            for w in [w for w in kept if not w.with_main]:
+                self._drop(w)
+            kept = [w for w in kept if w.with_main]
         idle = [w for w in kept if w.usable() and w.ready]
         starting = [w for w in kept if w.usable() and not w.ready]
         for w in kept:
@@ -425,7 +437,7 @@ class _SharedPool:
 
     def call(self, fn: Callable[[Any], Any], item: Any, timeout: float | None) -> Any:
         payload = pickle.dumps((fn, item), pickle.HIGHEST_PROTOCOL)
-        w = self._checkout()
+        w = self._checkout(fn.__module__)
         outcome = None
         try:
             outcome = w.call(payload, timeout)
@@ -436,7 +448,8 @@ class _SharedPool:
             raise value
         return value
 
-    def _checkout(self) -> _Worker:
+    def _checkout(self, module: str) -> _Worker:
+        """An idle worker, or a new one that imports ``module`` before it is ready."""
         with self.cond:
             while True:
                 if self.closed:
@@ -448,7 +461,7 @@ class _SharedPool:
                     self.workers.discard(w)
                     w.kill()
                 if len(self.workers) < self.limit:
-                    w = _Worker(self.max_runs, with_main=False)
+                    w = _Worker(self.max_runs, with_main=False, preload=(module,))
                     self.workers.add(w)
                     return w
                 self.cond.wait()
@@ -515,12 +528,58 @@ def shutdown_shared() -> None:
         shared.close()
 
 
+# Pools kept between sweeps: a worker imports the parent's circuitsim modules when it starts
+# (about a second of CPU in a process that loaded the training stack), so consecutive sweeps
+# with the same settings reuse the idle workers of the last one instead of starting new ones.
+# A worker keeps the environment and working directory it started with, so both are part of
+# the key: a sweep after a change of either starts fresh workers.
+_KEPT: dict[tuple[Any, ...], WorkerPool] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept_key(workers: int | None, max_runs: int, timeout: float | None) -> tuple[Any, ...]:
+    return workers, max_runs, timeout, os.getcwd(), tuple(sorted(os.environ.items()))
+
+
+def borrow_pool(workers: int | None, max_runs: int, timeout: float | None,
+                preload: Sequence[str] | None = None) -> WorkerPool:
+    """The idle pool an earlier sweep of this process left with these settings (and this
+    environment and working directory), or a new one. Hand it back with :func:`return_pool`
+    after a clean finish; close it (killing its workers) after anything else."""
+    key = _kept_key(workers, max_runs, timeout)
+    with _KEPT_LOCK:
+        pool = _KEPT.pop(key, None)
+    if pool is None:
+        pool = WorkerPool(workers, max_runs, timeout, preload)
+        pool.kept_key = key
+    return pool
+
+
+def return_pool(pool: WorkerPool) -> None:
+    """Keep ``pool``'s idle workers for the next sweep (stopped at interpreter exit)."""
+    with _KEPT_LOCK:
+        kept = _KEPT.setdefault(pool.kept_key, pool)
+    if kept is not pool:  # another thread's sweep kept one first
+        pool.close()
+
+
+def close_kept_pools() -> None:
+    """Stop the workers of every kept pool (at interpreter exit; later sweeps start anew)."""
+    with _KEPT_LOCK:
+        pools = list(_KEPT.values())
+        _KEPT.clear()
+    for pool in pools:
+        pool.close()
+
+
 def _forget_after_fork() -> None:
-    global _SHARED, _SHARED_LOCK
+    global _SHARED, _SHARED_LOCK, _KEPT, _KEPT_LOCK
     _SHARED, _SHARED_LOCK = None, threading.Lock()  # the parent's workers are not ours
+    _KEPT, _KEPT_LOCK = {}, threading.Lock()
 
 
 atexit.register(shutdown_shared)
+atexit.register(close_kept_pools)
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
