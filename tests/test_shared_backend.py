@@ -225,6 +225,18 @@ def test_every_failure_becomes_an_error_value_and_the_rest_completes():
     assert all(isinstance(out[i], CircuitsimError) for i in range(1, 6))
 
 
+def test_the_task_modules_import_does_not_count_against_the_timeout(tmp_path, monkeypatch):
+    """A worker imports the task function's module before it reports ready."""
+    (tmp_path / "slow_import_task.py").write_text(
+        "import time\nfrom circuitsim.spice.pool import in_worker\n"
+        "if in_worker():\n    time.sleep(1.5)\n\ndef double(x):\n    return 2 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import slow_import_task
+
+    with WorkerPool(workers=1, timeout=1.0) as workers:
+        assert dict(workers.imap_unordered(slow_import_task.double, [3])) == {0: 6}
+
+
 def test_workers_are_recycled_after_max_runs():
     with WorkerPool(workers=1, max_runs=3) as workers:
         pids = dict(workers.imap_unordered(worker_pid, range(9)))

@@ -65,8 +65,7 @@ TaskOutcome = tuple[int, bool, Any]  # (index, ok, value)
 class _Worker:
     """Parent-side handle of one worker process and its current task."""
 
-    def __init__(self, max_runs: int, with_main: bool,
-                 preload: Sequence[str] | None = None) -> None:
+    def __init__(self, max_runs: int, with_main: bool, preload: Sequence[str]) -> None:
         parent_sock, child_sock = socket.socketpair()
         try:
             fd = child_sock.fileno()
@@ -243,7 +242,7 @@ class _Worker:
         wait(self.waitables(), timeout=slice_)
 
 
-def _preparation(with_main: bool, preload: Sequence[str] | None) -> dict[str, Any]:
+def _preparation(with_main: bool, preload: Sequence[str]) -> dict[str, Any]:
     """What :func:`multiprocessing.spawn.prepare` needs to make a worker look like this process
     (built here: ``spawn.get_preparation_data`` would fix multiprocessing's start method)."""
     here = mp_process.ORIGINAL_DIR or os.getcwd()
@@ -252,10 +251,8 @@ def _preparation(with_main: bool, preload: Sequence[str] | None) -> dict[str, An
         "sys_argv": list(sys.argv), "dir": os.getcwd(), "orig_dir": here,
     }
     # modules a worker imports before it reports ready, so the module of a task's function is
-    # loaded outside the task's timeout (the package is lazy): the ones named, or else every
-    # circuitsim module the parent has loaded
-    data["circuitsim_modules"] = (list(preload) if preload is not None else
-                                  sorted(m for m in sys.modules if m.startswith("circuitsim.")))
+    # loaded outside the task's timeout (the package is lazy)
+    data["preload"] = list(preload)
     main = sys.modules.get("__main__")
     if with_main and main is not None:
         name = getattr(getattr(main, "__spec__", None), "name", None)
@@ -285,8 +282,8 @@ class WorkerPool:
     tasks and replaced; a task running longer than ``timeout`` seconds (``None``: no limit) gets
     its worker killed. Use as a context manager: leaving it stops the workers, or kills them
     all when leaving on an exception (KeyboardInterrupt included). A worker imports the modules
-    in ``preload`` before it takes a task (default: every circuitsim module this process has
-    loaded); name the task function's module to start workers faster.
+    in ``preload`` (default: the module of the function it runs) before it takes a task, so
+    their import does not count against a task's timeout.
     """
 
     def __init__(self, workers: int | None = None, max_runs: int = 200,
@@ -317,8 +314,8 @@ class WorkerPool:
         polite = [w for w in workers if not kill and w.ready and w.index is None and not w.dead]
         _stop(workers, polite, 5.0)
 
-    def _start(self, with_main: bool) -> _Worker:
-        w = _Worker(self.max_runs, with_main, self.preload)
+    def _start(self, with_main: bool, preload: Sequence[str]) -> _Worker:
+        w = _Worker(self.max_runs, with_main, preload)
         self._all.add(w)
         return w
 
@@ -337,7 +334,9 @@ class WorkerPool:
         if _BOOTSTRAPPING:
             raise RuntimeError("a WorkerPool was used while a worker process imported the "
                                "main module; guard the script with if __name__ == '__main__':")
-        with_main = getattr(fn, "__module__", None) == "__main__"
+        module = getattr(fn, "__module__", None)
+        with_main = module == "__main__"
+        preload = self.preload if self.preload is not None else [module] if module else []
         source = iter(enumerate(items))
         exhausted = False
         pending: collections.deque[tuple[int, bytes]] = collections.deque()
@@ -378,7 +377,7 @@ class WorkerPool:
                         self._drop(w)
                 while (len(pending) > len(starting)
                        and len(idle) + len(starting) + len(busy) < self.workers):
-                    starting.append(self._start(with_main))
+                    starting.append(self._start(with_main, preload))
                 while done:
                     yield done.popleft()
                 for w in [w for w in retiring if w.reap(0)]:
@@ -629,7 +628,7 @@ def _worker_main(fd: int) -> None:
         os._exit(0)
     _CHANNEL = _Channel(conn)
     _BOOTSTRAPPING = True
-    modules = preparation.pop("circuitsim_modules", [])
+    modules = preparation.pop("preload", [])
     spawn.prepare(preparation)
     for name in modules:
         try:
