@@ -34,9 +34,10 @@ from typing import Any
 #: The package's source directory (the default tree fingerprints are computed over).
 ROOT = Path(__file__).resolve().parent
 
-#: Modules (patterns relative to :data:`ROOT`) that turn any SPICE run into a record.
+#: Modules (patterns relative to :data:`ROOT`; ``!`` excludes) that turn any SPICE run into a
+#: record. The worker pool only schedules runs: its code never reaches a record's content.
 RECORD_CODE = ("spec.py", "energy.py", "activations.py", "netlist/*.py", "spice/*.py",
-               "phases/*.py")
+               "!spice/pool.py", "phases/*.py")
 
 
 def normalized(source: str) -> str:
@@ -59,8 +60,11 @@ def _digest(source: str) -> str:
 
 @functools.cache
 def fingerprint(patterns: tuple[str, ...], root: Path = ROOT) -> str:
-    """Hash of the normalized source of the modules under ``root`` matching ``patterns``."""
-    paths = sorted({p for pat in patterns for p in root.glob(pat)})
+    """Hash of the normalized source of the modules under ``root`` matching ``patterns``
+    (less those matching a pattern that starts with ``!``)."""
+    skip = {p for pat in patterns if pat.startswith("!") for p in root.glob(pat[1:])}
+    paths = sorted({p for pat in patterns if not pat.startswith("!")
+                    for p in root.glob(pat)} - skip)
     if not paths:
         raise FileNotFoundError(f"no source matches {patterns} under {root}")
     digest = hashlib.sha256()
