@@ -9,8 +9,8 @@
   characterization runs once per session, not once per worker.
 - :func:`quick` gives each kind's QUICK spec, dataset and fitted surrogate, built once per
   session from one sweep store (the one :func:`circuitsim.get_surrogate` uses by default, so
-  training tests reuse them too), under a file lock per kind: a second worker waits and then
-  finds every point in the store.
+  training tests reuse them too), under the cache entries' locks: a second worker waits and
+  then finds every point in the store.
   Tests using it are marked ``spice`` and ``slow`` here.
 - Hypothesis: deterministic runs in CI (``CI=true``), random ones locally; no example
   database on disk.
@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import functools
 import os
 from collections.abc import Iterator
@@ -63,14 +63,13 @@ def hermetic(tmp_path_factory) -> Iterator[Path]:
 class Quick:
     """Each kind's QUICK characterization, simulated at most once per session."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self) -> None:
         from circuitsim.surrogate.cache import SurrogateCache
         from circuitsim.surrogate.service import Runner
 
         self.cache = SurrogateCache()  # the session's $CIRCUITSIM_CACHE
         self.runner = Runner(progress=False)
         self.store = Path(self.runner.kwargs(self.cache)["store"])
-        self.root = root
 
     @functools.cache  # noqa: B019 - one Quick per session
     def spec(self, kind: str) -> Any:
@@ -80,11 +79,18 @@ class Quick:
 
     @functools.cache  # noqa: B019
     def dataset(self, kind: str) -> Any:
-        from circuitsim.surrogate.service import characterize
+        from circuitsim.surrogate.kinds import get_kind
+        from circuitsim.surrogate.service import characterize, entry_key
 
-        with open(self.root / f"quick-{kind}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            return characterize(kind, self.spec(kind), self.runner, self.cache)
+        # under the locks of the entry and its parts (the ADC's per-width entries), taken in
+        # get_surrogate's order: a test building any of them elsewhere waits, then finds every
+        # point in the store
+        spec, k = self.spec(kind), get_kind(kind)
+        specs = [spec, *(k.parts(spec) if k.parts is not None else [])]
+        with contextlib.ExitStack() as stack:
+            for s in specs:
+                stack.enter_context(self.cache.locked(kind, entry_key(kind, s)[0]))
+            return characterize(kind, spec, self.runner, self.cache)
 
     @functools.cache  # noqa: B019
     def surrogate(self, kind: str) -> Any:
@@ -97,4 +103,4 @@ class Quick:
 
 @pytest.fixture(scope="session")
 def quick(hermetic) -> Quick:
-    return Quick(hermetic)
+    return Quick()
