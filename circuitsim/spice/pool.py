@@ -53,6 +53,9 @@ from circuitsim.spice.control import unrunnable
 STARTUP_TIMEOUT = 120.0
 #: Longest single wait: process state is re-checked at least this often.
 _POLL = 1.0
+#: Seconds an idle worker waits for its next task before it exits by itself (pools kept
+#: between sweeps then hold no memory for long).
+IDLE_EXIT = 120.0
 _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
          "from circuitsim.spice.pool import _worker_main; _worker_main({fd})")
@@ -640,6 +643,8 @@ def _worker_main(fd: int) -> None:
     _CHANNEL.send(("ready", os.getpid()))
     for _ in range(max_runs):
         try:
+            if not conn.poll(IDLE_EXIT):  # idle too long: free the memory (a pool replaces it)
+                break
             msg = conn.recv()
         except (EOFError, OSError):
             break
