@@ -16,7 +16,7 @@ from circuitsim.errors import CacheError, SimError
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.phases import MacPoint, UpdatePoint, mac_point, run_update, update_point
 from circuitsim.store import ResultStore, point_key
-from circuitsim.sweep import sweep
+from circuitsim.sweep import _local, sweep
 
 pytestmark = pytest.mark.spice
 
@@ -125,3 +125,23 @@ def test_no_worker_processes_left_behind():
                                       capture_output=True, text=True).stdout.splitlines()
             if "Z" in p.split()[-1]]
     assert not live, f"zombie workers: {live}"
+
+
+def pid_of_worker(_: int) -> int:
+    return os.getpid()
+
+
+def test_sweeps_reuse_idle_workers_unless_the_environment_changed(monkeypatch):
+    """A sweep keeps its workers for the next one with the same settings (a worker start
+    costs its imports); a changed environment or an interrupted sweep starts fresh ones."""
+    first = set(sweep(pid_of_worker, range(6), workers=2, progress=False).results)
+    second = set(sweep(pid_of_worker, range(6), workers=2, progress=False).results)
+    assert second <= first and os.getpid() not in first
+    monkeypatch.setenv("CIRCUITSIM_TEST_MARKER", "changed")  # workers inherit the environment
+    third = set(sweep(pid_of_worker, range(6), workers=2, progress=False).results)
+    assert not third & first
+    stream = _local([(pid_of_worker, 0), (pid_of_worker, 1)], 2, 600.0, 200)  # sweep's keys
+    next(stream)
+    stream.close()  # abandoned mid-way: its workers are killed, not kept
+    fourth = set(sweep(pid_of_worker, range(6), workers=2, progress=False).results)
+    assert not fourth & third
