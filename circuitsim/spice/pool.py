@@ -530,9 +530,9 @@ def shutdown_shared() -> None:
         shared.close()
 
 
-# Pools kept between sweeps: a worker imports the parent's circuitsim modules when it starts
-# (about a second of CPU in a process that loaded the training stack), so consecutive sweeps
-# with the same settings reuse the idle workers of the last one instead of starting new ones.
+# Pools kept between sweeps: starting a worker costs a Python start and its imports (0.3-1 s of
+# CPU), so consecutive sweeps with the same settings reuse the idle workers of the last one
+# instead of starting new ones (an idle worker exits by itself after IDLE_EXIT s).
 # A worker keeps the environment and working directory it started with, so both are part of
 # the key: a sweep after a change of either starts fresh workers.
 _KEPT: dict[tuple[Any, ...], WorkerPool] = {}
