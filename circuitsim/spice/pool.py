@@ -53,9 +53,8 @@ from circuitsim.spice.control import unrunnable
 STARTUP_TIMEOUT = 120.0
 #: Longest single wait: process state is re-checked at least this often.
 _POLL = 1.0
-#: Seconds an idle worker waits for its next task before it exits by itself (pools kept
-#: between sweeps then hold no memory for long).
-IDLE_EXIT = 120.0
+#: Seconds a pool kept between sweeps waits for the next sweep before its workers are stopped.
+KEEP_IDLE = 120.0
 _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
          "from circuitsim.spice.pool import _worker_main; _worker_main({fd})")
@@ -303,6 +302,7 @@ class WorkerPool:
         self._idle: list[_Worker] = []  # kept between imap_unordered calls
         self._all: set[_Worker] = set()  # every live worker, also those of a running imap
         self.kept_key: tuple[Any, ...] = ()  # set by borrow_pool
+        self.kept_returns = 0  # counted by return_pool
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -532,7 +532,7 @@ def shutdown_shared() -> None:
 
 # Pools kept between sweeps: starting a worker costs a Python start and its imports (0.3-1 s of
 # CPU), so consecutive sweeps with the same settings reuse the idle workers of the last one
-# instead of starting new ones (an idle worker exits by itself after IDLE_EXIT s).
+# instead of starting new ones (a pool not borrowed again within KEEP_IDLE s is stopped).
 # A worker keeps the environment and working directory it started with, so both are part of
 # the key: a sweep after a change of either starts fresh workers.
 _KEPT: dict[tuple[Any, ...], WorkerPool] = {}
@@ -558,11 +558,26 @@ def borrow_pool(workers: int | None, max_runs: int, timeout: float | None,
 
 
 def return_pool(pool: WorkerPool) -> None:
-    """Keep ``pool``'s idle workers for the next sweep (stopped at interpreter exit)."""
+    """Keep ``pool``'s idle workers for the next sweep: stopped (and reaped) when no sweep
+    borrows it within :data:`KEEP_IDLE` seconds, or at interpreter exit."""
     with _KEPT_LOCK:
         kept = _KEPT.setdefault(pool.kept_key, pool)
+        pool.kept_returns += 1
+        returns = pool.kept_returns
     if kept is not pool:  # another thread's sweep kept one first
         pool.close()
+        return
+    timer = threading.Timer(KEEP_IDLE, _expire, (pool, returns))
+    timer.daemon = True
+    timer.start()
+
+
+def _expire(pool: WorkerPool, returns: int) -> None:
+    with _KEPT_LOCK:
+        if _KEPT.get(pool.kept_key) is not pool or pool.kept_returns != returns:
+            return  # borrowed again since
+        del _KEPT[pool.kept_key]
+    pool.close()
 
 
 def close_kept_pools() -> None:
@@ -643,8 +658,6 @@ def _worker_main(fd: int) -> None:
     _CHANNEL.send(("ready", os.getpid()))
     for _ in range(max_runs):
         try:
-            if not conn.poll(IDLE_EXIT):  # idle too long: free the memory (a pool replaces it)
-                break
             msg = conn.recv()
         except (EOFError, OSError):
             break
