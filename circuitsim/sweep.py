@@ -6,7 +6,8 @@ content hash (:func:`circuitsim.store.point_key`: function, point, its decks whe
 declares them, ngspice version, the code that makes the record). With a ``store`` directory
 each finished point is written at once; a rerun skips the points already stored, so an
 interrupted sweep loses nothing. Points run in :class:`circuitsim.spice.pool.WorkerPool`
-processes (libngspice is never shared between threads) or, with a scheduler address (argument
+processes (libngspice is never shared between threads; the pool is kept for the next sweep,
+:func:`circuitsim.spice.pool.borrow_pool`) or, with a scheduler address (argument
 or ``CIRCUITSIM_SCHEDULER``), as tasks of a Dask distributed cluster. A point that fails (SPICE
 error, timeout, crashed worker) is recorded as failed; the sweep carries on.
 """
