@@ -87,9 +87,10 @@ class Quick:
         # point in the store
         spec, k = self.spec(kind), get_kind(kind)
         specs = [spec, *(k.parts(spec) if k.parts is not None else [])]
+        keys = dict.fromkeys(entry_key(kind, s)[0] for s in specs)  # each lock once
         with contextlib.ExitStack() as stack:
-            for s in specs:
-                stack.enter_context(self.cache.locked(kind, entry_key(kind, s)[0]))
+            for key in keys:
+                stack.enter_context(self.cache.locked(kind, key))
             return characterize(kind, spec, self.runner, self.cache)
 
     @functools.cache  # noqa: B019
