@@ -302,7 +302,7 @@ class WorkerPool:
         self._idle: list[_Worker] = []  # kept between imap_unordered calls
         self._all: set[_Worker] = set()  # every live worker, also those of a running imap
         self.kept_key: tuple[Any, ...] = ()  # set by borrow_pool
-        self.kept_returns = 0  # counted by return_pool
+        self.kept_timer: threading.Timer | None = None  # stops it while kept (return_pool)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -551,6 +551,9 @@ def borrow_pool(workers: int | None, max_runs: int, timeout: float | None,
     key = _kept_key(workers, max_runs, timeout)
     with _KEPT_LOCK:
         pool = _KEPT.pop(key, None)
+        if pool is not None and pool.kept_timer is not None:
+            pool.kept_timer.cancel()  # one sleeping timer per kept pool, not one per sweep
+            pool.kept_timer = None
     if pool is None:
         pool = WorkerPool(workers, max_runs, timeout, preload)
         pool.kept_key = key
@@ -562,20 +565,19 @@ def return_pool(pool: WorkerPool) -> None:
     borrows it within :data:`KEEP_IDLE` seconds, or at interpreter exit."""
     with _KEPT_LOCK:
         kept = _KEPT.setdefault(pool.kept_key, pool)
-        pool.kept_returns += 1
-        returns = pool.kept_returns
+        if kept is pool:
+            pool.kept_timer = threading.Timer(KEEP_IDLE, _expire, (pool,))
+            pool.kept_timer.daemon = True
+            pool.kept_timer.start()
     if kept is not pool:  # another thread's sweep kept one first
         pool.close()
-        return
-    timer = threading.Timer(KEEP_IDLE, _expire, (pool, returns))
-    timer.daemon = True
-    timer.start()
 
 
-def _expire(pool: WorkerPool, returns: int) -> None:
+def _expire(pool: WorkerPool) -> None:
     with _KEPT_LOCK:
-        if _KEPT.get(pool.kept_key) is not pool or pool.kept_returns != returns:
-            return  # borrowed again since
+        if (_KEPT.get(pool.kept_key) is not pool
+                or pool.kept_timer is not threading.current_thread()):
+            return  # borrowed (and maybe kept again) since
         del _KEPT[pool.kept_key]
     pool.close()
 
