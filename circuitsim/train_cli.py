@@ -67,6 +67,9 @@ def summary_markdown(result: Any, plots: list[Path]) -> str:
     lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {100 * h['train_acc']:.2f} | "
               f"{h['test_loss']:.4f} | {100 * h['test_acc']:.2f} | {h['train_seconds']:.2f} |"
               for h in result.history]
+    if result.ledger:
+        from circuitsim.train.ledger import report
+        lines += ["", "## Energy and latency (ledger)", "", "```", report(result.ledger), "```"]
     lines += [""] + [f"![{p.stem}]({p.name})" for p in plots]
     return "\n".join(lines) + "\n"
 
@@ -79,7 +82,8 @@ def write_run(result: Any, out: Path) -> list[Path]:
                          f"{result.spec.dataset}: {result.spec.rule}"),
             plots.histograms(result, out / "weights.png"),
             plots.transfers(result, out / "transfers.png"),
-            plots.spot_checks(result, out / "spot_checks.png")]
+            plots.spot_checks(result, out / "spot_checks.png"),
+            plots.ledger(result, out / "ledger.png")]
     made = [p for p in made if p is not None]
     write_atomic(out / "results.json", json.dumps(result.to_json(), indent=1) + "\n")
     write_atomic(out / "report.md", summary_markdown(result, made))
@@ -106,6 +110,9 @@ def run_train(args: argparse.Namespace) -> int:
     last = result.history[-1]
     print(f"{spec.dataset} {spec.rule}: test accuracy {100 * last['test_acc']:.2f} % "
           f"(loss {last['test_loss']:.4f}) after {spec.epochs} epochs, {result.seconds:.1f} s")
+    if result.ledger:
+        from circuitsim.train.ledger import report
+        print(report(result.ledger))
     for p in paths:
         print(f"wrote {p}")
     return 0

@@ -280,10 +280,11 @@ class MacSurrogate:
         n *= f
         return n
 
-    def read_energy(self, g: np.ndarray, x: np.ndarray, direction: str = "forward") -> np.ndarray:
-        """Energy (J) the input drivers deliver per read ``(B,)``: ``v F(v)`` times the pulse's
-        duration (edges count a third: ``int v^2`` over a ramp) into every driven line's
-        conductance, times the SPICE-fitted :attr:`energy_scale`."""
+    def line_energy(self, x: np.ndarray) -> np.ndarray:
+        """Energy (J per siemens of the driven line, float64, ``x``'s shape) an input driver
+        delivers in one read of inputs ``x``: ``v F(v)`` times the pulse's duration (edges
+        count a third: ``int v^2`` over a ramp), times the SPICE-fitted :attr:`energy_scale`.
+        A read's energy is this times each line's total conductance (:meth:`read_energy`)."""
         x = np.asarray(x, dtype=float)
         if self.encoding == "amplitude":
             v = x * self.v_read
@@ -294,8 +295,13 @@ class MacSurrogate:
             v, f = np.sign(x) * self.v_read, np.sign(x) * self._level_f()
             dur = np.where(n > 0, n * self.t_read / (2**self.pw_bits - 1)
                            + 2 * self.t_edge / 3, 0.0)
+        return self.energy_scale * v * f * dur
+
+    def read_energy(self, g: np.ndarray, x: np.ndarray, direction: str = "forward") -> np.ndarray:
+        """Energy (J) the input drivers deliver per read ``(B,)`` of inputs ``x`` into the
+        array ``g`` (:meth:`line_energy` times every driven line's conductance)."""
         line_g = g.sum(axis=1) if direction == "forward" else g.sum(axis=0)
-        return self.energy_scale * (v * f * dur) @ line_g
+        return self.line_energy(x) @ line_g
 
     def layer(self, g: np.ndarray, *, dtype: Any = np.float32, refresh_every: int = 1000,
               exact_read: bool = True) -> MacLayer:

@@ -62,6 +62,7 @@ from circuitsim.surrogate.update import MZ, CellParams, M, UpdateSurrogate
 from circuitsim.train import kernels, pcm
 from circuitsim.train.periphery import Periphery
 from circuitsim.train.streams import NORMAL_TABLES, cell_normals, cell_uniforms, step_key
+from circuitsim.train.tally import Tally
 from circuitsim.train.weights import AnalogWeights, ArrayRead, round_pulses, sgd_rows
 
 
@@ -134,12 +135,16 @@ def _resolved(spec: AmbrogioSpec) -> AmbrogioSpec:
     return spec
 
 
-def _program_pair(spec: AmbrogioSpec, target: np.ndarray, rng: np.random.Generator
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _program_pair(spec: AmbrogioSpec, target: np.ndarray, rng: np.random.Generator,
+                  tally: Tally, phase: str) -> tuple[np.ndarray, np.ndarray]:
     """PCM pair (G+, G-) programmed from full RESET for the difference ``target`` (S): the
-    device of the target's sign is programmed, the other stays RESET."""
+    device of the target's sign is programmed, the other stays RESET (``tally`` counts the
+    RESETs and the programmed devices under ``phase``)."""
     gp = pcm.program(spec.pcm, np.maximum(target, 0.0), rng)
     gn = pcm.program(spec.pcm, np.maximum(-target, 0.0), rng)
+    tally.add(phase, "pcm_resets", gp.size + gn.size)
+    tally.add(phase, "pcm_programmed", np.count_nonzero(target > spec.pcm.g_reset)
+              + np.count_nonzero(-target > spec.pcm.g_reset))
     return gp.astype(np.float32), gn.astype(np.float32)
 
 
@@ -185,7 +190,8 @@ class AmbrogioWeights(AnalogWeights):
         f = spec.gain_f
         self.read = ArrayRead(mac, [zeros, zeros, self._g(), self._g_shared()],
                               [f, -f, self.p, -self.p], exact_read=exact_read)
-        self._write(np.asarray(w0, dtype=np.float64) * spec.w_scale, flip=False)
+        self._write(np.asarray(w0, dtype=np.float64) * spec.w_scale, flip=False,
+                    phase="program")
         # the stochastic rounding's counter-based stream (streams.cell_uniforms)
         self._key, self._updates = int(rng.integers(2**63)), 0
 
@@ -227,7 +233,9 @@ class AmbrogioWeights(AnalogWeights):
         hit = np.flatnonzero(n)
         if hit.size:
             idx = idx[hit]
+            before = self.vc.reshape(-1)[idx]
             self.upd.pulse_at(self.vc, idx, n[hit], self.cells)
+            self.tally.add_pulses("update", n[hit], self.vc.reshape(-1)[idx] - before)
             self.read.set_at(2, idx, self.upd.g_at(self.vc, idx, self.cells))
 
     def _kernel_args(self) -> tuple:
@@ -261,7 +269,7 @@ class AmbrogioWeights(AnalogWeights):
         hits = kernels.ambrogio_pulse(
             np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32),
             k, np.uint32(skey), self.spec.n_max, vc, *self._kernel_args(), g2, t, p,
-            np.float32(read.gains[2]), *self._scratch)
+            np.float32(read.gains[2]), *self._scratch, self.tally.pulses)
         if hits:
             read.mark_dirty(2)
             read.tick()
@@ -298,6 +306,7 @@ class AmbrogioWeights(AnalogWeights):
             read.tick()
 
     def end_step(self, n_images: int) -> None:
+        super().end_step(n_images)
         s = self.spec
         self.images += n_images
         self._since_leak += n_images
@@ -305,6 +314,7 @@ class AmbrogioWeights(AnalogWeights):
                                  if s.transfer_per_lr and self._lr0 else n_images)
         if s.leak_every and self._since_leak >= s.leak_every:
             dt = self._since_leak * s.t_image
+            self.tally.add("hold", "cell_seconds", (self.vc.size + self.vc_ref.size) * dt)
             if self.engine == "numba" and self.read.single_transfer:
                 self._leak_compiled(dt)
             else:
@@ -318,19 +328,25 @@ class AmbrogioWeights(AnalogWeights):
 
     def transfer(self) -> None:
         """Move the current weights into the PCM pair (module docstring)."""
+        self.flush_tally()
+        self.tally.add("transfer", "transfers", 1)
         self._write(self.weights() * self.spec.w_scale, flip=self.spec.polarity_inversion)
         self._since_transfer = 0.0
 
-    def _write(self, target: np.ndarray, flip: bool) -> None:
-        s, upd = self.spec, self.upd
+    def _write(self, target: np.ndarray, flip: bool, phase: str = "transfer") -> None:
+        s, upd, tally = self.spec, self.upd, self.tally
         if flip:
             self.p = -self.p
+        # every cell (and reference) is set back to V_C0: the charge that adds
+        for vc in (self.vc, self.vc_ref):
+            tally.add(phase, "vc_reset_up", np.maximum(self.vc0 - vc, 0).sum(dtype=np.float64))
+        tally.add(phase, "vc_resets", self.vc.size + self.vc_ref.size)
         self.vc = np.full(self.vc.shape, self.vc0, np.float32)
         self.vc_ref = np.full(self.vc_ref.shape, self.vc0, np.float32)
         self._since_leak = 0  # the cells restart: no hold time carried over
         g0, gs0 = self._g(), self._g_shared()
         cell = self.p * (g0.astype(np.float64) - gs0 + s.offset)
-        gp, gn = _program_pair(s, (target - cell) / s.gain_f, self.rng)
+        gp, gn = _program_pair(s, (target - cell) / s.gain_f, self.rng, tally, phase)
         pcm_part = s.gain_f * (gp.astype(np.float64) - gn)
         residual = target - pcm_part - cell
         for _ in range(s.absorb_iters):  # write-and-verify the residual into g
@@ -344,7 +360,9 @@ class AmbrogioWeights(AnalogWeights):
             n = np.clip(n, -64, 64).astype(np.int16)
             if not n.any():
                 break
+            before = self.vc
             self.vc = upd.pulse(self.vc, n, self.cells).astype(np.float32)
+            tally.add_pulses(phase, n, self.vc - before)
         self.read.gains[2], self.read.gains[3] = self.p, -self.p
         for k, g in enumerate((gp, gn, self._g(), self._g_shared())):
             self.read.set_all(k, g)
@@ -376,7 +394,7 @@ class PcmOnlyWeights(AnalogWeights):
         self._since = 0
         self.step_nom = float(pcm.set_step(spec.pcm, np.array(spec.pcm.g_max / 2)))
         gp, gn = _program_pair(spec, np.asarray(w0, np.float64) * spec.w_scale / spec.gain_f,
-                               rng)
+                               rng, self.tally, "program")
         f = spec.gain_f
         self.read = ArrayRead(mac, [gp, gn], [f, -f], exact_read=exact_read)
         # counter-based streams (streams.step_key): the rounding's uniforms, each pulse's
@@ -408,6 +426,7 @@ class PcmOnlyWeights(AnalogWeights):
                                    np.uint32(keys[0]), s.n_max, hit, nh)
             (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
             flat, f32 = kernels.flat, np.float32
+            self.tally.add("update", "pcm_set_pulses", np.abs(nh[:n]).sum(dtype=np.float64))
             kernels.pcm_set(hit[:n], nh[:n], np.array(keys[1:], np.uint32), *NORMAL_TABLES,
                             s.pcm.g_reset, s.pcm.g_max, s.pcm.alpha * s.pcm.g_max,
                             s.pcm.gamma, f32(s.pcm.sigma_step), flat(read.g[0]),
@@ -421,6 +440,7 @@ class PcmOnlyWeights(AnalogWeights):
         rows, dw = sgd_rows(x, d, k)
         idx = (rows[:, None] * self.n_out + np.arange(self.n_out)).reshape(-1)
         n = round_pulses(dw.reshape(-1), 1.0, cell_uniforms(keys[0], idx), s.n_max)
+        self.tally.add("update", "pcm_set_pulses", np.abs(n).sum(dtype=np.float64))
         for arr, sel in ((0, n > 0), (1, n < 0)):
             hit = idx[sel]
             if hit.size:
@@ -430,12 +450,16 @@ class PcmOnlyWeights(AnalogWeights):
                 read.set_at(arr, hit, new)
 
     def end_step(self, n_images: int) -> None:
+        super().end_step(n_images)
         self.images += n_images
         self._since += n_images
         if self._since >= self.spec.transfer_every:
             self._since = 0
+            self.flush_tally()
+            self.tally.add("transfer", "transfers", 1)
             g = self.read.g
-            gp, gn = _program_pair(self.spec, g[0].astype(np.float64) - g[1], self.rng)
+            gp, gn = _program_pair(self.spec, g[0].astype(np.float64) - g[1], self.rng,
+                                   self.tally, "transfer")
             self.read.set_all(0, gp)
             self.read.set_all(1, gn)
             self.read.refresh()

@@ -107,11 +107,16 @@ def make_weights(spec: TrainSpec, sur: Surrogates, w0: np.ndarray, rng: np.rando
     if last:  # the output layer's digital gain: a smaller weight unit
         amb = replace(amb, w_scale=amb.w_scale / amb.out_gain)
     if spec.rule == "ambrogio":
-        return AmbrogioWeights(w0, sur.mac, sur.update, amb, **args)
-    if spec.rule == "pcm":
-        return PcmOnlyWeights(w0, sur.mac, amb, **args)
-    rpu = replace(spec.rpu, dw_min=spec.sbp.step) if spec.rule == "sbp" else spec.rpu
-    return RpuWeights(w0, sur.mac, rpu, rule=spec.rule, **args)
+        w = AmbrogioWeights(w0, sur.mac, sur.update, amb, **args)
+    elif spec.rule == "pcm":
+        w = PcmOnlyWeights(w0, sur.mac, amb, **args)
+    else:
+        rpu = replace(spec.rpu, dw_min=spec.sbp.step) if spec.rule == "sbp" else spec.rpu
+        w = RpuWeights(w0, sur.mac, rpu, rule=spec.rule, **args)
+    w.tally.enabled = spec.ledger.enabled
+    if hidden_adc:  # the ledger counts the ramp conversions of the next layer's input
+        w.tally.fwd_out = "ramp"
+    return w
 
 
 def activation(spec: TrainSpec, sur: Surrogates) -> Act:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from circuitsim.spec import check_types, non_negative, param, positive, require
 from circuitsim.train.ambrogio import AmbrogioSpec
+from circuitsim.train.ledger_spec import LedgerSpec
 from circuitsim.train.mlp import SbpSpec
 from circuitsim.train.periphery import PeripherySpec
 from circuitsim.train.rpu import RpuSpec
@@ -69,6 +70,8 @@ class TrainSpec:
     ambrogio: AmbrogioSpec = param(AmbrogioSpec(), "2PCM+3T1C (rules ambrogio, pcm)")
     rpu: RpuSpec = param(RpuSpec(), "pulse device (rules pulse, sbp)")
     sbp: SbpSpec = param(SbpSpec(), "sign-backprop thresholds (rule sbp)")
+    ledger: LedgerSpec = param(LedgerSpec(), "energy and latency ledger: the estimates of "
+                                             "what SPICE does not simulate")
 
     def __post_init__(self) -> None:
         check_types(self)

@@ -165,7 +165,7 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
                    inv_hv: np.float32, hi: np.float32, gtab: np.ndarray,
                    w_min: np.float32, inv_hw: np.float32, g2: np.ndarray, t: np.ndarray,
                    p: np.ndarray, gain: np.float32, hit: np.ndarray, nh: np.ndarray,
-                   cs: np.ndarray) -> int:
+                   cs: np.ndarray, tally: np.ndarray) -> int:
     """Fused 2PCM+3T1C update (see the module docstring) of inputs ``x`` (B, n_in) and errors
     ``d`` (B, n_out), float32: per driven row the change in nominal steps ``k * sum_b x_b
     d_b`` (``weights.sgd_rows``; ``k`` = SGD scale / nominal step), the uniform of each cell
@@ -176,7 +176,9 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
     one cache line, not six). ``both``/``bothi``/``gtab``: the surrogate's tables as (N, 2)
     float32 pairs of ``M`` points per row; ``hi`` = float32(M - 1.001), the look-ups' clip
     bound. ``hit`` (int64) and ``nh`` (float32), n_in * n_out each: scratch for the list of
-    pulsed cells. Returns the number of pulsed cells.
+    pulsed cells. ``tally`` (4,) float64 adds the up and down pulses and the V_C they moved
+    (up, down, sum of up dV_C, sum of down |dV_C|: the ledger's counts). Returns the number
+    of pulsed cells.
 
     Two passes: the pulse counts of every driven cell (vector instructions: a few tenths of
     a ns per cell) into a list of the pulsed ones, then the pulsed cells (a few per cent),
@@ -205,7 +207,14 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
         v = vc[idx]
         up = n > 0
         out = lut(bothi, cs[h], np.float32(0.0), one_m, np.int64(cell[idx, 0 if up else 2]), hi)
-        vc[idx] = max(out, v) if up else min(out, v)
+        new = max(out, v) if up else min(out, v)
+        vc[idx] = new
+        if up:
+            tally[0] += n
+            tally[2] += np.float64(new) - np.float64(v)
+        else:
+            tally[1] -= n
+            tally[3] += np.float64(v) - np.float64(new)
     for h in range(hits):
         if h + _AHEAD < hits:
             q = hit[h + _AHEAD]
@@ -301,14 +310,17 @@ def leak_into(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
 
 @numba.njit(**_JIT)
 def dac(x: np.ndarray, levels: np.float32, managed: bool, u: np.ndarray, table: np.ndarray,
-        v: np.ndarray, scale: np.ndarray) -> None:
+        etab: np.ndarray, act: np.ndarray, v: np.ndarray, scale: np.ndarray) -> None:
     """``Periphery.dac``: ``v`` (B, n) = the driven inputs of ``x`` (B, n), float32 — divided
     by their vector's max ``|x|`` (``managed``: noise management; ``scale`` (B, 1) gets that
     max, 1 for an all-zero vector), clipped to [-1, 1] and rounded to ``levels`` per side
     (0: ideal): to the nearest level, or with ``u`` (B, n) given (non-empty) stochastically,
     ``floor(x levels + u)``. The same float32 operations in the same order as numpy's. With
     a ``table`` (non-empty, ``2 levels + 1`` values) ``v`` gets the table's entry of each
-    level instead (``Periphery.drive_table``: the MAC surrogate's drive of every level)."""
+    level instead (``Periphery.drive_table``: the MAC surrogate's drive of every level).
+    With ``etab`` (non-empty, one float64 per level) each line's ``act`` (n,) float64 adds
+    the entry of every level it is driven at (``Periphery.energy_table``: the ledger's
+    driver energy per siemens of line)."""
     n_b, n = x.shape
     for b in range(n_b):
         m = np.float32(1.0)
@@ -324,6 +336,8 @@ def dac(x: np.ndarray, levels: np.float32, managed: bool, u: np.ndarray, table: 
             if levels != 0:
                 y = min(max(y, np.float32(-1.0)), np.float32(1.0)) * levels
                 y = np.floor(y + u[b, i]) if u.size else np.rint(y)
+                if etab.size:
+                    act[i] += etab[np.int64(y + levels)]
                 if table.size:
                     y = table[np.int64(y + levels)]
                 else:
@@ -604,7 +618,7 @@ def warm_up() -> float:
     ambrogio_pulse(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), f(1),
                    np.uint32(1), 8, z1.copy(), np.zeros((4, 8), np.float32), tab, tab,
                    f(0), f(1), f(4), tab, f(0), f(1), z1.copy(), z1.copy(), z1, f(1),
-                   np.zeros(4, np.int64), z1.copy(), z1.copy())
+                   np.zeros(4, np.int64), z1.copy(), z1.copy(), np.zeros(4))
     hit, nh = np.zeros(4, np.int64), z1.copy()
     pulse_list(np.ones((1, 2), f), np.ones((1, 2), f), f(1), np.uint32(1), 8, hit, nh)
     pcm_set(hit[:1], nh[:1], np.zeros(8, np.uint32), np.zeros(_TAIL, f),
@@ -623,8 +637,9 @@ def warm_up() -> float:
               f9.copy(), f9, f9, f(1), f(-1))
     staircase(z1, z1, np.zeros(5, f), z1.copy())
     e2 = np.zeros((0, 0), np.float32)
-    dac(one, f(3), True, e2, np.zeros(0, f), one.copy(), np.ones((2, 1), np.float32))
-    dac(one, f(3), True, e2, np.zeros(7, f), one.copy(), np.ones((2, 1), np.float32))
+    no, e7 = np.zeros(0), np.zeros(7)
+    dac(one, f(3), True, e2, np.zeros(0, f), no, no, one.copy(), np.ones((2, 1), f))
+    dac(one, f(3), True, e2, np.zeros(7, f), e7, np.zeros(3), one.copy(), np.ones((2, 1), f))
     adc(one.copy(), f(1), e2, f(1), f(0.5), e2)
     _WARM.append(time.perf_counter() - t0)
     return _WARM[0]

@@ -32,6 +32,7 @@ from circuitsim.train.build import (  # noqa: F401  (re-exported: the loop's pub
     make_weights,
     update_spec,
 )
+from circuitsim.train import ledger, prices
 from circuitsim.train.config import TrainSpec
 from circuitsim.train.lstm import build_lstm
 from circuitsim.train.probe import SpiceProbe
@@ -62,6 +63,7 @@ class TrainResult:
     spot_checks: list[dict[str, Any]]
     seconds: float
     model: Any = None
+    ledger: dict[str, Any] | None = None  #: energy and latency (None: float rule, or off)
 
     @property
     def test_acc(self) -> float:
@@ -71,7 +73,8 @@ class TrainResult:
         return {"spec": to_mapping(self.spec), "dataset": self.dataset,
                 "surrogates": self.surrogates, "history": self.history,
                 "final": self.history[-1], "events": self.events,
-                "spot_checks": self.spot_checks, "seconds": round(self.seconds, 2)}
+                "spot_checks": self.spot_checks, "seconds": round(self.seconds, 2),
+                "ledger": self.ledger}
 
 
 @np.errstate(over="ignore", invalid="ignore")  # a diverging run is reported as an error below
@@ -101,6 +104,7 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
     history: list[dict[str, float]] = []
     checks: list[dict[str, Any]] = []
     step = 0
+    tallied = [w for w in model.layers if hasattr(w, "tally")] if spec.ledger.enabled else []
     bar = tqdm(total=spec.epochs * len(x), disable=not progress, unit="img",
                desc=f"train {spec.dataset} {spec.rule}", leave=False)
     for epoch in range(1, spec.epochs + 1):
@@ -119,7 +123,9 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
         if not np.isfinite(loss):
             raise SpecError(f"lr={spec.lr!r}: training diverged (loss not finite in epoch "
                             f"{epoch}); lower the learning rate")
+        _count_as_training(tallied, False)
         test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test)
+        _count_as_training(tallied, True)
         history.append({"epoch": epoch, "train_loss": loss / count, "train_acc": correct / count,
                         "test_loss": test_loss, "test_acc": test_acc,
                         "train_seconds": round(train_seconds, 3),
@@ -127,5 +133,20 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
         bar.set_postfix(test_acc=f"{test_acc:.3f}")
     bar.close()
     events = [dict(e, layer=k) for k, layer in enumerate(model.layers) for e in layer.events]
+    led = None
+    if tallied:
+        adc = sur.specs.get("adc") or adc_spec(True, prices.REFERENCE_BITS)
+        led = ledger.build(spec, tallied, ledger.measure_prices(
+            spec, sur, adc, runner or service.Runner(progress=progress)), sur,
+                           images=spec.epochs * len(x), steps=step,
+                           test_images=spec.epochs * len(ds.x_test))
     return TrainResult(spec, ds.info(), sur.provenance(), history, events, checks,
-                       time.perf_counter() - t0, model)
+                       time.perf_counter() - t0, model, led)
+
+
+def _count_as_training(layers: list[Any], training: bool) -> None:
+    """Switch the layers' tallies between training and test-set (inference) reads, each
+    flushed at the switch (:mod:`circuitsim.train.tally`)."""
+    for w in layers:
+        w.flush_tally()
+        w.tally.training = training

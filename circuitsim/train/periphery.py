@@ -72,7 +72,7 @@ class Periphery:
     through :func:`kernels.dac` / :func:`kernels.adc`, the same float32 operations on the
     same random draws; the numpy code here is their reference)."""
 
-    __slots__ = ("spec", "rng", "compiled", "_lsb", "_levels", "_table")
+    __slots__ = ("spec", "rng", "compiled", "_lsb", "_levels", "_table", "_etable")
 
     def __init__(self, spec: PeripherySpec, rng: np.random.Generator, compiled: bool = False):
         self.spec = spec
@@ -81,6 +81,7 @@ class Periphery:
         self._lsb = spec.out_bound / (2 ** (spec.out_bits - 1) - 1) if spec.out_bits else 0.0
         self._levels = float(2 ** (spec.in_bits - 1) - 1) if spec.in_bits else 0.0
         self._table: tuple[object, np.ndarray] | None = None
+        self._etable: tuple[object, np.ndarray] | None = None
         if compiled:
             kernels.warm_up()
 
@@ -91,25 +92,46 @@ class Periphery:
         if not (self.compiled and self.spec.in_bits):
             return None
         if self._table is None or self._table[0] != drive:
-            lv = np.float32(self._levels)
-            v = np.arange(-self._levels, self._levels + 1).astype(np.float32) / lv
-            self._table = (drive, np.ascontiguousarray(drive(v), np.float32))
+            self._table = (drive, np.ascontiguousarray(drive(self.levels()), np.float32))
         return self._table[1]
 
-    def dac(self, x: np.ndarray, table: np.ndarray | None = None
+    def levels(self) -> np.ndarray:
+        """Every DAC level in [-1, 1] (float32, as the quantizer produces them)."""
+        lv = np.float32(self._levels)
+        return np.arange(-self._levels, self._levels + 1).astype(np.float32) / lv
+
+    def energy_table(self, energy: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
+        """``energy`` (the ledger's driver energy per line, elementwise) of every DAC level,
+        float64; None for an ideal DAC or the numpy path. Kept for the last ``energy``."""
+        if not (self.compiled and self.spec.in_bits):
+            return None
+        if self._etable is None or self._etable[0] != energy:
+            self._etable = (energy, np.ascontiguousarray(energy(self.levels()), np.float64))
+        return self._etable[1]
+
+    def dac(self, x: np.ndarray, table: np.ndarray | None = None, act: np.ndarray | None = None,
+            energy: Callable[[np.ndarray], np.ndarray] | None = None
             ) -> tuple[np.ndarray, np.ndarray | None]:
         """Driven inputs (a new array in [-1, 1]; with a :meth:`drive_table`, already
         through the drive) and the per-vector scale ``(B, 1)`` to multiply the read by (None
-        without noise management)."""
+        without noise management). With ``act`` (n,) and ``energy``, each line's ``act``
+        adds ``energy`` of the levels it is driven at, summed over the batch (the ledger's
+        read sums, :class:`~circuitsim.train.tally.Tally`)."""
         s = self.spec
+        count = act is not None and energy is not None
         if self.compiled:
             x = np.ascontiguousarray(x, np.float32)
             v = np.empty_like(x)
             scale = np.empty((x.shape[0], 1), np.float32)
             u = (self.rng.random(x.shape, dtype=np.float32)
                  if s.stochastic_rounding and s.in_bits else _EMPTY)
+            etab = self.energy_table(energy) if count else None
             kernels.dac(x, np.float32(self._levels), s.noise_management, u,
-                        _NO_TABLE if table is None else table, v, scale)
+                        _NO_TABLE if table is None else table,
+                        _NO_ENERGY if etab is None else etab, _NO_ENERGY if etab is None
+                        else act, v, scale)
+            if count and etab is None:  # an ideal DAC: the driven values themselves
+                act += energy(v).sum(axis=0)
             return v, scale if s.noise_management else None
         v = np.array(x, dtype=np.float32)
         scale = None
@@ -118,6 +140,8 @@ class Periphery:
             scale[scale == 0] = 1.0
             v /= scale
         quantize(v, s.in_bits, self.rng if s.stochastic_rounding else None)
+        if count:
+            act += energy(v).sum(axis=0)
         return v, scale
 
     def adc(self, y: np.ndarray, scale: np.ndarray | None, units: np.float32
@@ -147,3 +171,4 @@ class Periphery:
 
 _EMPTY = np.zeros((0, 0), np.float32)
 _NO_TABLE = np.zeros(0, np.float32)
+_NO_ENERGY = np.zeros(0)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from circuitsim.plots import save_figure
 from circuitsim.train.loop import TrainResult
@@ -109,4 +110,35 @@ def spot_checks(result: TrainResult, path: Path) -> Path | None:
            title="SPICE spot-checks of the current network state")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+def ledger(result: TrainResult, path: Path) -> Path | None:
+    """Energy per training image of every ledger item (phase: item), log scale, coloured by
+    kind (simulated, derived, estimate)."""
+    led = result.ledger
+    if not led:
+        return None
+    img = max(led["images"], 1)
+    phases = led["per_training_image"]["by_phase_J"]
+    totals: dict[tuple[str, str], float] = {}
+    for it in led["items"]:
+        if it["phase"] in phases and it["energy_J"] > 0:
+            key = (f"{it['phase']}: {it['item']}", it["kind"])
+            totals[key] = totals.get(key, 0.0) + it["energy_J"] / img
+    rows = sorted(totals.items(), key=lambda kv: kv[1])
+    fig = Figure(figsize=(9, 1.2 + 0.22 * len(rows)))
+    ax = fig.subplots()
+    colour = {"simulated": "tab:blue", "derived": "tab:green", "estimate": "tab:orange"}
+    ax.barh([k[0] for k, _ in rows], [v * 1e15 for _, v in rows],
+            color=[colour[k[1]] for k, _ in rows])
+    p = led["per_training_image"]
+    ax.set(xscale="log", xlabel="energy per training image [fJ]",
+           title=f"{result.spec.dataset} {result.spec.rule}: {p['energy_J'] * 1e9:.3g} nJ per "
+                 f"image, {p['tops_per_watt']:.3g} TOPS/W")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(handles=[Patch(color=c, label=k) for k, c in colour.items()], fontsize=7,
+              loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
     return save_figure(fig, path)

@@ -58,6 +58,11 @@ class RpuWeights(AnalogWeights):
         return {"G+": self.read.g[0], "G-": self.read.g[1]}
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+        before = self.pulses
+        self._update(x, d, lr)
+        self.tally.add("update", "device_pulses", self.pulses - before)
+
+    def _update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
         if self.compiled:
             self._update_compiled(x, d, lr)
             return

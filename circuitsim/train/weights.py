@@ -29,6 +29,7 @@ import numpy as np
 from circuitsim.errors import SpecError
 from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.train.periphery import Periphery
+from circuitsim.train.tally import FLUSH_EVERY, Tally
 
 
 class FloatWeights:
@@ -139,6 +140,13 @@ class ArrayRead:
             self.l += c * dg * q
         self.tick()
 
+    def line_conductances(self) -> tuple[np.ndarray, np.ndarray]:
+        """Total conductance (S, float64) on every row and every column, over the physical
+        arrays (what a read's drivers charge: the ledger's read energy)."""
+        rows = sum(g.sum(axis=1, dtype=np.float64) for g in self.g)
+        cols = sum(g.sum(axis=0, dtype=np.float64) for g in self.g)
+        return rows, cols
+
     def tick(self) -> None:
         """Count one sparse update (a compiled kernel's too); refresh every ``refresh_every``."""
         self._count += 1
@@ -197,6 +205,9 @@ class AnalogWeights:
         self.fwd, self.bwd = fwd, bwd
         self.events: list[dict[str, Any]] = []
         self.read: ArrayRead
+        # what converts the forward outputs: the periphery ADC, or (out_bits 0) nothing;
+        # the builder sets "ramp" where the next layer's ramp-ADC activation does
+        self.tally = Tally(n_in, n_out, "adc" if fwd.spec.out_bits else "ideal")
 
     def _to_units(self) -> np.float32:
         return np.float32(1.0 / (self.read.sur.v_read * self.w_scale))
@@ -207,18 +218,29 @@ class AnalogWeights:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         table = self._drive_table(self.fwd)
-        v, scale = self.fwd.dac(x, table)
+        act = self.tally.read("forward", len(x), self.fwd.spec.out_bits)
+        v, scale = self.fwd.dac(x, table, act, self.read.sur.line_energy)
         y = self.read.forward(v) if table is None else v @ self.read.t
         return self.fwd.adc(y, scale, self._to_units())
 
     def backward(self, d: np.ndarray) -> np.ndarray:
         table = self._drive_table(self.bwd)
-        v, scale = self.bwd.dac(d, table)
+        act = self.tally.read("backward", len(d), self.bwd.spec.out_bits)
+        v, scale = self.bwd.dac(d, table, act, self.read.sur.line_energy)
         y = self.read.backward(v) if table is None else v @ self.read.t.T
         return self.bwd.adc(y, scale, self._to_units())
 
+    def flush_tally(self) -> None:
+        """Price the tally's read sums with the arrays' conductances now."""
+        self.tally.flush(*self.read.line_conductances())
+        self.tally.pulses_to_counts()
+
     def end_step(self, n_images: int) -> None:
-        return None
+        """After each step: the tally's read sums become joules every ``FLUSH_EVERY``
+        images (subclasses add their leakage and transfers after this)."""
+        self.tally.since_flush += n_images
+        if self.tally.since_flush >= FLUSH_EVERY:
+            self.flush_tally()
 
 
 def round_pulses(dw: np.ndarray, step: float, u: np.ndarray, n_max: int) -> np.ndarray:
