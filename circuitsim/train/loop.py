@@ -22,6 +22,7 @@ from circuitsim.errors import SpecError
 from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
+from circuitsim.train import ledger, prices
 from circuitsim.train.build import (  # noqa: F401  (re-exported: the loop's public API)
     Surrogates,
     activation,
@@ -32,7 +33,6 @@ from circuitsim.train.build import (  # noqa: F401  (re-exported: the loop's pub
     make_weights,
     update_spec,
 )
-from circuitsim.train import ledger, prices
 from circuitsim.train.config import TrainSpec
 from circuitsim.train.lstm import build_lstm
 from circuitsim.train.probe import SpiceProbe
