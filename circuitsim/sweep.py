@@ -136,8 +136,8 @@ def sweep(fn: Callable[[Any], Any], points: Sequence[Any], *, store: Path | str 
     if workers is not None and workers < 1:
         raise SpecError(f"workers={workers!r}: must be >= 1")
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    db = ResultStore(store) if store is not None else None  # a bad store: before ngspice
     version = ngspice_version()
-    db = ResultStore(store) if store is not None else None
     # keys (which hash every point's decks) are only needed to find and file records
     keys = [point_key(fn, p, version) if db is not None else "" for p in points]
     outcomes: dict[int, Outcome] = {}

@@ -36,11 +36,16 @@ settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test using :func:`quick` needs a QUICK characterization: ``spice`` and ``slow``."""
+    """A test using :func:`quick` needs a QUICK characterization: ``spice`` and ``slow``. A
+    test using a module's ``sur`` fixture (the QUICK surrogates through ``loop``) needs
+    ngspice on a cold cache: ``spice``."""
     for item in items:
-        if "quick" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "quick" in names:
             item.add_marker(pytest.mark.spice)
             item.add_marker(pytest.mark.slow)
+        if "sur" in names:
+            item.add_marker(pytest.mark.spice)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -70,6 +70,7 @@ def _same(a: RunRecord, b: RunRecord) -> bool:
                for f in ("test_acc", "test_loss", "train_acc", "train_loss"))
 
 
+@pytest.mark.spice  # grid records are keyed on the ngspice version
 def test_pool_equals_serial_a_failed_run_fails_alone_and_a_rerun_resumes(tmp_path):
     good = _specs(3)
     bad = replace(good[0], seed=7, lr=1e300)  # diverges in its first epoch
@@ -86,6 +87,7 @@ def test_pool_equals_serial_a_failed_run_fails_alone_and_a_rerun_resumes(tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.spice  # grid records are keyed on the ngspice version
 def test_dask_local_cluster_gives_the_serial_records(tmp_path):
     distributed = pytest.importorskip("distributed")
     specs = _specs(2)
@@ -98,6 +100,7 @@ def test_dask_local_cluster_gives_the_serial_records(tmp_path):
                                                                strict=True))
 
 
+@pytest.mark.spice  # grid records are keyed on the ngspice version
 def test_train_seeds_reports_an_interval_and_resumes(tmp_path, capsys):
     out, store = tmp_path / "run", tmp_path / "store"
     argv = ["train", "--rule", "float", "--epochs", "1", "--set", "max_train=80", "--seed",
