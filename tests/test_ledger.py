@@ -120,7 +120,7 @@ def test_read_energy_against_spice_driver_integral(sur, direction):
     tally = Tally(16, 12)
     per = Periphery(PeripherySpec(noise_management=False), np.random.default_rng(0),
                     compiled=True)
-    act = tally.read(direction, len(x), 9)
+    act = tally.read(direction, len(x))
     per.dac(x, None, act, m.line_energy)
     tally.flush(g.sum(axis=1), g.sum(axis=0))
     spec = sur.specs["mac"]

@@ -45,10 +45,14 @@ class Surrogates:
                 for k, s in self.specs.items()}
 
 
-def adc_spec(quick: bool, bits: int) -> Any:
-    """The ADC characterization of ``bits`` alone (the QUICK preset at that width, whatever
-    ``quick``): one cache entry per width, so a run never simulates ramps it does not use."""
-    return service.make_spec("adc", {"bits": [bits]}, quick=True)
+def adc_spec(quick: bool, bits: int, comparator: str = "continuous") -> Any:
+    """The ADC characterization of ``bits`` alone with the ``comparator`` kind (the QUICK
+    preset at that width, whatever ``quick``): one cache entry per width and comparator, so a
+    run never simulates ramps it does not use."""
+    mapping: dict[str, Any] = {"bits": [bits]}
+    if comparator != "continuous":  # the preset's own comparator keeps its cache key
+        mapping["testbench"] = {"comparator": {"kind": comparator}}
+    return service.make_spec("adc", mapping, quick=True)
 
 
 def update_spec(spec: TrainSpec) -> Any:
@@ -72,7 +76,7 @@ def load_surrogates(spec: TrainSpec, runner: service.Runner | None = None) -> Su
     if spec.rule == "ambrogio":
         need["update"] = update_spec(spec)
     if spec.act_bits and spec.rule != "sbp":
-        need["adc"] = adc_spec(spec.quick, spec.act_bits)
+        need["adc"] = adc_spec(spec.quick, spec.act_bits, spec.comparator)
     for kind, s in need.items():
         obj, entry, _ = service.get_surrogate(kind, s, runner=runner)
         setattr(sur, kind, obj)

@@ -58,6 +58,9 @@ class TrainSpec:
     activation: Literal["sigmoid", "tanh"] = param("sigmoid", "hidden activation (MLP)")
     act_bits: int = param(4, "hidden activations from the ramp-ADC surrogate at this many "
                              "bits (0: float activations; analog rules only)")
+    comparator: Literal["continuous", "strongarm"] = param(
+        "continuous", "comparator of the ramp ADCs (activations; the ledger prices every "
+        "conversion with it): continuous (static bias) or strongarm (clocked latch)")
     engine: Literal["numba", "numpy"] = param(
         "numba", "training hot path: compiled kernels, or the plain numpy reference")
     exact_read: bool = param(False, "MAC reads with the sinh slope term (two matrix products)")

@@ -90,13 +90,14 @@ class _Pricer:
     def items(self, k: int, t: Tally) -> list[Item]:
         out: list[Item] = []
         p, est, c = self.p, self.est, self.conv
+        counts = t.to_json()
 
         def add(phase: str, item: str, count: float, energy: float, kind: str,
                 why: str) -> None:
             out.append(Item(k, phase, item, float(count), float(energy), kind, why))
 
         for phase in ("forward", "backward", "inference"):
-            n = t.counts[phase]
+            n = counts.get(phase, {})
             if not n.get("reads"):
                 continue
             add(phase, "array read drivers", n["reads"], t.read_energy[phase], "simulated",
@@ -120,7 +121,7 @@ class _Pricer:
                     else "derived", f"the measured {c.bits}-bit ramp conversion x "
                     f"2^({self.out_bits}-{c.bits}) clock steps ({c.comparator} comparator)")
         for phase in ("update", "transfer", "program"):
-            n = t.counts[phase]
+            n = counts.get(phase, {})
             if p.pulses is not None:
                 pp = p.pulses
                 for d, fixed, per_volt, lines in (("up", pp.up_fixed, pp.up_per_volt,
@@ -155,7 +156,7 @@ class _Pricer:
                 add(phase, "device pulses", n["device_pulses"],
                     n["device_pulses"] * est.device_pulse, "estimate",
                     f"{est.device_pulse:g} J per SET/RESET (the pulse device is a model)")
-        hold = t.counts["hold"].get("cell_seconds", 0.0)
+        hold = counts.get("hold", {}).get("cell_seconds", 0.0)
         if hold:
             add("hold", "3T1C holds", hold, hold * self.hold_power, "derived",
                 f"C VDD x SPICE-fitted leak rate at V_C0 ({self.hold_rate:.3g} V/s) per cell "
@@ -166,8 +167,9 @@ class _Pricer:
         """Seconds per phase over the run for one layer (module docstring)."""
         est, p, spec = self.est, self.p, self.spec
         out: dict[str, float] = {}
+        counts = t.to_json()
         for phase in ("forward", "backward", "inference"):
-            n = t.counts[phase]
+            n = counts.get(phase, {})
             conv = (self.conv.latency if n.get("ramp") else self.adc_latency if n.get("adc")
                     else 0.0)
             out[phase] = n.get("reads", 0.0) * (p.t_read + conv)
@@ -179,7 +181,7 @@ class _Pricer:
             per_step = (spec.rpu.bl if spec.rule == "pulse" else 1) * est.t_device_pulse
         out["update"] = steps * per_step
         pcm = spec.ambrogio.pcm
-        out["transfer"] = (t.counts["transfer"].get("transfers", 0.0) * t.n_in
+        out["transfer"] = (counts.get("transfer", {}).get("transfers", 0.0) * t.n_in
                            * pcm.verify_iters * pcm.set_steps * est.t_pcm_step)
         return out
 
@@ -202,9 +204,9 @@ def build(spec: Any, layers: list[Any], prices: measured.Prices, sur: Any, *, im
         for phase, s in pricer.latency(w.tally, steps).items():
             latency[phase] += s
         per = 2.0 * w.n_in * w.n_out
-        c = w.tally.counts
-        ops += per * (c["forward"].get("reads", 0) + c["backward"].get("reads", 0) + images)
-        ops_inf += per * c["inference"].get("reads", 0)
+        r = w.tally.reads
+        ops += per * (r["forward"] + r["backward"] + images)
+        ops_inf += per * r["inference"]
     img = max(images, 1)
     train_items = [i for i in items if i.phase in TRAINING_PHASES]
     e_train = sum(i.energy for i in train_items)

@@ -135,7 +135,7 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
     events = [dict(e, layer=k) for k, layer in enumerate(model.layers) for e in layer.events]
     led = None
     if tallied:
-        adc = sur.specs.get("adc") or adc_spec(True, prices.REFERENCE_BITS)
+        adc = sur.specs.get("adc") or adc_spec(True, prices.REFERENCE_BITS, spec.comparator)
         led = ledger.build(spec, tallied, ledger.measure_prices(
             spec, sur, adc, runner or service.Runner(progress=progress)), sur,
                            images=spec.epochs * len(x), steps=step,

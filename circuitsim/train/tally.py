@@ -26,8 +26,9 @@ from typing import Literal
 import numpy as np
 
 PHASES = ("forward", "backward", "update", "transfer", "hold", "inference", "program")
-#: Training images between two conversions of the read sums into joules.
-FLUSH_EVERY = 100
+#: Training images between two conversions of the read sums into joules (a flush sums every
+#: array of the layer: ~1 ms for 785 x 250 x 4 cells, so not much more often than this).
+FLUSH_EVERY = 1000
 
 OutKind = Literal["adc", "ramp", "ideal"]
 
@@ -40,14 +41,17 @@ class Tally:
     forward outputs (the periphery ADC, the ramp-ADC activation of the next layer, or
     nothing)."""
 
-    __slots__ = ("n_in", "n_out", "fwd_out", "enabled", "training", "counts", "act",
-                 "read_energy", "pulses", "since_flush")
+    __slots__ = ("n_in", "n_out", "fwd_out", "bwd_out", "enabled", "training", "counts",
+                 "reads", "act", "read_energy", "pulses", "since_flush")
 
-    def __init__(self, n_in: int, n_out: int, fwd_out: OutKind = "adc"):
-        self.n_in, self.n_out, self.fwd_out = n_in, n_out, fwd_out
+    def __init__(self, n_in: int, n_out: int, fwd_out: OutKind = "adc",
+                 bwd_out: OutKind = "adc"):
+        self.n_in, self.n_out, self.fwd_out, self.bwd_out = n_in, n_out, fwd_out, bwd_out
         self.enabled = True  # off: nothing is counted (the run has no ledger)
         self.training = True
         self.counts: dict[str, dict[str, float]] = {p: {} for p in PHASES}
+        #: input vectors read per phase (a read's conversions follow from its lines)
+        self.reads = dict.fromkeys(("forward", "backward", "inference"), 0)
         self.act = {"forward": np.zeros(n_in), "backward": np.zeros(n_out),
                     "inference": np.zeros(n_in)}
         self.read_energy = dict.fromkeys(("forward", "backward", "inference"), 0.0)
@@ -62,21 +66,28 @@ class Tally:
         c = self.counts[phase]
         c[name] = c.get(name, 0.0) + float(value)
 
-    def read(self, direction: Literal["forward", "backward"], batch: int, out_bits: int
+    def read(self, direction: Literal["forward", "backward"], batch: int
              ) -> np.ndarray | None:
         """Count a read of ``batch`` vectors; the line sums its DAC adds to (None: off)."""
         if not self.enabled:
             return None
         phase = direction if self.training else "inference"
-        lines_in, lines_out = ((self.n_in, self.n_out) if direction == "forward"
-                               else (self.n_out, self.n_in))
-        self.add(phase, "reads", batch)
-        self.add(phase, "dac", batch * lines_in)
-        self.add(phase, "sense", batch * lines_out)
-        out = self.fwd_out if direction == "forward" else ("adc" if out_bits else "ideal")
-        if out != "ideal":
-            self.add(phase, out, batch * lines_out)
+        self.reads[phase] += batch
         return self.act[phase]
+
+    def read_counts(self, phase: str) -> dict[str, float]:
+        """A read phase's operations: vectors, DAC conversions (one per driven line), sense
+        amplifier activations and output conversions (one per output line)."""
+        n = self.reads[phase]
+        if not n:
+            return {}
+        backward = phase == "backward"
+        lines_in, lines_out = (self.n_out, self.n_in) if backward else (self.n_in, self.n_out)
+        out = {"reads": n, "dac": n * lines_in, "sense": n * lines_out}
+        kind = self.bwd_out if backward else self.fwd_out
+        if kind != "ideal":
+            out[kind] = n * lines_out
+        return {k: float(v) for k, v in out.items()}
 
     def flush(self, rows: np.ndarray, cols: np.ndarray) -> None:
         """Price the read sums with the lines' conductances now: ``rows`` (n_in,) S, summed
@@ -105,4 +116,6 @@ class Tally:
 
     def to_json(self) -> dict[str, dict[str, float]]:
         """The counts per phase (after :meth:`flush` and :meth:`pulses_to_counts`)."""
-        return {p: dict(c) for p, c in self.counts.items() if c}
+        out = {p: {**c, **self.read_counts(p)} if p in self.reads else dict(c)
+               for p, c in self.counts.items()}
+        return {p: c for p, c in out.items() if c}

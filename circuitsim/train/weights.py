@@ -141,11 +141,11 @@ class ArrayRead:
         self.tick()
 
     def line_conductances(self) -> tuple[np.ndarray, np.ndarray]:
-        """Total conductance (S, float64) on every row and every column, over the physical
+        """Total conductance (S, as float64) on every row and every column, over the physical
         arrays (what a read's drivers charge: the ledger's read energy)."""
-        rows = sum(g.sum(axis=1, dtype=np.float64) for g in self.g)
-        cols = sum(g.sum(axis=0, dtype=np.float64) for g in self.g)
-        return rows, cols
+        rows = sum(g.sum(axis=1) for g in self.g)  # float32 pairwise sums: ~1e-7 relative
+        cols = sum(g.sum(axis=0) for g in self.g)
+        return rows.astype(np.float64), cols.astype(np.float64)
 
     def tick(self) -> None:
         """Count one sparse update (a compiled kernel's too); refresh every ``refresh_every``."""
@@ -207,7 +207,8 @@ class AnalogWeights:
         self.read: ArrayRead
         # what converts the forward outputs: the periphery ADC, or (out_bits 0) nothing;
         # the builder sets "ramp" where the next layer's ramp-ADC activation does
-        self.tally = Tally(n_in, n_out, "adc" if fwd.spec.out_bits else "ideal")
+        self.tally = Tally(n_in, n_out, "adc" if fwd.spec.out_bits else "ideal",
+                           "adc" if bwd.spec.out_bits else "ideal")
 
     def _to_units(self) -> np.float32:
         return np.float32(1.0 / (self.read.sur.v_read * self.w_scale))
@@ -218,14 +219,14 @@ class AnalogWeights:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         table = self._drive_table(self.fwd)
-        act = self.tally.read("forward", len(x), self.fwd.spec.out_bits)
+        act = self.tally.read("forward", len(x))
         v, scale = self.fwd.dac(x, table, act, self.read.sur.line_energy)
         y = self.read.forward(v) if table is None else v @ self.read.t
         return self.fwd.adc(y, scale, self._to_units())
 
     def backward(self, d: np.ndarray) -> np.ndarray:
         table = self._drive_table(self.bwd)
-        act = self.tally.read("backward", len(d), self.bwd.spec.out_bits)
+        act = self.tally.read("backward", len(d))
         v, scale = self.bwd.dac(d, table, act, self.read.sur.line_energy)
         y = self.read.backward(v) if table is None else v @ self.read.t.T
         return self.bwd.adc(y, scale, self._to_units())
