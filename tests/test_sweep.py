@@ -163,3 +163,18 @@ def test_a_kept_pool_is_stopped_and_reaped_when_no_sweep_comes(monkeypatch):
         time.sleep(0.1)
     else:
         raise AssertionError(f"kept workers {pids} still children of the test process")
+
+
+def test_a_borrowed_pool_preloads_the_borrowing_sweeps_modules(monkeypatch):
+    """New workers of a kept pool load the modules of the sweep that borrowed it, not of the
+    sweep that created it (their import stays outside the task's timeout)."""
+    from circuitsim.spice import pool
+
+    monkeypatch.setenv("CIRCUITSIM_TEST_MARKER", "preload")  # a pool of this test's own
+    first = pool.borrow_pool(1, 200, 600.0, ["circuitsim.sweep", "tests.a"])
+    pool.return_pool(first)
+    second = pool.borrow_pool(1, 200, 600.0, ["circuitsim.sweep", "tests.b"])
+    try:
+        assert second is first and second.preload == ["circuitsim.sweep", "tests.b"]
+    finally:
+        second.close()

@@ -557,6 +557,7 @@ def borrow_pool(workers: int | None, max_runs: int, timeout: float | None,
     if pool is None:
         pool = WorkerPool(workers, max_runs, timeout, preload)
         pool.kept_key = key
+    pool.preload = preload  # workers started for this sweep load this sweep's modules
     return pool
 
 

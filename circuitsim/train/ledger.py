@@ -40,11 +40,12 @@ from circuitsim.train.tally import Tally
 TRAINING_PHASES = ("forward", "backward", "update", "transfer", "hold")
 
 
-def measure_prices(spec: Any, sur: Any, adc_spec: Any, runner: service.Runner | None = None
+def measure_prices(spec: Any, sur: Any, adc_spec: Any, runner: service.Runner
                    ) -> measured.Prices:
     """The SPICE prices of ``spec``'s run (:mod:`circuitsim.train.prices`); ``adc_spec``: the
-    ramp-ADC characterization whose testbench is priced (the run's own where it has one)."""
-    kw = (runner or service.Runner()).kwargs(SurrogateCache())
+    ramp-ADC characterization whose testbench is priced (the run's own where it has one);
+    ``runner``: where its decks run and are stored."""
+    kw = runner.kwargs(SurrogateCache())
     act = "sigmoid" if spec.model == "lstm" else spec.activation
     bits = spec.act_bits if sur.adc is not None else measured.REFERENCE_BITS
     pulses = (measured.pulse_prices(sur.specs["update"], kw) if sur.update is not None
@@ -186,6 +187,19 @@ class _Pricer:
         return out
 
 
+#: How our training TOPS/W differs in what it counts from the papers' figures.
+DIFFERENCES = [
+    "Ambrogio 2018's 28,065 GOP/s/W is calculated for the forward, backward and update "
+    "operations of the 2PCM+3T1C arrays with their own periphery assumptions; ours counts "
+    "the same operations (2 per weight per read and per image's update) but prices the "
+    "periphery we model: input DACs and sense amplifiers (estimates), ramp conversions "
+    "(SPICE), output ADCs (derived from the ramp ADC), PCM transfers (estimates).",
+    "Yang 2025's 31-48 TOPS/W is for inference (MAC read + 5-bit ramp conversion), "
+    "compare per_test_image; training adds the backward reads, updates and transfers.",
+    "Digital work (softmax, error computation, counters, control) is not counted.",
+]
+
+
 def _sum(items: list[Item], **match: Any) -> float:
     return sum(i.energy for i in items if all(getattr(i, k) == v for k, v in match.items()))
 
@@ -244,19 +258,6 @@ def build(spec: Any, layers: list[Any], prices: measured.Prices, sur: Any, *, im
                     "assumptions": r.assumptions} for r in PAPER_CLAIMS],
         "differences": DIFFERENCES,
     }
-
-
-#: How our training TOPS/W differs in what it counts from the papers' figures.
-DIFFERENCES = [
-    "Ambrogio 2018's 28,065 GOP/s/W is calculated for the forward, backward and update "
-    "operations of the 2PCM+3T1C arrays with their own periphery assumptions; ours counts "
-    "the same operations (2 per weight per read and per image's update) but prices the "
-    "periphery we model: input DACs and sense amplifiers (estimates), ramp conversions "
-    "(SPICE), output ADCs (derived from the ramp ADC), PCM transfers (estimates).",
-    "Yang 2025's 31-48 TOPS/W is for inference (MAC read + 5-bit ramp conversion), "
-    "compare per_test_image; training adds the backward reads, updates and transfers.",
-    "Digital work (softmax, error computation, counters, control) is not counted.",
-]
 
 
 def report(led: dict[str, Any]) -> str:

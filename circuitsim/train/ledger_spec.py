@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from circuitsim.energy import PeripheryEstimate
 from circuitsim.spec import check_types, non_negative, param
 
 
@@ -16,8 +17,9 @@ class LedgerSpec:
 
     enabled: bool = param(True, "count and price every operation (off: no ledger, e.g. to "
                                 "time the counting)")
-    p_opamp: float = param(20e-6, "static power of one sense amplifier (TIA or integrator) "
-                                  "while its read is active (as `circuitsim energy`)", "W")
+    p_opamp: float = param(PeripheryEstimate().p_opamp, "static power of one sense "
+                           "amplifier (TIA or integrator) while its read is active (as "
+                           "`circuitsim energy`)", "W")
     dac_fom: float = param(1e-15, "input DAC energy per conversion step: a conversion of b "
                                   "bits costs dac_fom 2^b", "J")
     pcm_reset: float = param(20e-12, "one PCM RESET pulse", "J")

@@ -136,9 +136,8 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
     led = None
     if tallied:
         adc = sur.specs.get("adc") or adc_spec(True, prices.REFERENCE_BITS, spec.comparator)
-        led = ledger.build(spec, tallied, ledger.measure_prices(
-            spec, sur, adc, runner or service.Runner(progress=progress)), sur,
-                           images=spec.epochs * len(x), steps=step,
+        priced = ledger.measure_prices(spec, sur, adc, runner or service.Runner(progress=progress))
+        led = ledger.build(spec, tallied, priced, sur, images=spec.epochs * len(x), steps=step,
                            test_images=spec.epochs * len(ds.x_test))
     return TrainResult(spec, ds.info(), sur.provenance(), history, events, checks,
                        time.perf_counter() - t0, model, led)
