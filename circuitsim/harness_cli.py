@@ -19,7 +19,7 @@ from circuitsim import spec as specs
 from circuitsim.errors import SpecError
 
 
-def _json_arg(text: str, flag: str) -> tuple[str, Any]:
+def json_arg(text: str, flag: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise SpecError(f"{flag}: expected KEY=JSON, got {text!r}")
@@ -46,7 +46,7 @@ def build_points(point_cls: type, mapping: dict[str, Any], sets: list[str], vary
     specs.require(seed >= 0, "--seed", seed, "must be >= 0")
     axes = []
     for item in vary:
-        key, values = _json_arg(item, "--vary")
+        key, values = json_arg(item, "--vary")
         if not isinstance(values, list) or not values:
             raise SpecError(f"--vary {key}: expected a non-empty JSON list, got "
                             f"{specs.short(values)}")
@@ -58,7 +58,7 @@ def build_points(point_cls: type, mapping: dict[str, Any], sets: list[str], vary
             for combo in itertools.product(*axes)]
     draws = {}
     for item in mc:
-        path, dist = _json_arg(item, "--mc")
+        path, dist = json_arg(item, "--mc")
         if not isinstance(dist, dict):
             raise SpecError(f"--mc {path}: expected a JSON object like "
                             '{"kind": "normal", "sigma": 0.02}')

@@ -204,29 +204,68 @@ def run_reproduce(args: argparse.Namespace) -> int:
 MAX_SEEDS = 1000
 
 
+def _spec_arguments(p: argparse.ArgumentParser) -> None:
+    """The TrainSpec options ``train`` and ``explore`` share (not ``--rule``/``--seed``)."""
+    p.add_argument("--dataset", choices=DATASETS)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch", type=int)
+    p.add_argument("--hidden", help="hidden units, or widths of several hidden layers "
+                                    "(250,125) (default: the data set's)")
+    p.add_argument("--act-bits", dest="act_bits", type=int,
+                   help="ramp-ADC activation bits (0: float activations)")
+    p.add_argument("--data-path", dest="data_path",
+                   help="IDX directory (mnist) or a text file (text)")
+    p.add_argument("--spot-every", dest="spot_every", type=int,
+                   help="SPICE spot-checks every this many steps")
+    p.add_argument("--spec", help="training spec file (.toml/.json)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one TrainSpec field (dotted keys: ambrogio.transfer_every, "
+                        "periphery.in_bits, rpu.asymmetry, ...); repeatable")
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    from circuitsim.harness_cli import json_arg
+    from circuitsim.reproduce import explore
+    from circuitsim.reproduce.common import GridOptions
+
+    check_seeds(args.seeds, "--seeds")
+    check_workers(args.workers)
+    base = train_spec(args)
+    axes = []
+    for item in args.vary:
+        key, values = json_arg(item, "--vary")
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"--vary {key}: expected a non-empty JSON list, got {values!r}")
+        axes.append((key, values))
+    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
+    for r in rules:
+        if r not in RULES or r == "float":
+            raise SpecError(f"--rules: {r!r} is not an analog rule (choose from "
+                            f"{', '.join(x for x in RULES if x != 'float')})")
+    out = Path(args.out or f"runs/explore/{base.dataset}")
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out: {str(out)!r} exists and is not a directory")
+    data_args = {"path": base.data_path} if base.data_path else {}
+    opts = GridOptions(workers=args.workers, scheduler=args.scheduler,
+                       store=Path(args.store) if args.store else None,
+                       progress=not args.no_progress)
+    with threadpool_limits(1):
+        report = explore.run(base, axes, rules, args.seeds, out, data_args, opts)
+    path = report.write(out)
+    print(report.markdown())
+    print(f"report: {path}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
-    """Register ``train`` and ``reproduce`` on the top-level subparsers."""
+    """Register ``train``, ``explore`` and ``reproduce`` on the top-level subparsers."""
     t = sub.add_parser("train", help="train a network with circuit-accurate surrogates")
-    t.add_argument("--dataset", choices=DATASETS)
+    _spec_arguments(t)
     t.add_argument("--rule", choices=RULES,
                    help="ambrogio: 2PCM+3T1C; pcm: PCM only; sbp: sign backprop; pulse: "
                         "Gokmen stochastic pulses; float: software baseline")
-    t.add_argument("--epochs", type=int)
     t.add_argument("--seed", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--batch", type=int)
-    t.add_argument("--hidden", help="hidden units, or widths of several hidden layers "
-                                    "(250,125) (default: the data set's)")
-    t.add_argument("--act-bits", dest="act_bits", type=int,
-                   help="ramp-ADC activation bits (0: float activations)")
-    t.add_argument("--data-path", dest="data_path",
-                   help="IDX directory (mnist) or a text file (text)")
-    t.add_argument("--spot-every", dest="spot_every", type=int,
-                   help="SPICE spot-checks every this many steps")
-    t.add_argument("--spec", help="training spec file (.toml/.json)")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override one TrainSpec field (dotted keys: ambrogio.transfer_every, "
-                        "periphery.in_bits, rpu.asymmetry, ...); repeatable")
     t.add_argument("--seeds", type=int,
                    help="train seeds SEED..SEED+N-1 as independent runs (a grid on --workers "
                         "processes or a Dask cluster; finished runs are stored and skipped "
@@ -240,6 +279,27 @@ def add_commands(sub: Any) -> None:
     t.add_argument("--out", help="output directory (default runs/train/DATASET-RULE-seedN)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=run_train)
+
+    x = sub.add_parser("explore", help="design-space exploration: circuit parameters x rules x "
+                                       "seeds, accuracy vs ledger energy, Pareto plot")
+    _spec_arguments(x)
+    x.add_argument("--vary", action="append", metavar="KEY=JSON-LIST", default=[],
+                   help="an axis: a TrainSpec field and its JSON values, e.g. "
+                        "ambrogio.cell_c=[1e-13,4e-13] or act_bits=[3,4,5]; repeatable (the "
+                        "grid is their product)")
+    x.add_argument("--rules", default="ambrogio",
+                   help="analog rules, comma-separated (default ambrogio; float is the "
+                        "reference and always trained)")
+    x.add_argument("--seeds", type=int, default=2, help="seeds per configuration (default 2)")
+    x.add_argument("--seed", type=int, help="first seed (default 0)")
+    x.add_argument("--workers", type=int, help="local worker processes (default: one per "
+                                               "core)")
+    x.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
+    x.add_argument("--store", help="store of finished runs (default: <cache>/train-runs); "
+                                   "a rerun skips what is stored")
+    x.add_argument("--out", help="output directory (default runs/explore/DATASET)")
+    x.add_argument("--no-progress", action="store_true")
+    x.set_defaults(func=run_explore, rule=None)
 
     r = sub.add_parser("reproduce", help="a paper's claim at our scale: table + plot")
     r.add_argument("name", choices=REPRODUCTIONS)

@@ -44,6 +44,11 @@ def _deep(tmp_path, suffix):
     (["train", "--set", "ambrogio.technology=tsmc"], "technology='tsmc'"),
     (["surrogate", "fit", "update", "--technology", "sky130", "--corner", "zz"],
      "'zz' is not one of"),
+    (["explore", "--vary", "nope=[1]", "--out", "{out}"], "nope"),
+    (["explore", "--vary", "act_bits=[4,7]", "--out", "{out}"], "act_bits=7"),
+    (["explore", "--vary", "act_bits=4", "--out", "{out}"], "non-empty JSON list"),
+    (["explore", "--rules", "ambrogio,float", "--out", "{out}"], "--rules: 'float'"),
+    (["explore", "--seeds", "0", "--out", "{out}"], "--seeds=0"),
 ])
 def test_one_line_exit_2_nothing_written(tmp_path, capsys, argv, needle):
     (tmp_path / "file").write_text("mine\n")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,10 @@ from circuitsim.fingerprint import fingerprint
 from circuitsim.spec import require
 from circuitsim.store import canonical
 from circuitsim.surrogate.cache import default_dir
+from circuitsim.surrogate.service import Runner
 from circuitsim.sweep import sweep
 from circuitsim.train import data as datasets
-from circuitsim.train import loop
+from circuitsim.train import ledger, loop
 from circuitsim.train.config import TrainSpec
 
 #: Code a run's numbers depend on above the SPICE record step (hashed into every point).
@@ -62,13 +63,20 @@ class RunPoint:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """A finished run: per-epoch curves (fractions, nats) and its wall time."""
+    """A finished run: per-epoch curves (fractions, nats), its wall time and its energy
+    ledger's headline figures (NaN: no ledger, e.g. the float rule)."""
 
     test_acc: np.ndarray  #: (epochs,) test accuracy after each epoch
     test_loss: np.ndarray  #: (epochs,) mean test loss per prediction
     train_acc: np.ndarray  #: (epochs,)
     train_loss: np.ndarray  #: (epochs,)
     seconds: float  #: wall time of the run (s)
+    energy_per_image: float = float("nan")  #: J per training image
+    energy_per_test_image: float = float("nan")  #: J per test image (inference)
+    latency_per_image: float = float("nan")  #: s per training image
+    tops_per_watt: float = float("nan")  #: training operations per joule / 1e12
+    #: (5,) J per training image in ledger.TRAINING_PHASES order
+    phase_energy: np.ndarray = field(default_factory=lambda: np.full(5, np.nan))
 
     @property
     def final_acc(self) -> float:
@@ -107,9 +115,16 @@ def train_run(point: RunPoint) -> RunRecord:
     with threadpool_limits(limits=1, user_api="blas"):
         res = loop.run(point.spec, ds=ds, sur=sur, progress=False)
     h = res.history
-    return RunRecord(*(np.array([e[k] for e in h], np.float64)
-                       for k in ("test_acc", "test_loss", "train_acc", "train_loss")),
-                     seconds=float(res.seconds))
+    curves = [np.array([e[k] for e in h], np.float64)
+              for k in ("test_acc", "test_loss", "train_acc", "train_loss")]
+    if res.ledger is None:
+        return RunRecord(*curves, seconds=float(res.seconds))
+    per = res.ledger["per_training_image"]
+    return RunRecord(*curves, seconds=float(res.seconds), energy_per_image=per["energy_J"],
+                     energy_per_test_image=res.ledger["per_test_image"]["energy_J"],
+                     latency_per_image=per["latency_s"], tops_per_watt=per["tops_per_watt"],
+                     phase_energy=np.array([per["by_phase_J"][p]
+                                            for p in ledger.TRAINING_PHASES]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +143,8 @@ class GridResult:
 
 def plan(specs: Sequence[TrainSpec], ds_name: str,
          data_args: dict[str, Any] | None = None) -> list[RunPoint]:
-    """The points of ``specs`` (loads the data set and every surrogate here, characterizing
-    on a cold cache, so that workers only read)."""
+    """The points of ``specs`` (loads the data set and every surrogate, and simulates the
+    ledger's price decks, here, characterizing on a cold cache, so that workers only read)."""
     args = tuple(sorted((data_args or {}).items()))
     digest = dataset(ds_name, args).info()["sha256"]
     code = fingerprint(TRAIN_CODE)
@@ -138,10 +153,16 @@ def plan(specs: Sequence[TrainSpec], ds_name: str,
     for spec in specs:
         if spec.dataset != ds_name:
             raise SpecError(f"dataset={spec.dataset!r}: this grid trains on {ds_name!r}")
-        # what load_surrogates reads: the rule, gate/activation bits, presets, the 3T1C cell
-        need = json.dumps([spec.rule, spec.act_bits, spec.quick, canonical(spec.ambrogio)])
+        # what load_surrogates and the ledger's prices read: the rule, gate/activation bits
+        # and function, presets, comparator, read mode, the 3T1C cell
+        need = json.dumps([spec.rule, spec.act_bits, spec.activation, spec.quick,
+                           spec.comparator, spec.periphery.read_mode, canonical(spec.ambrogio),
+                           spec.ledger.enabled])
         if need not in keys:
-            keys[need] = tuple(sorted(loop.load_surrogates(spec).keys.items()))
+            sur = loop.load_surrogates(spec)
+            keys[need] = tuple(sorted(sur.keys.items()))
+            if spec.analog and spec.ledger.enabled:
+                ledger.measure_prices(spec, sur, Runner(progress=False))
         out.append(RunPoint(spec, ds_name, args, digest, keys[need], code))
     return out
 

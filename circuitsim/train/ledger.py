@@ -33,6 +33,7 @@ from circuitsim.energy import PAPER_CLAIMS, tops_per_watt
 from circuitsim.surrogate import service
 from circuitsim.surrogate.cache import SurrogateCache
 from circuitsim.train import prices as measured
+from circuitsim.train.build import adc_spec
 from circuitsim.train.ledger_spec import LedgerSpec
 from circuitsim.train.tally import Tally
 
@@ -40,18 +41,19 @@ from circuitsim.train.tally import Tally
 TRAINING_PHASES = ("forward", "backward", "update", "transfer", "hold")
 
 
-def measure_prices(spec: Any, sur: Any, adc_spec: Any, runner: service.Runner
-                   ) -> measured.Prices:
-    """The SPICE prices of ``spec``'s run (:mod:`circuitsim.train.prices`); ``adc_spec``: the
-    ramp-ADC characterization whose testbench is priced (the run's own where it has one);
-    ``runner``: where its decks run and are stored."""
+def measure_prices(spec: Any, sur: Any, runner: service.Runner) -> measured.Prices:
+    """The SPICE prices of ``spec``'s run with surrogates ``sur`` (:mod:`circuitsim.train.
+    prices`: the run's own ramp-ADC testbench, or the 5-bit one with its comparator where
+    it has none); ``runner``: where the decks run and are stored."""
     kw = runner.kwargs(SurrogateCache())
+    adc = (sur.specs.get("adc")
+           or adc_spec(True, measured.REFERENCE_BITS, spec.comparator))
     act = "sigmoid" if spec.model == "lstm" else spec.activation
     bits = spec.act_bits if sur.adc is not None else measured.REFERENCE_BITS
     pulses = (measured.pulse_prices(sur.specs["update"], kw) if sur.update is not None
               else None)
     t_read = sur.mac.t_window or sur.mac.t_read + 2 * sur.mac.t_edge
-    return measured.Prices(measured.conversion_prices(adc_spec, act, bits, kw), pulses,
+    return measured.Prices(measured.conversion_prices(adc, act, bits, kw), pulses,
                            float(t_read))
 
 

@@ -22,7 +22,7 @@ from circuitsim.errors import SpecError
 from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
-from circuitsim.train import ledger, prices
+from circuitsim.train import ledger
 from circuitsim.train.build import (  # noqa: F401  (re-exported: the loop's public API)
     Surrogates,
     activation,
@@ -135,8 +135,7 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
     events = [dict(e, layer=k) for k, layer in enumerate(model.layers) for e in layer.events]
     led = None
     if tallied:
-        adc = sur.specs.get("adc") or adc_spec(True, prices.REFERENCE_BITS, spec.comparator)
-        priced = ledger.measure_prices(spec, sur, adc, runner or service.Runner(progress=progress))
+        priced = ledger.measure_prices(spec, sur, runner or service.Runner(progress=progress))
         led = ledger.build(spec, tallied, priced, sur, images=spec.epochs * len(x), steps=step,
                            test_images=spec.epochs * len(ds.x_test))
     return TrainResult(spec, ds.info(), sur.provenance(), history, events, checks,
