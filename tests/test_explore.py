@@ -17,7 +17,10 @@ def test_pareto_front_by_hand():
     acc = [90.0, 95.0, 95.0, 80.0, 97.0, 90.0]
     energy = [1.0, 2.0, 3.0, 0.5, 10.0, 1.0]
     # (95, 3) is beaten by (95, 2); the two (90, 1) tie and both stay
-    assert pareto(acc, energy) == [True, True, False, True, True, True]
+    assert pareto(acc, energy, tie=0.0) == [True, True, False, True, True, True]
+    # within 0.5 % energies are equal: 96 % at 70.2 beats 95 % at 70.0 (not the reverse)
+    assert pareto([95.0, 96.0], [70.0, 70.2]) == [False, True]
+    assert pareto([95.0, 96.0], [70.0, 71.0]) == [True, True]
 
 
 def test_configurations_are_rules_times_axis_values():

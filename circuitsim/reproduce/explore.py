@@ -10,7 +10,8 @@ resumes with nothing lost. The grid's parent characterizes and fits what each co
 needs first (cached by content hash) and simulates its ledger's price decks. The float rule on
 the base spec with the same seeds is the accuracy reference (paired by seed). A configuration
 is on the Pareto front when no other has a higher mean accuracy at a lower mean energy per
-training image (and none an equal one at a lower energy, or a higher one at an equal energy).
+training image (and none an equal one at a lower energy, or a higher one at an equal energy;
+energies within 0.5 % count as equal).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from circuitsim.train.config import TrainSpec
 MAX_RUNS = 10_000
 #: Accuracy margin (points) of the equivalence decision against the float reference.
 MARGIN = 1.0
+#: Relative energy difference below which two configurations cost the same (:func:`pareto`).
+ENERGY_TIE = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +77,18 @@ def spec_of(base: TrainSpec, config: Config, seed: int) -> TrainSpec:
     return build(TrainSpec, to_mapping(base), [*sets, f"rule={config.rule}", f"seed={seed}"])
 
 
-def pareto(acc: Sequence[float], energy: Sequence[float]) -> list[bool]:
+def pareto(acc: Sequence[float], energy: Sequence[float], tie: float = ENERGY_TIE
+           ) -> list[bool]:
     """Whether each point (accuracy, energy) is on the front: no other point is at least as
-    accurate at no more energy and strictly better in one of the two."""
+    accurate at no more energy and strictly better in one of the two. Energies within a
+    relative ``tie`` of each other count as equal (the ledger's estimates are not that
+    precise, and a front should not rest on a difference of a few pJ in 70 nJ)."""
     pts = list(zip(acc, energy, strict=True))
-    return [not any(a2 >= a and e2 <= e and (a2 > a or e2 < e) for a2, e2 in pts)
-            for a, e in pts]
+
+    def beats(a2: float, e2: float, a: float, e: float) -> bool:
+        no_more = e2 <= e * (1 + tie)
+        return a2 >= a and no_more and (a2 > a or e2 < e * (1 - tie))
+    return [not any(beats(a2, e2, a, e) for a2, e2 in pts) for a, e in pts]
 
 
 def run(base: TrainSpec, axes: Sequence[tuple[str, Sequence[Any]]], rules: Sequence[str],

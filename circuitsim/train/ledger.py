@@ -8,7 +8,7 @@ labelled estimates of :class:`LedgerSpec`. Every line of the ledger says which i
   through the MAC surrogate's fitted read energy and the conductances the reads saw; 3T1C
   pulses; ramp-ADC activation conversions);
 - ``derived``: arithmetic on simulated prices (an output ADC of other resolution than the
-  measured ramp ADC: ``2^(b - b_measured)`` times its conversion, the same ramp design
+  measured 5-bit reference conversion: ``2^(b - 5)`` times it, the same ramp design
   counting more clock steps; V_C resets at the up pulse's energy per volt; 3T1C holds at
   ``C VDD`` times the SPICE-fitted leak rate);
 - ``estimate``: not simulated (op-amps are ideal sources in our decks, PCM and the pulse
@@ -48,13 +48,14 @@ def measure_prices(spec: Any, sur: Any, runner: service.Runner) -> measured.Pric
     kw = runner.kwargs(SurrogateCache())
     adc = (sur.specs.get("adc")
            or adc_spec(True, measured.REFERENCE_BITS, spec.comparator))
+    ref = measured.conversion_prices(adc, "sigmoid", measured.REFERENCE_BITS, kw)
     act = "sigmoid" if spec.model == "lstm" else spec.activation
-    bits = spec.act_bits if sur.adc is not None else measured.REFERENCE_BITS
+    conv = (measured.conversion_prices(adc, act, spec.act_bits, kw) if sur.adc is not None
+            else ref)
     pulses = (measured.pulse_prices(sur.specs["update"], kw) if sur.update is not None
               else None)
     t_read = sur.mac.t_window or sur.mac.t_read + 2 * sur.mac.t_edge
-    return measured.Prices(measured.conversion_prices(adc, act, bits, kw), pulses,
-                           float(t_read))
+    return measured.Prices(conv, ref, pulses, float(t_read))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +76,11 @@ class _Pricer:
 
     def __init__(self, spec: Any, prices: measured.Prices, est: LedgerSpec, sur: Any):
         self.spec, self.p, self.est = spec, prices, est
-        c = prices.conversion
-        self.conv = c
+        self.conv, ref = prices.conversion, prices.reference
         per = spec.periphery
         self.out_bits, self.in_bits = per.out_bits, per.in_bits
-        self.adc_energy = c.energy * 2.0 ** (per.out_bits - c.bits)
-        self.adc_latency = c.latency * 2.0 ** (per.out_bits - c.bits)
+        self.adc_energy = ref.energy * 2.0 ** (per.out_bits - ref.bits)
+        self.adc_latency = ref.latency * 2.0 ** (per.out_bits - ref.bits)
         self.hold_power = self.hold_rate = 0.0
         if sur.update is not None and prices.pulses is not None:
             upd = sur.update
@@ -119,10 +119,11 @@ class _Pricer:
                     f"{c.bits}-bit {c.activation} ramp conversion, {c.comparator} "
                     f"comparator, {c.inputs} columns sharing the ramp")
             if n.get("adc"):
+                r = p.reference
                 add(phase, f"output ADCs ({self.out_bits} bit)", n["adc"],
-                    n["adc"] * self.adc_energy, "simulated" if self.out_bits == c.bits
-                    else "derived", f"the measured {c.bits}-bit ramp conversion x "
-                    f"2^({self.out_bits}-{c.bits}) clock steps ({c.comparator} comparator)")
+                    n["adc"] * self.adc_energy, "simulated" if self.out_bits == r.bits
+                    else "derived", f"the measured {r.bits}-bit ramp conversion x "
+                    f"2^({self.out_bits}-{r.bits}) clock steps ({r.comparator} comparator)")
         for phase in ("update", "transfer", "program"):
             n = counts.get(phase, {})
             if p.pulses is not None:

@@ -13,10 +13,11 @@ point keys are kept as provenance):
   step it makes (~ C VDD dV_C), which is state dependent. The pulse lines' ``C dV^2``
   (``energy_lines_cv2``) is kept as a separate, labelled estimate.
 - **Conversions**: the run's ramp ADC (its characterization testbench: comparator, timing,
-  ramp design at the run's activation and bits; 5-bit sigmoid where the run has no ramp-ADC
-  activation) converting ``n_deck`` inputs across the activation's range in one deck:
+  ramp design) converting ``n_deck`` inputs across the activation's range in one deck:
   energy per conversion (ramp drivers and comparator supply, shared by the deck's inputs)
-  and latency.
+  and latency. Once at the run's activation and bits (its ramp-ADC activations), and once
+  at :data:`REFERENCE_BITS` sigmoid (the reference the periphery's output ADCs of other
+  widths are scaled from, so their price does not depend on the activation's width).
 - **MAC reads** are priced by the MAC surrogate's SPICE-fitted ``line_energy`` as the run
   reads (:mod:`circuitsim.train.tally`); their latency is its ``t_window``.
 """
@@ -38,7 +39,7 @@ from circuitsim.store import point_key
 
 #: Up pulses (then down pulses) of the 3T1C pricing deck.
 PULSES = 16
-#: Resolution of the conversion priced where a run has no ramp-ADC activation.
+#: Resolution of the reference conversion (output ADCs of other widths are scaled from it).
 REFERENCE_BITS = 5
 
 
@@ -76,7 +77,8 @@ class ConversionPrices:
 class Prices:
     """What the ledger prices with: SPICE measurements and the MAC read's window."""
 
-    conversion: ConversionPrices
+    conversion: ConversionPrices  #: the ramp-ADC activation's (the reference's without one)
+    reference: ConversionPrices  #: REFERENCE_BITS sigmoid, what the output ADCs scale from
     pulses: PulsePrices | None  #: None: the rule has no 3T1C cells
     t_read: float  #: s, one MAC read (the MAC surrogate's window)
 
