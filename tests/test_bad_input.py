@@ -49,6 +49,7 @@ def _deep(tmp_path, suffix):
     (["explore", "--vary", "act_bits=4", "--out", "{out}"], "non-empty JSON list"),
     (["explore", "--rules", "ambrogio,float", "--out", "{out}"], "--rules: 'float'"),
     (["explore", "--seeds", "0", "--out", "{out}"], "--seeds=0"),
+    (["explore", "--set", "ledger.enabled=false", "--out", "{out}"], "ledger.enabled"),
 ])
 def test_one_line_exit_2_nothing_written(tmp_path, capsys, argv, needle):
     (tmp_path / "file").write_text("mine\n")
