@@ -113,6 +113,10 @@ def run_train(args: argparse.Namespace) -> int:
     if result.ledger:
         from circuitsim.train.ledger import report
         print(report(result.ledger))
+    else:
+        print("energy ledger: none (" + ("the float rule is the software baseline: no circuit "
+                                         "to price)" if not spec.analog else
+                                         "ledger.enabled=false)"))
     for p in paths:
         print(f"wrote {p}")
     return 0
