@@ -145,7 +145,9 @@ def run_train_seeds(args: argparse.Namespace, spec: Any) -> int:
                "test_acc_pct": {"mean": acc.mean, "lo": acc.lo, "hi": acc.hi, "n": acc.n},
                "test_loss": {"mean": loss.mean, "lo": loss.lo, "hi": loss.hi, "n": loss.n},
                "runs": [{"seed": s, "test_acc": r.test_acc.tolist(),
-                         "test_loss": r.test_loss.tolist(), "seconds": r.seconds}
+                         "test_loss": r.test_loss.tolist(), "seconds": r.seconds,
+                         "energy_per_image_J": r.energy_per_image,
+                         "tops_per_watt": r.tops_per_watt}
                         for s, r in zip(seeds, res.records, strict=True)],
                "grid": res.summary()}
     out = output_dir(str(out))
@@ -164,6 +166,9 @@ def run_train_seeds(args: argparse.Namespace, spec: Any) -> int:
     write_atomic(out / "report.md", "\n".join(lines + ["", f"![curves]({plot.name})"]) + "\n")
     print(f"{spec.dataset} {spec.rule}: test accuracy {acc.text()} % ({100 * stats.LEVEL:.0f} "
           f"% CI, n = {acc.n}); {res.summary()}")
+    if spec.analog and spec.ledger.enabled:
+        e = sum(r.energy_per_image for r in res.records) / len(res.records)
+        print(f"energy per training image (ledger, mean over seeds): {e * 1e9:.4g} nJ")
     for p in (out / "results.json", out / "report.md", plot):
         print(f"wrote {p}")
     return 0
