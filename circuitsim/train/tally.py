@@ -34,12 +34,12 @@ OutKind = Literal["adc", "ramp", "ideal"]
 
 
 class Tally:
-    """Counts of one weight matrix ``(n_in, n_out)`` (module docstring). ``counts[phase]``
-    maps an operation to its number (``reads``: input vectors; ``dac``, ``adc``, ``ramp``:
-    conversions; ``sense``: sense-amplifier activations; pulse and programming counts);
-    ``read_energy[phase]``: joules of the flushed reads. ``fwd_out``: what converts the
-    forward outputs (the periphery ADC, the ramp-ADC activation of the next layer, or
-    nothing)."""
+    """Counts of one weight matrix ``(n_in, n_out)`` (module docstring). ``reads[phase]``:
+    input vectors read (their DAC, sense and output conversions follow from the lines,
+    :meth:`read_counts`); ``counts[phase]``: every other operation by name (pulses,
+    programming, holds); :meth:`to_json` gives both. ``read_energy[phase]``: joules of the
+    flushed reads. ``fwd_out`` / ``bwd_out``: what converts a read's outputs (the periphery
+    ADC, the ramp-ADC activation of the next layer, or nothing)."""
 
     __slots__ = ("n_in", "n_out", "fwd_out", "bwd_out", "enabled", "training", "counts",
                  "reads", "act", "read_energy", "pulses", "since_flush")
