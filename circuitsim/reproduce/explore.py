@@ -114,8 +114,11 @@ def run(base: TrainSpec, axes: Sequence[tuple[str, Sequence[Any]]], rules: Seque
     groups += [(c.label, [r.final_acc for r in rs]) for c, rs in zip(cfgs, per_cfg,
                                                                       strict=True)]
     rows = interval_rows(groups, metric="test accuracy %", ref=0, margin=MARGIN, scale=100)
-    for row, rs in zip(rows[1:], per_cfg, strict=True):
-        row.update(_energy(rs))
+    for row, (_, accs) in zip(rows, groups, strict=True):
+        row["seeds_pct"] = [100 * a for a in accs]
+    rows[0]["axes"] = {}
+    for row, c, rs in zip(rows[1:], cfgs, per_cfg, strict=True):
+        row.update(_energy(rs), axes={"rule": c.rule, **dict(c.values)})
     front = pareto([r["mean"] for r in rows[1:]], [r["energy_J"] for r in rows[1:]])
     for row, on in zip(rows[1:], front, strict=True):
         row["Pareto"] = "yes" if on else ""
@@ -124,7 +127,8 @@ def run(base: TrainSpec, axes: Sequence[tuple[str, Sequence[Any]]], rules: Seque
     out.mkdir(parents=True, exist_ok=True)
     plot = pareto_plot(rows, out / "pareto.png",
                        f"{base.dataset}: accuracy vs energy per training image "
-                       f"({seeds} seed{'s' * (seeds > 1)}, {base.epochs} epochs)")
+                       f"({seeds} seed{'s' * (seeds > 1)}, {base.epochs} epochs)",
+                       axes[-1][0] if axes else "rule")
     return Report(
         "explore", f"Design-space exploration on {base.dataset}",
         f"which of {len(cfgs)} configurations ({', '.join(k for k, _ in axes) or 'none'} x "
@@ -154,30 +158,42 @@ def _energy(records: Sequence[grid.RunRecord]) -> dict[str, Any]:
             "phase_energy_J": np.mean([r.phase_energy for r in records], axis=0).tolist()}
 
 
-def pareto_plot(rows: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
-    """Test accuracy (mean, 95 % CI over seeds) against energy per training image, the front
-    joined, the float reference as a band."""
-    fig = Figure(figsize=(8.5, 5.2))
+def pareto_plot(rows: Sequence[dict[str, Any]], path: Path, title: str,
+                colour_by: str | None = None) -> Path:
+    """Mean test accuracy against energy per training image, the range over seeds as a
+    vertical line, points coloured by the value of axis ``colour_by``, the front joined and
+    labelled, the float reference (mean, range over seeds) as a band."""
+    fig = Figure(figsize=(9, 5.4))
     ax = fig.subplots()
     ref, pts = rows[0], rows[1:]
-    if np.isfinite(ref["lo"]) and np.isfinite(ref["hi"]):  # one seed: no interval
-        ax.axhspan(ref["lo"], ref["hi"], color="0.85", label="float (95 % CI)")
-    ax.axhline(ref["mean"], color="0.5", lw=0.8, label="float")
+    ax.axhspan(min(ref["seeds_pct"]), max(ref["seeds_pct"]), color="0.88",
+               label="float (range over seeds)")
+    ax.axhline(ref["mean"], color="0.5", lw=0.8, label="float (mean)")
+    groups = sorted({str(r["axes"].get(colour_by, "")) for r in pts})
+    colours = {g: f"C{i}" for i, g in enumerate(groups)}
     for r in pts:
-        on = r["Pareto"] == "yes"
-        lo, hi = r["mean"] - r["lo"], r["hi"] - r["mean"]
-        err = None if not np.isfinite(lo) else [[lo], [hi]]
-        ax.errorbar(r["energy_J"] * 1e9, r["mean"], yerr=err, fmt="o" if on else ".",
-                    color="tab:red" if on else "tab:blue", ms=7 if on else 5, capsize=2)
-        ax.annotate(r["configuration"], (r["energy_J"] * 1e9, r["mean"]), fontsize=6,
-                    xytext=(3, 3), textcoords="offset points")
-    front = sorted((r["energy_J"] * 1e9, r["mean"]) for r in pts if r["Pareto"] == "yes")
+        g = str(r["axes"].get(colour_by, ""))
+        x = r["energy_J"] * 1e9
+        ax.plot([x, x], [min(r["seeds_pct"]), max(r["seeds_pct"])], color=colours[g],
+                lw=0.8, alpha=0.6)
+        ax.plot(x, r["mean"], "o", color=colours[g], ms=5, mfc="none" if not r["Pareto"]
+                else colours[g])
+    for g, c in colours.items():
+        ax.plot([], [], "o", color=c, label=f"{colour_by}={g}" if colour_by else "runs")
+    front = sorted((r["energy_J"] * 1e9, r["mean"], r["configuration"]) for r in pts
+                   if r["Pareto"] == "yes")
     if front:
-        ax.plot(*zip(*front, strict=True), "-", color="tab:red", lw=1, label="Pareto front")
+        ax.plot([f[0] for f in front], [f[1] for f in front], "-", color="k", lw=1,
+                label="Pareto front (filled)")
+        for i, (x, y, label) in enumerate(front):  # stacked: front points may sit close
+            ax.annotate(label, (x, y), fontsize=7, xytext=(8, 8 + 11 * i),
+                        textcoords="offset points", arrowprops={"arrowstyle": "-", "lw": 0.5})
+    lows = [min(r["seeds_pct"]) for r in rows]
+    ax.set_ylim(max(0.0, min(lows) - 1.0), min(100.0, max(max(r["seeds_pct"])
+                                                          for r in rows) + 1.0))
     ax.set(xscale="log", xlabel="energy per training image [nJ] (ledger)",
            ylabel="final test accuracy [%]", title=title)
-    ax.set_ylim(*np.clip(ax.get_ylim(), 0.0, 100.0))  # one seed's interval is unbounded
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower left")
     return save_figure(fig, path)
