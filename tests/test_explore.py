@@ -9,7 +9,7 @@ import pytest
 
 from circuitsim.cli import main
 from circuitsim.errors import SpecError
-from circuitsim.reproduce.explore import Config, configs, pareto, spec_of
+from circuitsim.reproduce.explore import DesignPoint, configs, pareto, spec_of
 from circuitsim.train.config import TrainSpec
 
 
@@ -27,7 +27,7 @@ def test_configurations_are_rules_times_axis_values():
     cfgs = configs([("act_bits", [3, 4]), ("comparator", ["continuous", "strongarm"])],
                    ["ambrogio", "pcm"])
     assert len(cfgs) == 8 and len(set(cfgs)) == 8
-    c = Config("ambrogio", (("ambrogio.cell_c", 2e-13), ("comparator", "strongarm")))
+    c = DesignPoint("ambrogio", (("ambrogio.cell_c", 2e-13), ("comparator", "strongarm")))
     spec = spec_of(TrainSpec(), c, 3)
     assert (spec.rule, spec.seed, spec.ambrogio.cell_c, spec.comparator) == (
         "ambrogio", 3, 2e-13, "strongarm")
@@ -35,7 +35,7 @@ def test_configurations_are_rules_times_axis_values():
     with pytest.raises(SpecError, match="float"):
         configs([], ["float"])
     with pytest.raises(SpecError, match="nope"):
-        spec_of(TrainSpec(), Config("ambrogio", (("nope", 1),)), 0)
+        spec_of(TrainSpec(), DesignPoint("ambrogio", (("nope", 1),)), 0)
 
 
 @pytest.mark.spice  # the QUICK surrogates and the ledger's price decks

@@ -43,7 +43,7 @@ ENERGY_TIE = 0.005
 
 
 @dataclass(frozen=True, slots=True)
-class Config:
+class DesignPoint:
     """One point of the design space: an analog rule and one value per axis."""
 
     rule: str
@@ -58,7 +58,8 @@ def _short(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def configs(axes: Sequence[tuple[str, Sequence[Any]]], rules: Sequence[str]) -> list[Config]:
+def configs(axes: Sequence[tuple[str, Sequence[Any]]], rules: Sequence[str]
+            ) -> list[DesignPoint]:
     """Every rule x every combination of axis values."""
     require(bool(rules) and "float" not in rules, "rules", list(rules),
             "name one or more analog rules (float is the reference, always trained)")
@@ -66,10 +67,10 @@ def configs(axes: Sequence[tuple[str, Sequence[Any]]], rules: Sequence[str]) -> 
         require(isinstance(values, list | tuple) and len(values) > 0, key, values,
                 "an axis needs a non-empty list of values")
     combos = itertools.product(*[[(k, v) for v in vals] for k, vals in axes])
-    return [Config(r, tuple(c)) for c in combos for r in rules]
+    return [DesignPoint(r, tuple(c)) for c in combos for r in rules]
 
 
-def spec_of(base: TrainSpec, config: Config, seed: int) -> TrainSpec:
+def spec_of(base: TrainSpec, config: DesignPoint, seed: int) -> TrainSpec:
     """``base`` with ``config``'s rule and axis values and ``seed`` (a bad key or value is a
     one-line error naming it)."""
     sets = [f"{k}={json.dumps(v)}" for k, v in config.values]
