@@ -233,6 +233,17 @@ def _spec_arguments(p: argparse.ArgumentParser) -> None:
                         "periphery.in_bits, rpu.asymmetry, ...); repeatable")
 
 
+def _grid_arguments(p: argparse.ArgumentParser, out: str) -> None:
+    """Where a grid of runs goes (``explore`` and ``reproduce``)."""
+    p.add_argument("--workers", type=int, help="local worker processes (default: one per "
+                                               "core)")
+    p.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
+    p.add_argument("--store", help="store of finished runs (default: <cache>/train-runs); "
+                                   "a rerun skips what is stored")
+    p.add_argument("--out", help=f"output directory (default {out})")
+    p.add_argument("--no-progress", action="store_true")
+
+
 def run_explore(args: argparse.Namespace) -> int:
     from circuitsim.harness_cli import json_arg
     from circuitsim.reproduce import explore
@@ -301,13 +312,7 @@ def add_commands(sub: Any) -> None:
                         "reference and always trained)")
     x.add_argument("--seeds", type=int, default=2, help="seeds per configuration (default 2)")
     x.add_argument("--seed", type=int, help="first seed (default 0)")
-    x.add_argument("--workers", type=int, help="local worker processes (default: one per "
-                                               "core)")
-    x.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
-    x.add_argument("--store", help="store of finished runs (default: <cache>/train-runs); "
-                                   "a rerun skips what is stored")
-    x.add_argument("--out", help="output directory (default runs/explore/DATASET)")
-    x.add_argument("--no-progress", action="store_true")
+    _grid_arguments(x, "runs/explore/DATASET")
     x.set_defaults(func=run_explore, rule=None)
 
     r = sub.add_parser("reproduce", help="a paper's claim at our scale: table + plot")
@@ -318,11 +323,5 @@ def add_commands(sub: Any) -> None:
                         "and data (hours)")
     r.add_argument("--fast", action="store_true",
                    help="tiny runs to check the pipeline (numbers are not evidence)")
-    r.add_argument("--workers", type=int, help="local worker processes (default: one per "
-                                               "core)")
-    r.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
-    r.add_argument("--store", help="store of finished runs (default: <cache>/train-runs); "
-                                   "a rerun skips what is stored")
-    r.add_argument("--out", help="output directory (default runs/reproduce/NAME)")
-    r.add_argument("--no-progress", action="store_true")
+    _grid_arguments(r, "runs/reproduce/NAME")
     r.set_defaults(func=run_reproduce)
