@@ -151,3 +151,12 @@ def test_report_and_priced_items(sur, digits):
     assert ramp and all(i["energy_J"] == pytest.approx(i["count"] * conv["energy"])
                         for i in ramp)
     assert {i["kind"] for i in led["items"]} <= {"simulated", "derived", "estimate"}
+
+
+def test_pulse_rule_counts_its_device_pulses(sur, digits):
+    res = _run(sur, digits, rule="pulse")
+    led = res.ledger
+    for w, c in zip(res.model.layers, led["counts"], strict=True):
+        assert c["update"]["device_pulses"] == w.pulses > 0
+    items = [i for i in led["items"] if i["item"] == "device pulses"]
+    assert sum(i["count"] for i in items) == sum(w.pulses for w in res.model.layers)

@@ -57,12 +57,13 @@ class RpuWeights(AnalogWeights):
     def conductances(self) -> dict[str, np.ndarray]:
         return {"G+": self.read.g[0], "G-": self.read.g[1]}
 
-    def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        before = self.pulses
-        self._update(x, d, lr)
-        self.tally.add("update", "device_pulses", self.pulses - before)
+    def flush_tally(self) -> None:
+        """The tally's reads, and the device pulses so far (counted by :meth:`update`)."""
+        super().flush_tally()
+        if self.tally.enabled and self.pulses:
+            self.tally.counts["update"]["device_pulses"] = float(self.pulses)
 
-    def _update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+    def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
         if self.compiled:
             self._update_compiled(x, d, lr)
             return
