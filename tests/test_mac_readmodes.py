@@ -56,6 +56,40 @@ def test_time_domain_physics_against_spice(case):
         assert errs[0] < bound and errs[1] > dc_off, (direction, errs)
 
 
+@pytest.mark.spice
+def test_read_to_read_carry_over_is_bounded_and_refused_beyond_its_bound():
+    """Two back-to-back reads in one ngspice deck (a full-scale read, then a random one)
+    against the second read alone, from rest, on a 16x16 integrator tile with slow wires
+    (20 Ohm, 100 fF per pitch, 1 ns reads): the second read carries part of the first one's
+    wire tail across the gap. The Elmore estimate ``carry_over`` bounds it and is not vacuous
+    (within 15x of it) while the carry is above the simulator's floor; at ``min_gap`` it is
+    within ``CARRY_BOUND``. A spec whose gap is shorter is refused, naming t_reset."""
+    from circuitsim.characterize.mac_circuit import CARRY_BOUND
+
+    n = 16
+    c = cm.MacCircuit(iv="linear", sensing="integrator", r_row=20.0, r_col=20.0,
+                      c_row=100e-15, c_col=100e-15, t_read=1e-9, t_edge=0.1e-9, c_int=0.8e-12)
+    rng = np.random.default_rng(3)
+    g = rng.uniform(1e-6, 20e-6, (n, n))
+    x = np.vstack([np.ones(n), rng.uniform(-1, 1, n)])
+    fs = np.abs(cm.ideal_read(g, x, "forward", c.v_read)).max()
+    alone = c.readout(mac_point(c.testbench(g, x[1:], "forward")))[0]
+    measured = []
+    for gap in (0.1e-9, 1e-9, c.min_gap(n)):
+        cg = replace(c, t_reset=gap)
+        both = cg.readout(mac_point(cg.testbench(g, x, "forward")))[1]
+        measured.append((np.abs(both - alone).max() / fs, cg.carry_over(n)))
+    for carry, bound in measured[:2]:
+        assert bound / 15 < carry <= bound, measured
+    assert measured[2][0] <= CARRY_BOUND and measured[2][1] == pytest.approx(CARRY_BOUND)
+    assert measured[0][0] > 10 * measured[1][0] > 100 * measured[2][0], measured
+    with pytest.raises(SpecError, match=r"circuit\.t_reset.*carry"):
+        cm.MacCharSpec(circuit=replace(c, t_reset=1e-9), tiles=((n, n, 2),),
+                       val_tiles=((n, n, 2),), stress_tile=())
+    cm.MacCharSpec(circuit=replace(c, t_reset=c.min_gap(n) * 1.01), tiles=((n, n, 2),),
+                   val_tiles=((n, n, 2),), stress_tile=(), layer=())
+
+
 def test_settling_factor_limits():
     """One pole: a ramp of 0.1 ns then 1 ns of plateau into a lag leaves (tau/e)(1 -
     exp(-e/tau)) exp(-t_read/tau) missing (hand values); two equal poles are the limit of two

@@ -77,6 +77,8 @@ def test_characterize_fit_cache_validate_show_clear(tmp_path, capsys, quick):
       "circuit.encoding=pulse_width", "--set", "circuit.t_read=1e-8"], "circuit.t_read"),
     (["characterize", "mac", "--set", "circuit.sensing=integrator", "--set",
       "circuit.c_int=1e-12"], "circuit.c_int"),
+    (["characterize", "mac", "--read-mode", "amp_int", "--set", "circuit.c_row=1e-13",
+      "--set", "circuit.c_col=1e-13"], "circuit.t_reset=1e-09: the wires of a 64x64 tile"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch, argv, needle):
     monkeypatch.chdir(tmp_path)

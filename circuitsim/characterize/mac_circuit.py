@@ -21,8 +21,18 @@ of :class:`MacCircuit` overrides, characterized and fitted as its own surrogate.
 
 Bad combinations are refused with one line naming the fields: pulse-width inputs into a TIA
 (it samples only the pulses still on), a shortest pulse (one ``pw_bits`` step) shorter than
-its edges, and an integrator whose full-scale output (every row at ``g_max``, ``x = 1``) would
-leave its swing ``v_swing`` (:meth:`MacCircuit.check_tile`).
+its edges, an integrator whose full-scale output (every row at ``g_max``, ``x = 1``) would
+leave its swing ``v_swing``, and a gap ``t_reset`` too short for the wires to discharge
+(:meth:`MacCircuit.check_tile`).
+
+Read-to-read carry-over. Every read is modelled from rest. A wire RC still charged when a
+window ends discharges into the next one: with the slowest time constant ``tau`` of the tile
+(the far cell's Elmore delays of its row and its column wire, added), the tail a full-scale
+read leaves holds about ``tau/(t_read + t_edge)`` of its charge, and ``exp(-t_reset/tau)`` of
+that survives the gap, so the next read carries ``carry_over = tau/(t_read + t_edge)
+exp(-t_reset/tau)`` of full scale. :meth:`MacCircuit.check_tile` refuses a tile whose carry
+exceeds :data:`CARRY_BOUND` and names the shortest gap that meets it; the physics is checked
+against two-window ngspice decks in ``tests/test_mac_readmodes.py``.
 """
 
 from __future__ import annotations
@@ -129,10 +139,39 @@ class MacCircuit:
         """|v_out| of an integrator when ``rows`` rows at ``g_max`` read ``x = 1``, V."""
         return self.v_read * self.g_max * rows * self.t_area / self.c_int
 
+    def wire_tau(self, lines: int) -> float:
+        """Slowest wire time constant of a ``lines`` x ``lines`` tile, s: the Elmore delays
+        ``r c n (n + 1) / 2`` of the far cell's row and column wire, added."""
+        return (self.r_row * self.c_row + self.r_col * self.c_col) * lines * (lines + 1) / 2
+
+    def carry_over(self, lines: int, t_reset: float | None = None) -> float:
+        """Fraction of full scale a read carries into the next one across the gap
+        ``t_reset`` (default: the circuit's) on a ``lines`` x ``lines`` tile (module
+        docstring)."""
+        tau = self.wire_tau(lines)
+        if tau <= 0:
+            return 0.0
+        gap = self.t_reset if t_reset is None else t_reset
+        return tau / self.t_area * float(np.exp(-gap / tau))
+
+    def min_gap(self, lines: int) -> float:
+        """The shortest ``t_reset`` whose carry-over is :data:`CARRY_BOUND`, s (0 if any)."""
+        tau = self.wire_tau(lines)
+        if tau <= 0:
+            return 0.0
+        return max(0.0, tau * float(np.log(tau / (self.t_area * CARRY_BOUND))))
+
     def check_tile(self, rows: int, field: str, prefix: str = "circuit.") -> None:
-        """Refuse an integrator that saturates at full-scale input on ``rows`` sensed
-        cells (``field``: the spec field the tile size came from; ``prefix``: where the
-        circuit sits in the spec)."""
+        """Refuse a gap ``t_reset`` that carries more than :data:`CARRY_BOUND` of full scale
+        from a read into the next on a ``rows`` x ``rows`` tile, and an integrator that
+        saturates at full-scale input on ``rows`` sensed cells (``field``: the spec field the
+        tile size came from; ``prefix``: where the circuit sits in the spec)."""
+        carry = self.carry_over(rows)
+        require(carry <= CARRY_BOUND, f"{prefix}t_reset", self.t_reset,
+                f"the wires of a {rows}x{rows} tile of {field} (time constant "
+                f"{self.wire_tau(rows):.3g} s) would carry {100 * carry:.2g} % of full scale "
+                f"from one read into the next; every read is modelled from rest: needs "
+                f"t_reset >= {self.min_gap(rows):.3g} s, or less c_row/c_col or r_row/r_col")
         if self.sensing != "integrator":
             return
         v = self.full_scale_output(rows)
@@ -163,6 +202,8 @@ class MacCircuit:
 
 
 _DEFAULT = MacCircuit()
+#: Largest read-to-read carry-over (fraction of full scale) a tile may have (module docstring).
+CARRY_BOUND = 1e-4
 
 
 def mode_name(circuit: MacCircuit) -> str:
