@@ -284,6 +284,11 @@ def parser() -> argparse.ArgumentParser:
                     help="override one LatchCharSpec field (dotted keys reach nested specs)")
     la.add_argument("--quick", action="store_true", help="the small preset (tests, CI)")
     la.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    la.add_argument("--technology", default="ptm45", choices=("ptm45", "sky130"),
+                    help="the latch's transistors (sky130: its 1.8 V preset, SkyWater's "
+                         "mismatch sigmas in the Monte-Carlo)")
+    la.add_argument("--corner", choices=("tt", "ff", "ss", "fs", "sf"),
+                    help="with --technology sky130: the process corner")
     la.add_argument("--out", default="runs/latch",
                     help="output directory: summary.md, results.json, offsets.png")
     la.set_defaults(func=cmd_latch)

@@ -191,15 +191,21 @@ def run_latch_command(args: argparse.Namespace) -> int:
     from circuitsim.characterize import latch
     from circuitsim.fidelity import format_table, to_json
     from circuitsim.io import write_atomic
+    from circuitsim.netlist.adc import preset
     from circuitsim.plots import save_figure
     from circuitsim.spec import build, to_mapping
     from circuitsim.surrogate_cli import output_dir
 
-    spec = build(latch.LatchCharSpec, latch.QUICK if args.quick else {}, args.set or [])
+    if args.corner and args.technology != "sky130":
+        raise SpecError(f"--corner={args.corner}: corners need --technology sky130")
+    tech = {"name": args.technology} | ({"corner": args.corner} if args.corner else {})
+    base = {**(latch.QUICK if args.quick else {}), "comparator": preset("strongarm", tech)}
+    spec = build(latch.LatchCharSpec, base, args.set or [])
     out = output_dir(args.out)
     ds = latch.characterize(spec, workers=args.workers)
     checks = latch.summary(ds)
-    table = format_table(checks, "StrongARM latch comparator (SPICE)")
+    table = format_table(checks, f"StrongARM latch comparator, "
+                                 f"{spec.comparator.technology.label()} (SPICE)")
     print(table)
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()

@@ -32,9 +32,12 @@ def add_spec_arguments(p: argparse.ArgumentParser, sweep: bool = True) -> None:
                    help="mac only: the read mode (dc, amp_int, pwm_int, pwm_int_1t1r; "
                         "validate: all of them unless given)")
     p.add_argument("--technology", choices=("ptm45", "sky130"),
-                   help="update only: the 3T1C cell's transistors (sky130: the cell preset, "
-                        "the whole 0..vdd range and SkyWater's mismatch sigmas)")
-    p.add_argument("--corner", help="update with --technology sky130: tt ff ss fs sf")
+                   help="update: the 3T1C cell's transistors (sky130: the cell preset, the "
+                        "whole 0..vdd range and SkyWater's mismatch sigmas); adc: the "
+                        "comparators' (sky130: their 1.8 V preset)")
+    p.add_argument("--corner", help="with --technology sky130: tt ff ss fs sf")
+    p.add_argument("--comparator", choices=("continuous", "strongarm"),
+                   help="adc only: the comparator kind (default continuous)")
     if sweep:
         p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
         p.add_argument("--scheduler", help="Dask scheduler address (or CIRCUITSIM_SCHEDULER)")
@@ -50,15 +53,24 @@ def _spec(args: argparse.Namespace, read_mode: str | None = None) -> Any:
 
     mapping = specs.load_file(args.spec) if args.spec else {}
     technology, corner = getattr(args, "technology", None), getattr(args, "corner", None)
-    if technology or corner:
-        if args.kind != "update":
-            raise SpecError(f"--technology/--corner: apply to the update kind, not {args.kind}")
-        from circuitsim.characterize.technology_presets import technology_preset
-
+    comparator = getattr(args, "comparator", None)
+    if comparator and args.kind != "adc":
+        raise SpecError(f"--comparator: applies to the adc kind, not {args.kind}")
+    if technology or corner or comparator:
+        if args.kind not in ("update", "adc"):
+            raise SpecError("--technology/--corner: apply to the update and adc kinds, not "
+                            f"{args.kind}")
         tech = {"name": technology or "ptm45"}
         if corner:
             tech["corner"] = corner
-        mapping = specs.deep_merge(technology_preset(tech), mapping)
+        if args.kind == "update":
+            from circuitsim.characterize.technology_presets import technology_preset
+
+            mapping = specs.deep_merge(technology_preset(tech), mapping)
+        else:
+            from circuitsim.characterize.technology_presets import adc_preset
+
+            mapping = specs.deep_merge(adc_preset(comparator or "continuous", tech), mapping)
     return service.make_spec(args.kind, mapping, args.set or [], args.quick,
                              read_mode or getattr(args, "read_mode", None))
 

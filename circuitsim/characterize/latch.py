@@ -30,7 +30,9 @@ import numpy as np
 from circuitsim.characterize.common import run_points
 from circuitsim.fidelity import Check
 from circuitsim.montecarlo import Normal, draw
+from circuitsim.netlist import sky130
 from circuitsim.netlist.adc import ComparatorSpec
+from circuitsim.netlist.sky130_mismatch import sigma_vth
 from circuitsim.netlist.tb_latch import LatchTestbenchSpec
 from circuitsim.phases.latch import LatchResult, latch_point
 from circuitsim.phases.records import Record
@@ -124,6 +126,24 @@ class LatchDataset(Record):
 _DVT = ("dvt_in_p", "dvt_in_n", "dvt_xp_p", "dvt_xp_n", "dvt_xn_p", "dvt_xn_n")
 
 
+def mismatch_sigmas(comparator: ComparatorSpec) -> dict[str, float]:
+    """Sigma (V) of each ``dvt_*`` threshold offset of the latch: Pelgrom's law for PTM
+    (:meth:`~circuitsim.netlist.latch.LatchSpec.sigma_vt`); for SKY130 SkyWater's own mismatch
+    model for each device's W/L (a pure threshold shift,
+    :func:`~circuitsim.netlist.sky130_mismatch.sigma_vth`). A custom library has no model."""
+    lt, tech = comparator.latch, comparator.technology
+    if tech.name == "ptm45":
+        return lt.sigma_vt()
+    require(tech.name == "sky130", "comparator.technology.name", tech.name,
+            "a custom library has no mismatch model here: set mc_trials=0")
+    lib = sky130.prepared_library()
+    pair = sigma_vth(lib, sky130.PFET, lt.w_in, lt.l_in)
+    xp = sigma_vth(lib, sky130.PFET, lt.w_xp, lt.l_min)
+    xn = sigma_vth(lib, sky130.NFET, lt.w_xn, lt.l_min)
+    return {"dvt_in_p": pair, "dvt_in_n": pair, "dvt_xp_p": xp, "dvt_xp_n": xp,
+            "dvt_xn_p": xn, "dvt_xn_n": xn}
+
+
 def _bracket(dv: np.ndarray, decision: np.ndarray) -> tuple[float, float]:
     """The inputs around the flip of a monotonic ladder (the ends if it does not flip)."""
     n0 = int(np.sum(decision == 0))
@@ -140,7 +160,7 @@ def characterize(spec: LatchCharSpec, *, store: Path | str | None = None,
     cms = np.asarray(spec.common_modes, dtype=float)
     sign = np.tile([spec.dv_sign, -spec.dv_sign], spec.sign_cycles)
     coarse = np.linspace(-spec.offset_span, spec.offset_span, spec.offset_steps)
-    sigma = spec.comparator.latch.sigma_vt()
+    sigma = mismatch_sigmas(spec.comparator)
     draws = {f"comparator.latch.{k}": Normal(sigma[k]) for k in _DVT}
     mc = (draw(spec.testbench(spec.mc_common_mode, coarse), draws, spec.mc_trials, spec.mc_seed)
           if spec.mc_trials else [])
@@ -156,8 +176,10 @@ def characterize(spec: LatchCharSpec, *, store: Path | str | None = None,
         fine_points.append(spec.testbench(cm, dv, point.comparator))
         fine_dv.append(dv)
     fine = run_points(latch_point, fine_points, desc="latch fine offset ladders", **run)
-    offsets = np.array([np.mean(_bracket(dv, r.decision)) if 0 < r0.decision.sum() < dv.size
-                        else np.nan for dv, r, r0 in zip(fine_dv, fine, first, strict=True)])
+    # NaN where the coarse ladder does not flip: the offset lies beyond ±offset_span
+    offsets = np.array([np.mean(_bracket(dv, r.decision))
+                        if 0 < r0.decision.sum() < coarse.size else np.nan
+                        for dv, r, r0 in zip(fine_dv, fine, first, strict=True)])
     return _assemble(spec, cms, sign, signs, offsets, mc)
 
 
@@ -204,12 +226,14 @@ def summary(ds: LatchDataset) -> list[Check]:
                   detail=f"peak at an input through {spec.r_source:g} ohm"),
         ]
     found = ds.mc_offset[np.isfinite(ds.mc_offset)]
+    source = ("Pelgrom A_VT 2.5 mV um" if spec.comparator.technology.name == "ptm45" else
+              "SkyWater's mismatch sigmas")
     if found.size:
         checks.append(Check(
             f"latch Monte-Carlo offset sigma @{spec.mc_common_mode:g} V",
             float(np.std(found, ddof=1)) * 1e3 if found.size > 1 else 0.0, "mV",
             detail=f"{ds.mc_offset.size} latches ({ds.mc_offset.size - found.size} beyond "
-                   f"±{spec.offset_span * 1e3:g} mV, left out), Pelgrom A_VT 2.5 mV um; mean "
+                   f"±{spec.offset_span * 1e3:g} mV, left out), {source}; mean "
                    f"{np.mean(found) * 1e3:.3g} mV, max |offset| "
                    f"{np.max(np.abs(found)) * 1e3:.3g} mV"))
     return checks

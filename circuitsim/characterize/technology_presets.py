@@ -1,6 +1,7 @@
-"""Characterization specs of the 3T1C update per technology (kept out of
-:mod:`circuitsim.characterize.update`, whose source is part of every update surrogate's cache
-key: a preset only chooses spec values, and the spec itself is in the key)."""
+"""Characterization specs of the 3T1C update and of the ramp ADC per technology (kept out of
+:mod:`circuitsim.characterize.update` and :mod:`circuitsim.characterize.adc_spec`, whose source
+is part of every surrogate's cache key of their kind: a preset only chooses spec values, and
+the spec itself is in the key)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim.netlist import cell3t1c, sky130
+from circuitsim.netlist import adc, cell3t1c, sky130
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.sky130_mismatch import sigma_vth
 from circuitsim.spec import build
@@ -35,3 +36,11 @@ def technology_preset(technology: dict[str, Any], cell: dict[str, Any] | None = 
     return {"cell": c, "v_hi": spec.vdd, **sig, "family_max": 3 * step, "family_step": step,
             "v_asym": 0.75, "asym_range": (0.6, 0.9), "val_range": (0.55, 1.0),
             "val_leak_v0": (0.6, 0.9)}
+
+
+def adc_preset(comparator: str, technology: dict[str, Any]) -> dict[str, Any]:
+    """ADC characterization overrides for ``comparator`` (continuous, strongarm) in
+    ``technology`` (:func:`circuitsim.netlist.adc.preset`): none for PTM's continuous
+    comparator, the preset's own."""
+    c = adc.preset(comparator, technology)
+    return {"testbench": {"comparator": c}} if c else {}

@@ -35,23 +35,31 @@ voltage equals the mirror's and the systematic offset vanishes to first order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from circuitsim.netlist import deck as deckmod
 from circuitsim.netlist import latch as latchmod
 from circuitsim.netlist.block import Block
-from circuitsim.netlist.elements import GND, comment, idc, instance, mosfet, subckt, vpwl
+from circuitsim.netlist.elements import GND, comment, idc, instance, subckt, vpwl
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.latch import LatchSpec
 from circuitsim.netlist.ramp import RampSpec
-from circuitsim.netlist.technology import PTM_LIBRARY, PTM_NMOS, PTM_PMOS
+from circuitsim.netlist.technology import (
+    PTM_LIBRARY,
+    TechnologySpec,
+    check_sizes,
+    mosfet_lines,
+)
 from circuitsim.spec import check_types, param, positive, require
 
 COMPARATOR = "comparator"
 BIAS = "cmp_bias"
 MODEL_LIB = PTM_LIBRARY
+#: The device-size fields of the continuous comparator (m).
+SIZES = ("w_bias", "w_tail", "l_tail", "w_in", "l_in", "w_load", "l_load", "w_cs_load",
+         "w_inv_n", "w_inv_p", "l_inv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +86,23 @@ class ComparatorSpec:
     w_inv_n: float = param(0.5e-6, "width of the output inverter NMOS", "m")
     w_inv_p: float = param(1e-6, "width of the output inverter PMOS", "m")
     l_inv: float = param(0.09e-6, "length of the output inverter devices", "m")
+    technology: TechnologySpec = param(
+        TechnologySpec(), "the transistors (ptm45, sky130 with corner and mismatch, or a custom "
+                          "library); sizes and supply must suit it (--preset sky130)")
 
     def __post_init__(self) -> None:
         check_types(self)
-        positive(self, "vdd", "i_bias", "w_bias", "w_tail", "l_tail", "w_in", "l_in", "w_load",
-                 "l_load", "w_cs_load", "w_inv_n", "w_inv_p", "l_inv")
-        require(self.vdd <= 1.5, "vdd", self.vdd, "PTM 45 nm devices are rated for about "
-                "1.0 V; keep the comparator supply <= 1.5 V")
-        for field in ("l_tail", "l_in", "l_load", "l_inv"):
-            require(getattr(self, field) >= 45e-9, field, getattr(self, field),
-                    "must be >= 45 nm (the PTM 45 nm drawn length)")
+        positive(self, *SIZES, "vdd", "i_bias")
+        if self.technology.name == "ptm45":
+            require(self.vdd <= 1.5, "vdd", self.vdd, "PTM 45 nm devices are rated for about "
+                    "1.0 V; keep the comparator supply <= 1.5 V")
+            for field in ("l_tail", "l_in", "l_load", "l_inv"):
+                require(getattr(self, field) >= 45e-9, field, getattr(self, field),
+                        "must be >= 45 nm (the PTM 45 nm drawn length)")
+        else:  # the technology's minimum sizes and rated supply
+            sizes = ({f"latch.{f}": getattr(self.latch, f) for f in latchmod.SIZES}
+                     if self.kind == "strongarm" else {f: getattr(self, f) for f in SIZES})
+            check_sizes(self.technology, sizes, self.vdd)
 
     @property
     def w_cs(self) -> float:
@@ -103,25 +118,31 @@ class ComparatorSpec:
 def subckt_lines(spec: ComparatorSpec) -> list[str]:
     """``.subckt cmp_bias vdd vss vbp`` and ``.subckt comparator inp inn out vdd vss vbp``,
     or for the latch ``.subckt strongarm inp inn out vdd vss clkb``."""
+    tech = spec.technology
     if spec.kind == "strongarm":
-        return latchmod.subckt_lines(spec.latch)
+        return latchmod.subckt_lines(spec.latch, tech)
+
+    def m(el: str, d: str, g: str, s: str, b: str, kind: str, w: float,
+          length: float) -> list[str]:
+        return mosfet_lines(tech, el, d, g, s, b, kind, w, length)  # type: ignore[arg-type]
+
     bias = [
-        mosfet("Mb", "vbp", "vbp", "vdd", "vdd", PTM_PMOS, spec.w_bias, spec.l_tail),
+        *m("Mb", "vbp", "vbp", "vdd", "vdd", "p", spec.w_bias, spec.l_tail),
         idc("Ib", "vbp", "vss", spec.i_bias),
     ]
     body = [
         comment("stage 1: PMOS pair (well tied to the tail), NMOS mirror load, PMOS tail"),
-        mosfet("M5", "tail", "vbp", "vdd", "vdd", PTM_PMOS, spec.w_tail, spec.l_tail),
-        mosfet("M1", "d1", "inp", "tail", "tail", PTM_PMOS, spec.w_in, spec.l_in),
-        mosfet("M2", "d2", "inn", "tail", "tail", PTM_PMOS, spec.w_in, spec.l_in),
-        mosfet("M3", "d1", "d1", "vss", "vss", PTM_NMOS, spec.w_load, spec.l_load),
-        mosfet("M4", "d2", "d1", "vss", "vss", PTM_NMOS, spec.w_load, spec.l_load),
+        *m("M5", "tail", "vbp", "vdd", "vdd", "p", spec.w_tail, spec.l_tail),
+        *m("M1", "d1", "inp", "tail", "tail", "p", spec.w_in, spec.l_in),
+        *m("M2", "d2", "inn", "tail", "tail", "p", spec.w_in, spec.l_in),
+        *m("M3", "d1", "d1", "vss", "vss", "n", spec.w_load, spec.l_load),
+        *m("M4", "d2", "d1", "vss", "vss", "n", spec.w_load, spec.l_load),
         comment("stage 2: NMOS common source, PMOS current-source load"),
-        mosfet("M6", "o2", "d2", "vss", "vss", PTM_NMOS, spec.w_cs, spec.l_load),
-        mosfet("M7", "o2", "vbp", "vdd", "vdd", PTM_PMOS, spec.w_cs_load, spec.l_tail),
+        *m("M6", "o2", "d2", "vss", "vss", "n", spec.w_cs, spec.l_load),
+        *m("M7", "o2", "vbp", "vdd", "vdd", "p", spec.w_cs_load, spec.l_tail),
         comment("stage 3: inverter buffer"),
-        mosfet("M8", "out", "o2", "vss", "vss", PTM_NMOS, spec.w_inv_n, spec.l_inv),
-        mosfet("M9", "out", "o2", "vdd", "vdd", PTM_PMOS, spec.w_inv_p, spec.l_inv),
+        *m("M8", "out", "o2", "vss", "vss", "n", spec.w_inv_n, spec.l_inv),
+        *m("M9", "out", "o2", "vdd", "vdd", "p", spec.w_inv_p, spec.l_inv),
     ]
     return [
         *subckt(BIAS, ["vdd", "vss", "vbp"], bias,
@@ -137,12 +158,14 @@ def header(spec: ComparatorSpec) -> list[str]:
     def um(x: float) -> str:
         return num(x * 1e6)
 
+    tech = spec.technology
     if spec.kind == "strongarm":
-        return [f"clocked comparator, supply {num(spec.vdd)} V", *latchmod.header(spec.latch)]
+        return [f"clocked comparator, supply {num(spec.vdd)} V",
+                *latchmod.header(spec.latch, tech)]
     return [
         f"comparator supply {num(spec.vdd)} V, bias {num(spec.i_bias)} A, tail "
         f"{num(spec.i_bias * spec.w_tail / spec.w_bias)} A "
-        f"(PTM 45 nm HP, models {PTM_NMOS}/{PTM_PMOS})",
+        f"({tech.label()}, models {tech.device_name('n')}/{tech.device_name('p')})",
         f"W/L in um: pair {um(spec.w_in)}/{um(spec.l_in)}, load {um(spec.w_load)}/"
         f"{um(spec.l_load)}, tail {um(spec.w_tail)}/{um(spec.l_tail)}, stage 2 "
         f"{um(spec.w_cs)}/{um(spec.l_load)} with load {um(spec.w_cs_load)}/{um(spec.l_tail)}",
@@ -167,10 +190,19 @@ def comparator_line(spec: ComparatorSpec, el: str, inp: str, inn: str, out: str)
     return instance(el, [inp, inn, out, "vdd", GND, "vbp"], COMPARATOR)
 
 
+def models(spec: ComparatorSpec) -> dict[str, Any]:
+    """The :func:`~circuitsim.netlist.deck.render` arguments that bring in the comparator's
+    transistors: the inlined PTM cards, or the technology's library line."""
+    if spec.technology.name == "ptm45":
+        return {"models": [MODEL_LIB]}
+    return {"technology": spec.technology}
+
+
 def deck(spec: ComparatorSpec) -> str:
-    """Library deck: the PTM 45 nm model cards and the bias and comparator subcircuits."""
+    """Library deck: the transistors (PTM cards or a library line) and the bias and comparator
+    subcircuits."""
     return deckmod.render("circuitsim ramp-ADC comparator library", header(spec),
-                          subckt_lines(spec), models=[MODEL_LIB])
+                          subckt_lines(spec), **models(spec))
 
 
 # ---------------------------------------------------------------- the counter
@@ -199,8 +231,37 @@ def code_from_waveform(time: np.ndarray, v_out: np.ndarray, sample_times: np.nda
     return int(np.count_nonzero(np.interp(ts, time, np.asarray(v_out, dtype=float)) > threshold))
 
 
+#: SKY130 sizing at 1.8 V (``--preset sky130``; see models/README.md). Continuous: the PTM
+#: topology and currents (tail 40 uA, stage 2 20 uA) with 1 um bias/load lengths and a 8/0.5 um
+#: input pair (SkyWater's mismatch falls with area; the 0.15 um minimum is for the inverter).
+SKY130 = {"technology": {"name": "sky130"}, "vdd": 1.8, "i_bias": 20e-6, "w_bias": 4e-6,
+          "w_tail": 8e-6, "l_tail": 1e-6, "w_in": 8e-6, "l_in": 0.5e-6, "w_load": 2e-6,
+          "l_load": 1e-6, "w_cs_load": 4e-6, "w_inv_n": 1e-6, "w_inv_p": 2e-6,
+          "l_inv": 0.15e-6}
+#: The StrongARM latch at 1.8 V: 8/0.5 um input pair, the other devices at L = 0.15 um, widths
+#: >= the 0.42 um minimum; regeneration is slower than with PTM 45 nm, so the fine-step window
+#: after each clock edge is 1 ns of 10 ps steps.
+SKY130_LATCH = {"kind": "strongarm", "technology": {"name": "sky130"}, "vdd": 1.8,
+                "latch": {"w_tail": 4e-6, "w_in": 8e-6, "l_in": 0.5e-6, "w_xp": 2e-6,
+                          "w_xn": 1e-6, "w_rst": 0.84e-6, "w_sr_n": 0.42e-6, "w_sr_p": 0.84e-6,
+                          "l_min": 0.15e-6, "t_resolve": 1e-9, "t_fine": 10e-12}}
+
+
+def preset(kind: str, technology: dict[str, Any]) -> dict[str, Any]:
+    """The comparator mapping of ``kind`` (continuous, strongarm) in ``technology`` (a
+    ``technology`` field mapping): the defaults for PTM, the SKY130 sizing for sky130 (with the
+    mapping's corner and mismatch)."""
+    if technology.get("name", "ptm45") == "ptm45":  # the defaults (and their cache keys)
+        out: dict[str, Any] = {} if kind == "continuous" else {"kind": kind}
+        return out | ({"technology": technology} if set(technology) - {"name"} else {})
+    if technology["name"] != "sky130":
+        raise ValueError(f"no comparator preset for technology {technology['name']!r}")
+    return {**(SKY130 if kind == "continuous" else SKY130_LATCH), "technology": technology}
+
+
 BLOCKS = [
     Block(name="comparator", spec=ComparatorSpec, generate=deck,
           summary="transistor-level ramp-ADC comparator (PMOS pair, CS stage, inverter)",
-          kind="block", examples={"default": {}, "strongarm": {"kind": "strongarm"}}),
+          kind="block", examples={"default": {}, "strongarm": {"kind": "strongarm"},
+                                  "sky130": SKY130, "sky130_strongarm": SKY130_LATCH}),
 ]

@@ -40,6 +40,8 @@ from circuitsim.spec import check_types, param, positive, require
 
 LATCH = "strongarm"
 _PTM = TechnologySpec()
+#: The device-size fields of :class:`LatchSpec` (m).
+SIZES = ("w_tail", "w_in", "l_in", "w_xp", "w_xn", "w_rst", "w_sr_n", "w_sr_p", "l_min")
 #: Pelgrom coefficient of the threshold mismatch (V·m), as for the 3T1C cell's devices.
 A_VT = 2.5e-9
 
@@ -80,8 +82,7 @@ class LatchSpec:
         check_types(self)
         positive(self, "w_tail", "w_in", "l_in", "w_xp", "w_xn", "w_rst", "w_sr_n", "w_sr_p",
                  "l_min", "t_lead", "t_eval", "t_clk_edge", "t_resolve", "t_fine")
-        for field in ("w_tail", "w_in", "l_in", "w_xp", "w_xn", "w_rst", "w_sr_n", "w_sr_p",
-                      "l_min"):
+        for field in SIZES:
             require(getattr(self, field) >= 45e-9, field, getattr(self, field),
                     "must be >= 45 nm (the PTM 45 nm minimum)")
         require(self.t_eval > 2 * self.t_clk_edge + self.t_resolve, "t_eval", self.t_eval,
@@ -106,11 +107,11 @@ class LatchSpec:
                 "dvt_xn_p": s(self.w_xn, self.l_min), "dvt_xn_n": s(self.w_xn, self.l_min)}
 
 
-def subckt_lines(spec: LatchSpec) -> list[str]:
-    """``.subckt strongarm inp inn out vdd vss clkb``."""
+def subckt_lines(spec: LatchSpec, tech: TechnologySpec = _PTM) -> list[str]:
+    """``.subckt strongarm inp inn out vdd vss clkb`` built from ``tech``'s transistors."""
     def m(el: str, d: str, g: str, s: str, b: str, kind: str, w: float,
           length: float | None = None, dvt: float = 0.0) -> list[str]:
-        return mosfet_lines(_PTM, el, d, g, s, b, kind, w,  # type: ignore[arg-type]
+        return mosfet_lines(tech, el, d, g, s, b, kind, w,  # type: ignore[arg-type]
                             spec.l_min if length is None else length, dvt)
 
     body = [
@@ -148,11 +149,11 @@ def subckt_lines(spec: LatchSpec) -> list[str]:
                   "v(inp) > v(inn) at the last falling edge of clkb")
 
 
-def header(spec: LatchSpec) -> list[str]:
+def header(spec: LatchSpec, tech: TechnologySpec = _PTM) -> list[str]:
     def um(x: float) -> str:
         return num(x * 1e6)
 
-    return [f"StrongARM latch (PMOS input), PTM 45 nm HP; W/L in um: tail {um(spec.w_tail)}, "
+    return [f"StrongARM latch (PMOS input), {tech.label()}; W/L in um: tail {um(spec.w_tail)}, "
             f"pair {um(spec.w_in)}/{um(spec.l_in)}, cross p {um(spec.w_xp)} n {um(spec.w_xn)}, "
             f"reset {um(spec.w_rst)}, SR n {um(spec.w_sr_n)} p {um(spec.w_sr_p)}, other L "
             f"{um(spec.l_min)}",

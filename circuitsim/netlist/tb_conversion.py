@@ -169,7 +169,7 @@ def deck(spec: ConversionTestbenchSpec) -> str:
         control += [meas_find(f"vmac{i}", f"v(mac{i})", r.t_start),
                     meas_fall(f"tflip{i}", f"v(out{i})", c.threshold, r.t_start)]
     title = f"circuitsim ramp conversion testbench ({r.activation}, {r.bits} bits, {n} input(s))"
-    return deckmod.render(title, header(spec), body, models=[adc.MODEL_LIB], control=control)
+    return deckmod.render(title, header(spec), body, control=control, **adc.models(c))
 
 
 BLOCKS = [
@@ -180,5 +180,6 @@ BLOCKS = [
                     "tanh4": {"ramp": {"activation": "tanh", "bits": 4}, "x": [0.35]},
                     "fixed3": {"ramp": {"bits": 3, "v_read_applied": 0.15},
                                "reference": "fixed", "x": [0.37, 2.0]},
-                    "strongarm3": {"ramp": {"bits": 3}, "comparator": {"kind": "strongarm"}}}),
+                    "strongarm3": {"ramp": {"bits": 3}, "comparator": {"kind": "strongarm"}},
+                    "sky130_3": {"ramp": {"bits": 3}, "comparator": adc.SKY130}}),
 ]

@@ -21,7 +21,7 @@ import numpy as np
 
 from circuitsim.netlist import deck as deckmod
 from circuitsim.netlist import latch
-from circuitsim.netlist.adc import MODEL_LIB, ComparatorSpec
+from circuitsim.netlist.adc import ComparatorSpec, models
 from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import (
     GND,
@@ -97,7 +97,7 @@ def deck(spec: LatchTestbenchSpec) -> str:
     lt = c.latch
     change = spec.edges() - 0.75 * spec.t_reset  # a quarter into each reset phase
     v_inp, v_inn = (spec.v_inp[0], *spec.v_inp), (spec.v_inn[0], *spec.v_inn)
-    body = [*latch.subckt_lines(lt), "",
+    body = [*latch.subckt_lines(lt, c.technology), "",
             vdc("Vdd", "vdd", GND, c.vdd),
             vpwl("Vclk", "clkb", GND, latch.clock_points(lt, spec.edges(), c.vdd)),
             vpwl("Vp", "sp", GND, _steps(v_inp, change, lt.t_clk_edge)),
@@ -112,12 +112,12 @@ def deck(spec: LatchTestbenchSpec) -> str:
     control = [tran(spec.t_step, spec.t_stop, spec.t_step),
                wrap([".save", *tokens, "v(xl.op)", "v(xl.on)"]),
                meas_integ("qdd", "i(Vdd)", spec.period, spec.t_stop)]
-    head = [*latch.header(lt), f"supply {num(c.vdd)} V; a warm-up cycle (the output latch "
-            f"starts metastable) and {len(spec.v_inp)} cycle(s) of "
+    head = [*latch.header(lt, c.technology), f"supply {num(c.vdd)} V; a warm-up cycle (the "
+            f"output latch starts metastable) and {len(spec.v_inp)} cycle(s) of "
             f"{num(spec.t_reset)} s reset + {num(lt.t_eval)} s evaluation; sources through "
             f"{num(spec.r_source)} ohm"]
     return deckmod.render(f"circuitsim StrongARM latch testbench ({len(spec.v_inp)} cycles)",
-                          head, body, models=[MODEL_LIB], control=control)
+                          head, body, control=control, **models(c))
 
 
 BLOCKS = [

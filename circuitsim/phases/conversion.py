@@ -31,6 +31,7 @@ from circuitsim.netlist.adc import ComparatorSpec
 from circuitsim.netlist.ramp import RampSpec, ramp_design
 from circuitsim.netlist.tb_conversion import ConversionTestbenchSpec
 from circuitsim.phases.records import Record
+from circuitsim.phases.technology import options_for
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.runner import SimOptions, simulate
 from circuitsim.spice.waveform import source_energy, window_energy, window_integral
@@ -86,7 +87,7 @@ def conversion_point(spec: ConversionTestbenchSpec,
                      options: SimOptions | None = None) -> ConversionResult:
     """Simulate the conversion testbench ``spec``."""
     deck = tb_conversion.deck(spec)
-    res = simulate(deck) if options is None else simulate(deck, options)
+    res = simulate(deck, options_for(spec.comparator.technology, options))
     r, cmp_ = spec.ramp, spec.comparator
     t = res.time
     n = len(spec.x)

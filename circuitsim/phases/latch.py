@@ -25,6 +25,7 @@ import numpy as np
 from circuitsim.netlist import tb_latch
 from circuitsim.netlist.tb_latch import LatchTestbenchSpec
 from circuitsim.phases.records import Record
+from circuitsim.phases.technology import options_for
 from circuitsim.spec import from_mapping, to_mapping
 from circuitsim.spice.runner import simulate
 from circuitsim.spice.waveform import window_energy, window_integral
@@ -68,7 +69,7 @@ def _first_above(t: np.ndarray, y: np.ndarray, level: float, after: float,
 
 def latch_point(spec: LatchTestbenchSpec) -> LatchResult:
     """Simulate the latch testbench ``spec`` (see the module docstring)."""
-    res = simulate(tb_latch.deck(spec))
+    res = simulate(tb_latch.deck(spec), options_for(spec.comparator.technology, None))
     t = res.time
     vdd = spec.comparator.vdd
     period, edges, starts = spec.period, spec.edges()[1:], spec.starts()

@@ -156,7 +156,8 @@ def plan(specs: Sequence[TrainSpec], ds_name: str,
         # what load_surrogates and the ledger's prices read: the rule, gate/activation bits
         # and function, presets, comparator, read mode, the 3T1C cell
         need = json.dumps([spec.rule, spec.act_bits, spec.activation, spec.quick,
-                           spec.comparator, spec.periphery.read_mode, canonical(spec.ambrogio),
+                           spec.comparator, spec.comparator_technology, spec.comparator_corner,
+                           spec.periphery.read_mode, canonical(spec.ambrogio),
                            spec.ledger.enabled])
         if need not in keys:
             sur = loop.load_surrogates(spec)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitsim.characterize.technology_presets import technology_preset
+from circuitsim.characterize.technology_presets import adc_preset, technology_preset
 from circuitsim.spec import to_mapping
 from circuitsim.surrogate import service
 from circuitsim.train import data as datasets
@@ -45,14 +45,15 @@ class Surrogates:
                 for k, s in self.specs.items()}
 
 
-def adc_spec(quick: bool, bits: int, comparator: str = "continuous") -> Any:
-    """The ADC characterization of ``bits`` alone with the ``comparator`` kind (the QUICK
-    preset at that width, whatever ``quick``): one cache entry per width and comparator, so a
-    run never simulates ramps it does not use."""
-    mapping: dict[str, Any] = {"bits": [bits]}
-    if comparator != "continuous":  # the preset's own comparator keeps its cache key
-        mapping["testbench"] = {"comparator": {"kind": comparator}}
-    return service.make_spec("adc", mapping, quick=True)
+def adc_spec(quick: bool, bits: int, comparator: str = "continuous",
+             technology: str = "ptm45", corner: str = "tt") -> Any:
+    """The ADC characterization of ``bits`` alone with the ``comparator`` kind in
+    ``technology`` at ``corner`` (the QUICK preset at that width, whatever ``quick``): one
+    cache entry per width, comparator and technology, so a run never simulates ramps it does
+    not use."""
+    tech = {"name": technology} | ({"corner": corner} if technology == "sky130" else {})
+    return service.make_spec("adc", {"bits": [bits], **adc_preset(comparator, tech)},
+                             quick=True)
 
 
 def update_spec(spec: TrainSpec) -> Any:
@@ -76,7 +77,8 @@ def load_surrogates(spec: TrainSpec, runner: service.Runner | None = None) -> Su
     if spec.rule == "ambrogio":
         need["update"] = update_spec(spec)
     if spec.act_bits and spec.rule != "sbp":
-        need["adc"] = adc_spec(spec.quick, spec.act_bits, spec.comparator)
+        need["adc"] = adc_spec(spec.quick, spec.act_bits, spec.comparator,
+                               spec.comparator_technology, spec.comparator_corner)
     for kind, s in need.items():
         obj, entry, _ = service.get_surrogate(kind, s, runner=runner)
         setattr(sur, kind, obj)

@@ -61,6 +61,11 @@ class TrainSpec:
     comparator: Literal["continuous", "strongarm"] = param(
         "continuous", "comparator of the ramp ADCs (activations; the ledger prices every "
         "conversion with it): continuous (static bias) or strongarm (clocked latch)")
+    comparator_technology: Literal["ptm45", "sky130"] = param(
+        "ptm45", "transistors of the ramp-ADC comparators: ptm45 (embedded) or sky130 (their "
+        "1.8 V SkyWater preset)")
+    comparator_corner: Literal["tt", "ff", "ss", "fs", "sf"] = param(
+        "tt", "process corner of the sky130 comparators")
     engine: Literal["numba", "numpy"] = param(
         "numba", "training hot path: compiled kernels, or the plain numpy reference")
     exact_read: bool = param(False, "MAC reads with the sinh slope term (two matrix products)")
@@ -90,6 +95,9 @@ class TrainSpec:
                 "a stacked LSTM's layers must have equal widths")
         require(self.act_bits in (0, 3, 4, 5, 8), "act_bits", self.act_bits,
                 "must be 0 (float) or one of the ramp-ADC resolutions 3, 4, 5, 8")
+        require(self.comparator_corner == "tt" or self.comparator_technology == "sky130",
+                "comparator_corner", self.comparator_corner,
+                "corners other than tt need comparator_technology=sky130")
         lstm = self.dataset in ("mnist1d-seq", "text")
         require(lstm == (self.model == "lstm"), "model", self.model,
                 f"dataset {self.dataset!r} needs model={'lstm' if lstm else 'mlp'!r}")

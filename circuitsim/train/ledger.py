@@ -47,7 +47,8 @@ def measure_prices(spec: Any, sur: Any, runner: service.Runner) -> measured.Pric
     it has none); ``runner``: where the decks run and are stored."""
     kw = runner.kwargs(SurrogateCache())
     adc = (sur.specs.get("adc")
-           or adc_spec(True, measured.REFERENCE_BITS, spec.comparator))
+           or adc_spec(True, measured.REFERENCE_BITS, spec.comparator,
+                    spec.comparator_technology, spec.comparator_corner))
     ref = measured.conversion_prices(adc, "sigmoid", measured.REFERENCE_BITS, kw)
     act = "sigmoid" if spec.model == "lstm" else spec.activation
     conv = (measured.conversion_prices(adc, act, spec.act_bits, kw) if sur.adc is not None

@@ -120,6 +120,9 @@ def conversion_prices(adc_char_spec: Any, activation: str, bits: int, kw: dict[s
     xs = np.linspace(fn.x_min, fn.x_max, n + 2)[1:-1]
     point = replace(adc_char_spec.testbench, ramp=ramp, x=tuple(float(v) for v in xs))
     res = run_points(convert, [point], desc="ledger: conversion energy", **kw)[0]
-    return ConversionPrices(activation, bits, adc_char_spec.testbench.comparator.kind, n,
+    cmp_ = adc_char_spec.testbench.comparator
+    kind = cmp_.kind if cmp_.technology.name == "ptm45" else (
+        f"{cmp_.kind} {cmp_.technology.label()}")
+    return ConversionPrices(activation, bits, kind, n,
                             res.energy_per_conversion, res.latency,
                             point_key(convert, point, ngspice_version()))
