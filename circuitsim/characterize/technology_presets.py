@@ -38,9 +38,17 @@ def technology_preset(technology: dict[str, Any], cell: dict[str, Any] | None = 
             "val_leak_v0": (0.6, 0.9)}
 
 
+#: Coarse overdrive ladder of the SKY130 comparators (V): the continuous one's DC trip point
+#: sits up to ~0.4 mV beyond the ramp level (common mode and corner), above the PTM ladder's
+#: 12-90 uV.
+SKY130_RUNGS = (1e-3, 0.45e-3, 0.2e-3)
+
+
 def adc_preset(comparator: str, technology: dict[str, Any]) -> dict[str, Any]:
     """ADC characterization overrides for ``comparator`` (continuous, strongarm) in
     ``technology`` (:func:`circuitsim.netlist.adc.preset`): none for PTM's continuous
     comparator, the preset's own."""
     c = adc.preset(comparator, technology)
+    if technology.get("name") == "sky130":
+        return {"testbench": {"comparator": c}, "rungs": list(SKY130_RUNGS)}
     return {"testbench": {"comparator": c}} if c else {}

