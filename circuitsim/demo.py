@@ -6,7 +6,8 @@ Then the three surrogates are characterized (QUICK presets, cached after the fir
 validated against held-out SPICE runs, and the digits MLP is trained with 2PCM+3T1C synapses
 next to its float baseline, with SPICE spot-checks along the way. ``report.md`` (Markdown with
 the PNGs) collects it all. ``--technology sky130 [--corner C]`` puts the 3T1C cells (update
-deck, update surrogate, training) in SkyWater SKY130.
+deck, update surrogate, training) and the ramp-ADC comparators (conversion decks, activation
+surrogate, training) in SkyWater SKY130.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def _update_step(out: Path, amb: dict[str, Any]) -> list[str]:
 
 def _conversion_step(out: Path, amb: dict[str, Any]) -> list[str]:
     lines = []
+    comparator = build(adc.ComparatorSpec, adc.preset("continuous", _comparator_tech(amb)))
     fig = Figure(figsize=(10, 4.2))
     axes = fig.subplots(1, 2)
     for ax, fname in zip(axes, ("sigmoid", "tanh"), strict=True):
@@ -113,10 +115,11 @@ def _conversion_step(out: Path, amb: dict[str, Any]) -> list[str]:
         # 40 inputs across the range, offset from any regular grid, sharing one ramp column
         x = np.linspace(act.x_min, act.x_max, 41)[:-1] + 0.37 * (act.x_max - act.x_min) / 40
         spec = tb_conversion.ConversionTestbenchSpec(ramp=RampSpec(activation=fname, bits=5),
+                                                     comparator=comparator,
                                                      x=tuple(float(v) for v in x))
         text = tb_conversion.deck(spec)
         write_atomic(out / f"conversion_{fname}_5bit.cir", text)
-        res = simulate(text)
+        res = simulate(text, options_for(comparator.technology, None))
         ts = adc.sample_times(spec)
         codes = np.array([adc.code_from_waveform(res.time, res[f"v(out{i})"], ts,
                                                  spec.comparator.threshold)
@@ -139,6 +142,7 @@ def _surrogates_step(out: Path, amb: dict[str, Any]) -> list[str]:
     """The QUICK presets of the three surrogates: characterized and fitted once (cached), then
     validated against held-out SPICE runs; fidelity tables and plots under ``surrogates/``."""
     from circuitsim import fidelity
+    from circuitsim.characterize.technology_presets import adc_preset
     from circuitsim.surrogate.kind_names import KIND_NAMES
     from circuitsim.surrogate.kind_plots import PLOTS
     from circuitsim.surrogate.service import Runner, make_spec, validate_surrogate
@@ -146,7 +150,9 @@ def _surrogates_step(out: Path, amb: dict[str, Any]) -> list[str]:
     from circuitsim.train.loop import update_spec
 
     # the 3T1C cell the training step uses (its storage capacitor is a training choice)
-    specs = {"update": update_spec(build(TrainSpec, {"ambrogio": amb}))}
+    specs = {"update": update_spec(build(TrainSpec, {"ambrogio": amb})),
+             "adc": make_spec("adc", adc_preset("continuous", _comparator_tech(amb)),
+                              quick=True)}
     lines, tables = [], []
     for kind in KIND_NAMES:
         kind_dir = out / "surrogates" / kind
@@ -181,8 +187,11 @@ def _train_step(out: Path, amb: dict[str, Any]) -> list[str]:
 
     results = {}
     with threadpool_limits(1):
+        tech = _comparator_tech(amb)
+        comparator = ({"comparator_technology": tech["name"], "comparator_corner": tech["corner"]}
+                      if amb else {})
         for rule, extra in (("float", {}), ("ambrogio", {"spot_every": TRAIN_SPOT_EVERY,
-                                                         "ambrogio": amb})):
+                                                         "ambrogio": amb, **comparator})):
             spec = build(TrainSpec, {"dataset": "digits", "rule": rule, **extra})
             results[rule] = loop.run(spec, progress=False)
             write_run(results[rule], _mkdir(out / "train" / rule))
@@ -194,7 +203,7 @@ def _train_step(out: Path, amb: dict[str, Any]) -> list[str]:
     upd = [c["metrics"]["dg_rms_pct_mean_step"] for c in checks if c["kind"] == "update"]
     return [f"digits MLP 64-32-10, {f.spec.epochs} epochs, per-image SGD: float "
             f"{100 * f.test_acc:.2f} %, 2PCM+3T1C with polarity inversion "
-            f"{100 * a.test_acc:.2f} % ({_technology(amb)} 3T1C cells; "
+            f"{100 * a.test_acc:.2f} % ({_technology(amb)} 3T1C cells and comparators; "
             f"{100 * (a.test_acc - f.test_acc):+.2f} pt; "
             f"{len(a.events)} transfers, {a.seconds:.1f} s vs {f.seconds:.1f} s)",
             f"SPICE spot-checks during training: {len(mac)} MAC (surrogate RMS error up to "
@@ -214,6 +223,11 @@ def _decks_step(out: Path, amb: dict[str, Any]) -> list[str]:
     for name, text in decks.items():
         write_atomic(out / "decks" / name, text)
     return [f"wrote {len(decks)} example decks (every block and testbench) to {out / 'decks'}"]
+
+
+def _comparator_tech(amb: dict[str, Any]) -> dict[str, Any]:
+    """The comparators' ``technology`` mapping: the 3T1C cells' (PTM when ``amb`` is empty)."""
+    return {"name": "sky130", "corner": amb["corner"]} if amb else {"name": "ptm45"}
 
 
 def demo_ambrogio(technology: str, corner: str) -> dict[str, Any]:
@@ -259,8 +273,8 @@ def run_demo(out: Path, technology: str = "ptm45", corner: str = "tt") -> None:
     amb = demo_ambrogio(technology, corner)
     out.mkdir(parents=True, exist_ok=True)
     version = ngspice_version()
-    print(f"circuitsim demo with ngspice {version} (KLU), 3T1C cells in {_technology(amb)}; "
-          f"output in {out}")
+    print(f"circuitsim demo with ngspice {version} (KLU), 3T1C cells and comparators in "
+          f"{_technology(amb)}; output in {out}")
     report: list[str] = []
     md = [f"# circuitsim demo (ngspice {version})", "",
           "Netlists -> SPICE -> characterization -> cached surrogates -> training. Every "
