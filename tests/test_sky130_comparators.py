@@ -100,3 +100,19 @@ def test_offset_is_found_when_the_fine_ladder_is_shorter_than_the_coarse_flip():
                                     refine_steps=5, mc_trials=0)
     ds = char_latch.characterize(spec, progress=False)
     assert np.isfinite(ds.offset[0]) and abs(ds.offset[0]) <= 2 * ds.resolution
+
+
+def test_training_asks_for_the_sky130_adc_of_its_comparator_fields():
+    from circuitsim.characterize.technology_presets import SKY130_RUNGS
+    from circuitsim.spec import build as build_spec
+    from circuitsim.train.build import adc_spec
+    from circuitsim.train.config import TrainSpec
+
+    t = build_spec(TrainSpec, {"rule": "ambrogio", "comparator": "strongarm",
+                               "comparator_technology": "sky130", "comparator_corner": "ff"})
+    s = adc_spec(t.quick, t.act_bits, t.comparator, t.comparator_technology,
+                 t.comparator_corner)
+    c = s.testbench.comparator
+    assert s.bits == (t.act_bits,) and s.rungs == SKY130_RUNGS
+    assert (c.kind, c.technology.name, c.technology.corner) == ("strongarm", "sky130", "ff")
+    assert adc_spec(True, 4) == make_spec("adc", {"bits": [4]}, quick=True)  # PTM unchanged
