@@ -25,6 +25,10 @@ and the sample, so codes are wrong only for inputs within about 0.03 mV of a thr
 At vdd = 1.0 V the tail leaves saturation above about 0.35 V input (offset 0.14 mV at 0.4 V,
 0.66 mV at 0.55 V with a 4 uA bias), which is why the comparator gets 1.2 V.
 
+Other technologies: ``technology`` builds the same circuits from SKY130 or a user's library
+(:data:`SKY130` and :data:`SKY130_LATCH` are the 1.8 V presets, :func:`preset` picks one);
+``cs_trim`` scales the stage-2 width to null the systematic offset a technology leaves.
+
 Bias: a shared ``cmp_bias`` subcircuit (a diode-connected PMOS of width ``w_bias`` fed by
 ``i_bias``) sets ``vbp`` for the tail (width ``w_tail``) and the stage-2 load (``w_cs_load``)
 of every comparator. The stage-2 NMOS width is derived, not a field:

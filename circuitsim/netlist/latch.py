@@ -1,7 +1,8 @@
 """Clocked StrongARM latch comparator of the ramp ADC: no static bias, energy only per decision.
 
 Circuit [ours; the StrongARM latch after Kobayashi et al. 1993, mirrored for low inputs],
-PTM 45 nm HP BSIM4, supply ``vdd`` (the :class:`~circuitsim.netlist.adc.ComparatorSpec`'s):
+PTM 45 nm HP BSIM4 (or the comparator's ``technology``), supply ``vdd`` (the
+:class:`~circuitsim.netlist.adc.ComparatorSpec`'s):
 the ramp-ADC inputs sit at 0.06 .. 0.4 V, below an NMOS threshold, so the latch is the PMOS
 version. A PMOS tail switch (gate ``clkb``) feeds a PMOS input pair (``inp`` → node ``x``,
 ``inn`` → ``y``); cross-coupled PMOS (sources ``x``/``y``) and NMOS (to ground) pairs
