@@ -30,7 +30,7 @@ def test_sky130_comparators_convert_to_the_design_codes(kind):
     ramp = {"bits": 3}
     design = build(ConversionTestbenchSpec, {"ramp": ramp}).design()
     v_thr = np.asarray(design.v_thresholds)
-    near = v_thr[[0, 3, 6]]
+    near = v_thr[[0, 3, 6]] if kind == "continuous" else v_thr[[0, 6]]  # a latch deck is slow
     v = np.concatenate([near - 1e-3, near + 1e-3, [v_thr[0] - 0.02, v_thr[-1] + 0.02]])
     x = design.x_min + (v - design.v_lo) / design.v_span * (design.x_max - design.x_min)
     spec = build(ConversionTestbenchSpec, {"ramp": ramp, "x": list(x),
