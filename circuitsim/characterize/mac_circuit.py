@@ -144,15 +144,13 @@ class MacCircuit:
         ``r c n (n + 1) / 2`` of the far cell's row and column wire, added."""
         return (self.r_row * self.c_row + self.r_col * self.c_col) * lines * (lines + 1) / 2
 
-    def carry_over(self, lines: int, t_reset: float | None = None) -> float:
+    def carry_over(self, lines: int) -> float:
         """Fraction of full scale a read carries into the next one across the gap
-        ``t_reset`` (default: the circuit's) on a ``lines`` x ``lines`` tile (module
-        docstring)."""
+        ``t_reset`` on a ``lines`` x ``lines`` tile (module docstring)."""
         tau = self.wire_tau(lines)
         if tau <= 0:
             return 0.0
-        gap = self.t_reset if t_reset is None else t_reset
-        return tau / self.t_area * float(np.exp(-gap / tau))
+        return tau / self.t_area * float(np.exp(-self.t_reset / tau))
 
     def min_gap(self, lines: int) -> float:
         """The shortest ``t_reset`` whose carry-over is :data:`CARRY_BOUND`, s (0 if any)."""

@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from circuitsim.errors import SpecError
 from circuitsim.netlist import deck as deckmod
 from circuitsim.netlist import latch as latchmod
 from circuitsim.netlist.block import Block
@@ -51,16 +52,15 @@ from circuitsim.netlist.fmt import num
 from circuitsim.netlist.latch import LatchSpec
 from circuitsim.netlist.ramp import RampSpec
 from circuitsim.netlist.technology import (
-    PTM_LIBRARY,
     TechnologySpec,
     check_sizes,
     mosfet_lines,
+    render_args,
 )
 from circuitsim.spec import check_types, param, positive, require
 
 COMPARATOR = "comparator"
 BIAS = "cmp_bias"
-MODEL_LIB = PTM_LIBRARY
 #: The device-size fields of the continuous comparator (m).
 SIZES = ("w_bias", "w_tail", "l_tail", "w_in", "l_in", "w_load", "l_load", "w_cs_load",
          "w_inv_n", "w_inv_p", "l_inv")
@@ -198,19 +198,11 @@ def comparator_line(spec: ComparatorSpec, el: str, inp: str, inn: str, out: str)
     return instance(el, [inp, inn, out, "vdd", GND, "vbp"], COMPARATOR)
 
 
-def models(spec: ComparatorSpec) -> dict[str, Any]:
-    """The :func:`~circuitsim.netlist.deck.render` arguments that bring in the comparator's
-    transistors: the inlined PTM cards, or the technology's library line."""
-    if spec.technology.name == "ptm45":
-        return {"models": [MODEL_LIB]}
-    return {"technology": spec.technology}
-
-
 def deck(spec: ComparatorSpec) -> str:
     """Library deck: the transistors (PTM cards or a library line) and the bias and comparator
     subcircuits."""
     return deckmod.render("circuitsim ramp-ADC comparator library", header(spec),
-                          subckt_lines(spec), **models(spec))
+                          subckt_lines(spec), **render_args(spec.technology))
 
 
 # ---------------------------------------------------------------- the counter
@@ -267,7 +259,8 @@ def preset(kind: str, technology: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {} if kind == "continuous" else {"kind": kind}
         return out | ({"technology": technology} if set(technology) - {"name"} else {})
     if technology["name"] != "sky130":
-        raise ValueError(f"no comparator preset for technology {technology['name']!r}")
+        raise SpecError(f"technology.name={technology['name']!r}: no comparator preset "
+                        "(ptm45 or sky130)")
     return {**(SKY130 if kind == "continuous" else SKY130_LATCH), "technology": technology}
 
 

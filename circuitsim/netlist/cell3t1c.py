@@ -29,22 +29,19 @@ FET's gate tunnelling into its channel discharge it, so V_C relaxes towards ~0.4
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from circuitsim.netlist import deck as deck_mod
 from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import GND, capacitor, comment, resistor, subckt
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.technology import (
-    PTM_LIBRARY,
     TechnologySpec,
     check_sizes,
     mosfet_lines,
+    render_args,
 )
 from circuitsim.spec import G_FLOOR, check_types, param, positive, require
 
-#: Model library and model names of the cell transistors.
-MODELS = PTM_LIBRARY
 #: Port order of the cell subcircuit.
 CELL_PORTS = ("vdd", "upb", "dn", "rd", "rs", "vc")
 MAX_ROW = 4096
@@ -158,14 +155,6 @@ def cell_header(spec: Cell3T1CSpec) -> list[str]:
     ]
 
 
-def models(spec: Cell3T1CSpec) -> dict[str, Any]:
-    """The :func:`~circuitsim.netlist.deck.render` arguments that bring in the transistors:
-    the inlined PTM cards, or the technology's library line."""
-    if spec.technology.name == "ptm45":
-        return {"models": [MODELS]}
-    return {"technology": spec.technology}
-
-
 #: SKY130 sizing and levels at 1.8 V (``--preset sky130``; see models/README.md): 1/1 um pull
 #: devices biased near threshold so a 10 ns pulse moves ~100 nA x 10 ns on 100 fF (~10 mV),
 #: large enough that SkyWater's mismatch stays small (sigma_Vth 5.9 mV pfet, 4.5 mV nfet; at
@@ -188,7 +177,7 @@ def subckt_lines(spec: Cell3T1CSpec) -> list[str]:
 def deck(spec: Cell3T1CSpec) -> str:
     """Subcircuit library of one cell (models inlined, no analysis) to ``.include``."""
     return deck_mod.render("circuitsim cell3t1c: 3T1C capacitor weight cell (subckt library)",
-                           cell_header(spec), subckt_lines(spec), **models(spec))
+                           cell_header(spec), subckt_lines(spec), **render_args(spec.technology))
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +246,7 @@ def row_deck(spec: Cell3T1CRowSpec) -> str:
     header = [f"{spec.n} cells + reference cell; ports: {' '.join(row_ports(spec))}",
               *cell_header(spec.cell)]
     return deck_mod.render("circuitsim cell3t1c_row: row of 3T1C cells (subckt library)",
-                           header, row_subckt_lines(spec), **models(spec.cell))
+                           header, row_subckt_lines(spec), **render_args(spec.cell.technology))
 
 
 BLOCKS = [

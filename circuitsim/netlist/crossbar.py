@@ -27,10 +27,10 @@ from circuitsim.netlist.block import Block
 from circuitsim.netlist.deck import render
 from circuitsim.netlist.fmt import num
 from circuitsim.netlist.technology import (
-    PTM_LIBRARY,
     TechnologySpec,
     check_sizes,
     mosfet_lines,
+    render_args,
 )
 from circuitsim.spec import (
     G_FLOOR,
@@ -182,11 +182,7 @@ def subckt_lines(spec: CrossbarSpec) -> list[str]:
 def models(spec: CrossbarSpec) -> dict[str, Any]:
     """The :func:`~circuitsim.netlist.deck.render` arguments that bring in the access
     transistors of a 1T1R array (none for 1R)."""
-    if spec.cell != "1T1R":
-        return {}
-    if spec.technology.name == "ptm45":
-        return {"models": [PTM_LIBRARY]}
-    return {"technology": spec.technology}
+    return render_args(spec.technology) if spec.cell == "1T1R" else {}
 
 
 def header(spec: CrossbarSpec) -> list[str]:

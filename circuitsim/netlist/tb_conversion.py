@@ -54,6 +54,7 @@ from circuitsim.netlist.elements import (
     wrap,
 )
 from circuitsim.netlist.fmt import name, num
+from circuitsim.netlist.technology import render_args
 from circuitsim.spec import check_types, param, positive, require
 
 
@@ -169,7 +170,7 @@ def deck(spec: ConversionTestbenchSpec) -> str:
         control += [meas_find(f"vmac{i}", f"v(mac{i})", r.t_start),
                     meas_fall(f"tflip{i}", f"v(out{i})", c.threshold, r.t_start)]
     title = f"circuitsim ramp conversion testbench ({r.activation}, {r.bits} bits, {n} input(s))"
-    return deckmod.render(title, header(spec), body, control=control, **adc.models(c))
+    return deckmod.render(title, header(spec), body, control=control, **render_args(c.technology))
 
 
 BLOCKS = [

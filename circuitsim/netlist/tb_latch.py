@@ -21,7 +21,7 @@ import numpy as np
 
 from circuitsim.netlist import deck as deckmod
 from circuitsim.netlist import latch
-from circuitsim.netlist.adc import ComparatorSpec, models
+from circuitsim.netlist.adc import ComparatorSpec
 from circuitsim.netlist.block import Block
 from circuitsim.netlist.elements import (
     GND,
@@ -35,6 +35,7 @@ from circuitsim.netlist.elements import (
     wrap,
 )
 from circuitsim.netlist.fmt import num
+from circuitsim.netlist.technology import render_args
 from circuitsim.spec import check_types, param, positive, require
 
 
@@ -117,7 +118,7 @@ def deck(spec: LatchTestbenchSpec) -> str:
             f"{num(spec.t_reset)} s reset + {num(lt.t_eval)} s evaluation; sources through "
             f"{num(spec.r_source)} ohm"]
     return deckmod.render(f"circuitsim StrongARM latch testbench ({len(spec.v_inp)} cycles)",
-                          head, body, control=control, **models(c))
+                          head, body, control=control, **render_args(c.technology))
 
 
 BLOCKS = [

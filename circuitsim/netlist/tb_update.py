@@ -28,6 +28,7 @@ from circuitsim.netlist.block import Block
 from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.elements import GND, bvoltage, comment, instance, save, vdc, vpwl
 from circuitsim.netlist.fmt import num
+from circuitsim.netlist.technology import render_args
 from circuitsim.spec import check_types, param, positive, require
 
 PULSES_RE = re.compile(r"[UD]{1,512}")
@@ -135,7 +136,7 @@ def deck(spec: UpdateTestbenchSpec) -> str:
         f".meas tran gs_hold FIND v(gs) AT={num(stop)}",
     ]
     return deck_mod.render("circuitsim tb_update: 3T1C cell update pulses and hold",
-                           header, body, control=control, **cell3t1c.models(c))
+                           header, body, control=control, **render_args(c.technology))
 
 
 BLOCKS = [

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from circuitsim.errors import NetlistError
 from circuitsim.netlist import sky130
@@ -133,6 +133,14 @@ def mosfet_lines(tech: TechnologySpec, el: str, d: str, g: str, s: str, b: str,
     else:
         tokens = [*element_tokens("M", el, (d, g, s, b)), name(model, "model name")]
     return [*lines, wrap([*tokens, f"w={num(w / scale)}", f"l={num(l / scale)}"])]
+
+
+def render_args(tech: TechnologySpec) -> dict[str, Any]:
+    """The :func:`~circuitsim.netlist.deck.render` arguments that bring in ``tech``'s
+    transistors: the inlined PTM cards, or the technology's library line."""
+    if tech.name == "ptm45":
+        return {"models": [PTM_LIBRARY]}
+    return {"technology": tech}
 
 
 def _library_file(tech: TechnologySpec, prepare: bool) -> tuple[str, str | None]:
