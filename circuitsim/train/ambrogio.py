@@ -274,6 +274,20 @@ class AmbrogioWeights(AnalogWeights):
             read.mark_dirty(2)
             read.tick()
 
+    def _absorb_compiled(self, a: np.ndarray, gs: np.ndarray, phase: str) -> None:
+        """:meth:`_write`'s write-and-verify rounds through :func:`kernels.absorb` (``a``:
+        polarity times the target left after the PCM pair, float64; ``gs``: the references'
+        g per column)."""
+        rec, both, bothi, v_min, inv_hv, hi, gtab, w_min, inv_hw = self._kernel_args()
+        counts = np.zeros(4)
+        kernels.absorb(kernels.flat(self.vc), np.ascontiguousarray(a).reshape(-1),
+                       np.ascontiguousarray(gs), self.spec.absorb_iters, rec, both, bothi,
+                       v_min, inv_hv, hi, gtab, w_min, inv_hw, counts)
+        if counts[0] or counts[1]:
+            for name, v in zip(("pulses_up", "pulses_down", "dv_up", "dv_down"), counts,
+                               strict=True):
+                self.tally.add(phase, name, v)
+
     def _leak_args(self, cells: CellParams, dt: float) -> tuple:
         """The leakage kernels' arguments for ``cells`` and a hold of ``dt`` s."""
         t, f32 = self.upd._tab, np.float32
@@ -349,7 +363,10 @@ class AmbrogioWeights(AnalogWeights):
         gp, gn = _program_pair(s, (target - cell) / s.gain_f, self.rng, tally, phase)
         pcm_part = s.gain_f * (gp.astype(np.float64) - gn)
         residual = target - pcm_part - cell
-        for _ in range(s.absorb_iters):  # write-and-verify the residual into g
+        if self.engine == "numba":
+            self._absorb_compiled(self.p * (target - pcm_part), gs0[0], phase)
+        for _ in range(0 if self.engine == "numba" else s.absorb_iters):
+            # write-and-verify the residual into g
             want = self.p * (target - pcm_part) - (self._g().astype(np.float64) - gs0)
             # pulses at the cell's own local step (g(V_C) is steep: a nominal-step count
             # overshoots, and the next round would overshoot back)

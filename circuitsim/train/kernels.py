@@ -229,6 +229,61 @@ def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
     return hits
 
 
+@numba.njit(inline="always")
+def _pulse1(v: np.float32, n: np.float32, cell: np.ndarray, i: np.int64, both: np.ndarray,
+            bothi: np.ndarray, v_min: np.float32, inv_hv: np.float32, one_m: np.float32,
+            hi: np.float32) -> np.float32:
+    """V_C of cell ``i`` after ``n`` (signed, whole) pulses from ``v``
+    (``UpdateSurrogate._move``: forward look-up, shift, inverse look-up, never backwards)."""
+    col = 0 if n > 0 else 2
+    off = np.int64(cell[i, col])
+    c = lut(both, v, v_min, inv_hv, off, hi) + cell[i, col + 1] * n
+    c = min(max(c, np.float32(0.0)), np.float32(1.0))
+    out = lut(bothi, c, np.float32(0.0), one_m, off, hi)
+    return max(out, v) if n > 0 else min(out, v)
+
+
+@numba.njit(**_JIT)
+def absorb(vc: np.ndarray, a: np.ndarray, gs: np.ndarray, iters: int, cell: np.ndarray,
+           both: np.ndarray, bothi: np.ndarray, v_min: np.float32, inv_hv: np.float32,
+           hi: np.float32, gtab: np.ndarray, w_min: np.float32, inv_hw: np.float32,
+           tally: np.ndarray) -> None:
+    """The write-and-verify rounds of a 2PCM+3T1C transfer (``AmbrogioWeights._write``), in
+    place on ``vc`` (flat float32 over (n_in, n_out)): each round a cell's conductance error
+    ``want = a - (g - gs)`` (float64; ``a`` = polarity times the target left after the PCM
+    pair, ``gs`` (n_out,) the column reference's g) becomes ``n = sign(want) max(1,
+    rint(|want| / step))`` pulses (none where ``|want| <= step / 2``; clipped to +-64) at
+    the cell's own step ``step = g(v + dv) - g(v)`` of one pulse in that direction. A cell
+    without pulses in a round keeps its V_C, so it has none in later rounds either: the
+    cells are independent and the numpy path's stop when no cell pulses is each cell's own
+    stop. ``tally`` (4,) adds up and down pulses and the V_C they moved (as
+    :func:`ambrogio_pulse`'s). Tables and records as :func:`ambrogio_pulse` takes them."""
+    one_m = np.float32(np.floor(hi) + np.float32(1.0))
+    n_out = gs.size
+    for i in range(vc.size):
+        g_ref = np.float64(gs[i % n_out])
+        for _ in range(iters):
+            v = vc[i]
+            g = lut(gtab, v - cell[i, 4], w_min, inv_hw, 0, hi) * cell[i, 5]
+            want = a[i] - (np.float64(g) - g_ref)
+            d = np.float32(1.0) if want > 0 else np.float32(-1.0)
+            s = _pulse1(v, d, cell, i, both, bothi, v_min, inv_hv, one_m, hi) - v
+            step = lut(gtab, (v + s) - cell[i, 4], w_min, inv_hw, 0, hi) * cell[i, 5] - g
+            step = max(step if want > 0 else -step, np.float32(1e-12))
+            if not abs(want) > np.float64(np.float32(0.5) * step):
+                break
+            n = max(1.0, np.rint(abs(want) / np.float64(step)))
+            n = np.float32(min(n, 64.0) if want > 0 else -min(n, 64.0))
+            new = _pulse1(v, n, cell, i, both, bothi, v_min, inv_hv, one_m, hi)
+            vc[i] = new
+            if n > 0:
+                tally[0] += n
+                tally[2] += np.float64(new - v)
+            else:
+                tally[1] -= n
+                tally[3] -= np.float64(new - v)
+
+
 @numba.njit(**_JIT)
 def pcm_set(hit: np.ndarray, nh: np.ndarray, rkeys: np.ndarray, tail: np.ndarray,
             pairs: np.ndarray, g_reset: float, g_max: float, step0: float, gamma: float,
@@ -636,6 +691,8 @@ def warm_up() -> float:
               np.zeros(_TAIL, f), np.zeros((2**14 + 1, 2), f), f(1), f(1), f9.copy(), f9.copy(),
               f9.copy(), f9, f9, f(1), f(-1))
     staircase(z1, z1, np.zeros(5, f), z1.copy())
+    absorb(z1.copy(), np.zeros(4), z1[:2], 2, np.zeros((4, 8), f), tab, tab, f(0), f(1), f(4),
+           tab, f(0), f(1), np.zeros(4))
     e2 = np.zeros((0, 0), np.float32)
     no, e7 = np.zeros(0), np.zeros(7)
     dac(one, f(3), True, e2, np.zeros(0, f), no, no, one.copy(), np.ones((2, 1), f))
