@@ -189,6 +189,20 @@ def test_counter_uniforms_equal_the_kernel_and_are_uniform():
     assert abs(np.corrcoef(u0[:-1], u0[1:])[0, 1]) < 0.012  # neighbouring cells
 
 
+def test_step_key_kernel_equals_python_splitmix():
+    """The kernels' wrapping-uint64 SplitMix64 against the exact Python-integer reference,
+    keys and counters across the whole 64-bit range (the multiplications overflow)."""
+    from circuitsim.train.streams import step_key
+    rng = np.random.default_rng(4)
+    keys = [0, 1, 2**63 - 1, *rng.integers(0, 2**63, 20).tolist()]
+    counters = [0, 1, 2**40 + 3, *rng.integers(0, 2**62, 20).tolist()]
+    out = np.zeros(5, np.uint32)
+    for key in keys:
+        for c in counters:
+            kernels.step_keys(np.uint64(key), np.uint64(c), out)
+            assert out.tolist() == [step_key(key, c + r) for r in range(5)]
+
+
 def test_counter_normals_equal_the_kernel_and_are_normal():
     """The c2c noise's counter-based normals (inverse normal CDF of the 24-bit draws): the
     kernel's value equals the numpy twin's bit for bit; the tables match scipy's ndtri

@@ -433,27 +433,27 @@ class PcmOnlyWeights(AnalogWeights):
         streams, so the compiled path computes the same bits)."""
         s, read = self.spec, self.read
         k = np.float32(-lr * s.w_scale / s.gain_f) / np.float32(self.step_nom)
-        keys = [step_key(self._key, (s.n_max + 1) * self._updates + r)
-                for r in range(s.n_max + 1)]  # the rounding's, then one per pulse
+        base = (s.n_max + 1) * self._updates  # the rounding's key, then one per pulse
         self._updates += 1
         if self.engine == "numba" and read.single_transfer:
             hit, nh = self._list
             n = kernels.pulse_list(np.ascontiguousarray(x, np.float32),
                                    np.ascontiguousarray(d, np.float32), k,
-                                   np.uint32(keys[0]), s.n_max, hit, nh)
+                                   np.uint32(step_key(self._key, base)), s.n_max, hit, nh)
             (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
             flat, f32 = kernels.flat, np.float32
-            self.tally.add("update", "pcm_set_pulses", np.abs(nh[:n]).sum(dtype=np.float64))
-            kernels.pcm_set(hit[:n], nh[:n], np.array(keys[1:], np.uint32), *NORMAL_TABLES,
-                            s.pcm.g_reset, s.pcm.g_max, s.pcm.alpha * s.pcm.g_max,
-                            s.pcm.gamma, f32(s.pcm.sigma_step), flat(read.g[0]),
-                            flat(read.g[1]), flat(read.t), flat(p0), flat(p1),
-                            f32(read.gains[0]), f32(read.gains[1]))
-            for arr, any_ in ((0, np.any(nh[:n] > 0)), (1, np.any(nh[:n] < 0))):
-                if any_:  # as set_at of a non-empty list
+            pulses, changed = kernels.pcm_set(
+                hit[:n], nh[:n], np.uint64(self._key), np.uint64(base + 1), *NORMAL_TABLES,
+                s.pcm.g_reset, s.pcm.g_max, s.pcm.alpha * s.pcm.g_max, s.pcm.gamma,
+                f32(s.pcm.sigma_step), flat(read.g[0]), flat(read.g[1]), flat(read.t),
+                flat(p0), flat(p1), f32(read.gains[0]), f32(read.gains[1]))
+            self.tally.add("update", "pcm_set_pulses", pulses)
+            for arr in (0, 1):
+                if changed >> arr & 1:  # as set_at of a non-empty list
                     read.mark_dirty(arr)
                     read.tick()
             return
+        keys = [step_key(self._key, base + r) for r in range(s.n_max + 1)]
         rows, dw = sgd_rows(x, d, k)
         idx = (rows[:, None] * self.n_out + np.arange(self.n_out)).reshape(-1)
         n = round_pulses(dw.reshape(-1), 1.0, cell_uniforms(keys[0], idx), s.n_max)

@@ -284,23 +284,46 @@ def absorb(vc: np.ndarray, a: np.ndarray, gs: np.ndarray, iters: int, cell: np.n
                 tally[3] -= np.float64(new - v)
 
 
+@numba.njit(inline="always")
+def step_key(key: np.uint64, counter: np.uint64) -> np.uint32:
+    """``streams.step_key`` (SplitMix64, upper half) in wrapping uint64 arithmetic."""
+    z = key + counter * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return np.uint32((z ^ (z >> np.uint64(31))) >> np.uint64(32))
+
+
 @numba.njit(**_JIT)
-def pcm_set(hit: np.ndarray, nh: np.ndarray, rkeys: np.ndarray, tail: np.ndarray,
-            pairs: np.ndarray, g_reset: float, g_max: float, step0: float, gamma: float,
-            sigma: np.float32, g0: np.ndarray, g1: np.ndarray, t: np.ndarray,
-            p0: np.ndarray, p1: np.ndarray, c0: np.float32, c1: np.float32) -> None:
+def step_keys(key: np.uint64, counter: np.uint64, out: np.ndarray) -> None:
+    """``out[r]`` = :func:`step_key` of ``counter + r`` (uint32)."""
+    for r in range(out.size):
+        out[r] = step_key(key, counter + np.uint64(r))
+
+
+@numba.njit(**_JIT)
+def pcm_set(hit: np.ndarray, nh: np.ndarray, key: np.uint64, base: np.uint64,
+            tail: np.ndarray, pairs: np.ndarray, g_reset: float, g_max: float, step0: float,
+            gamma: float, sigma: np.float32, g0: np.ndarray, g1: np.ndarray, t: np.ndarray,
+            p0: np.ndarray, p1: np.ndarray, c0: np.float32, c1: np.float32
+            ) -> tuple[float, int]:
     """PCM-only partial SET of a pulse list (:func:`pulse_list`): ``|n|`` pulses on G+
     (``g0``, n > 0) or G- (``g1``) of each listed cell (``pcm.partial_set`` in float64:
     step ``step0 (1 - G / g_max)**gamma`` times ``max(1 + sigma z, 0)``, ``z`` the
-    :func:`cell_normal` of the cell with key ``rkeys[k]`` for pulse ``k``), and the change
-    into the combined transfer ``t`` (``ArrayRead.set_at``; gains ``c0``, ``c1``)."""
+    :func:`cell_normal` of the cell with key :func:`step_key` ``(key, base + k)`` for pulse
+    ``k`` = 0, 1, ...), and the change into the combined transfer ``t``
+    (``ArrayRead.set_at``; gains ``c0``, ``c1``). Returns the pulses and a bit mask of the
+    arrays that changed (1: G+, 2: G-)."""
+    total = 0.0
+    changed = 0
     for h in range(hit.size):
         i = hit[h]
         n = nh[h]
         g = g0 if n > 0 else g1
+        changed |= 1 if n > 0 else 2
+        total += abs(n)
         cur = max(np.float64(g[i]), g_reset)
         for r in range(int(abs(n))):
-            z = cell_normal(rkeys[r], i, tail, pairs)
+            z = cell_normal(step_key(key, base + np.uint64(r)), i, tail, pairs)
             factor = max(np.float32(1.0) + sigma * z, np.float32(0.0))
             u = min(max(1.0 - cur / g_max, 0.0), 1.0)
             new = min(cur + step0 * u**gamma * np.float64(factor), g_max)
@@ -311,6 +334,7 @@ def pcm_set(hit: np.ndarray, nh: np.ndarray, rkeys: np.ndarray, tail: np.ndarray
             t[i] += c0 * dg * p0[i]
         else:
             t[i] += c1 * dg * p1[i]
+    return total, changed
 
 
 @numba.njit(**_JIT)
@@ -676,7 +700,8 @@ def warm_up() -> float:
                    np.zeros(4, np.int64), z1.copy(), z1.copy(), np.zeros(4))
     hit, nh = np.zeros(4, np.int64), z1.copy()
     pulse_list(np.ones((1, 2), f), np.ones((1, 2), f), f(1), np.uint32(1), 8, hit, nh)
-    pcm_set(hit[:1], nh[:1], np.zeros(8, np.uint32), np.zeros(_TAIL, f),
+    step_keys(np.uint64(1), np.uint64(2), np.zeros(2, np.uint32))
+    pcm_set(hit[:1], nh[:1], np.uint64(1), np.uint64(2), np.zeros(_TAIL, f),
             np.zeros((2**14 + 1, 2), f), 1e-7, 2e-5, 1e-6, 1.0, f(0.3), z1.copy(), z1.copy(),
             z1.copy(), z1, z1, f(1), f(-1))
     leak_g(z1.copy(), z1, zi, zi, z1, z1, tab, tab, f(0), f(1), f(1), f(4), f(4), z1, z1,
