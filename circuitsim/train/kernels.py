@@ -260,18 +260,23 @@ def absorb(vc: np.ndarray, a: np.ndarray, gs: np.ndarray, iters: int, cell: np.n
     :func:`ambrogio_pulse`'s). Tables and records as :func:`ambrogio_pulse` takes them."""
     one_m = np.float32(np.floor(hi) + np.float32(1.0))
     n_out = gs.size
-    for i in range(vc.size):
-        g_ref = np.float64(gs[i % n_out])
-        for _ in range(iters):
+    live = np.ones(vc.size, np.bool_)
+    # rounds outside, cells inside: the cells' look-up chains are independent, so the
+    # processor overlaps consecutive cells (a cell's own rounds are one dependent chain)
+    for _ in range(iters):
+        for i in range(vc.size):
+            if not live[i]:
+                continue
             v = vc[i]
             g = lut(gtab, v - cell[i, 4], w_min, inv_hw, 0, hi) * cell[i, 5]
-            want = a[i] - (np.float64(g) - g_ref)
+            want = a[i] - (np.float64(g) - np.float64(gs[i % n_out]))
             d = np.float32(1.0) if want > 0 else np.float32(-1.0)
             s = _pulse1(v, d, cell, i, both, bothi, v_min, inv_hv, one_m, hi) - v
             step = lut(gtab, (v + s) - cell[i, 4], w_min, inv_hw, 0, hi) * cell[i, 5] - g
             step = max(step if want > 0 else -step, np.float32(1e-12))
             if not abs(want) > np.float64(np.float32(0.5) * step):
-                break
+                live[i] = False
+                continue
             n = max(1.0, np.rint(abs(want) / np.float64(step)))
             n = np.float32(min(n, 64.0) if want > 0 else -min(n, 64.0))
             new = _pulse1(v, n, cell, i, both, bothi, v_min, inv_hv, one_m, hi)
