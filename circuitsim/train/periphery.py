@@ -72,7 +72,8 @@ class Periphery:
     through :func:`kernels.dac` / :func:`kernels.adc`, the same float32 operations on the
     same random draws; the numpy code here is their reference)."""
 
-    __slots__ = ("spec", "rng", "compiled", "_lsb", "_levels", "_table", "_etable")
+    __slots__ = ("spec", "rng", "compiled", "_lsb", "_levels", "_table", "_etable", "_f32",
+                 "_scratch")
 
     def __init__(self, spec: PeripherySpec, rng: np.random.Generator, compiled: bool = False):
         self.spec = spec
@@ -82,6 +83,9 @@ class Periphery:
         self._levels = float(2 ** (spec.in_bits - 1) - 1) if spec.in_bits else 0.0
         self._table: tuple[object, np.ndarray] | None = None
         self._etable: tuple[object, np.ndarray] | None = None
+        f32 = np.float32
+        self._f32 = (f32(self._levels), f32(spec.out_bound), f32(self._lsb))
+        self._scratch = (_EMPTY, _EMPTY)
         if compiled:
             kernels.warm_up()
 
@@ -143,6 +147,28 @@ class Periphery:
         if count:
             act += energy(v).sum(axis=0)
         return v, scale
+
+    def read(self, x: np.ndarray, t: np.ndarray, table: np.ndarray,
+             act: np.ndarray | None, energy: Callable[[np.ndarray], np.ndarray],
+             units: np.float32) -> np.ndarray:
+        """A whole read of a one-product array in the compiled path: :meth:`dac` of ``x``
+        through the drive ``table`` (:meth:`drive_table`, not None), ``v @ t``, :meth:`adc`
+        with ``units``: the same operations and random draws as those three calls."""
+        s = self.spec
+        x = np.ascontiguousarray(x, np.float32)
+        if self._scratch[0].shape != x.shape:  # the DAC's outputs, used up by the product
+            self._scratch = (np.empty_like(x), np.empty((x.shape[0], 1), np.float32))
+        v, scale = self._scratch
+        u = self.rng.random(x.shape, dtype=np.float32) if s.stochastic_rounding else _EMPTY
+        etab = _NO_ENERGY if act is None else self.energy_table(energy)
+        lv, bound, lsb = self._f32
+        kernels.dac(x, lv, s.noise_management, u, table, etab,
+                    _NO_ENERGY if act is None else act, v, scale)
+        y = v @ t
+        noise = (self.rng.normal(0.0, s.out_noise, y.shape).astype(y.dtype) if s.out_noise
+                 else _EMPTY)
+        kernels.adc(y, units, noise, bound, lsb, scale if s.noise_management else _EMPTY)
+        return y
 
     def adc(self, y: np.ndarray, scale: np.ndarray | None, units: np.float32
             ) -> np.ndarray:

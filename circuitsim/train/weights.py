@@ -205,31 +205,38 @@ class AnalogWeights:
         self.fwd, self.bwd = fwd, bwd
         self.events: list[dict[str, Any]] = []
         self.read: ArrayRead
+        self._units: np.float32 | None = None  # A / (V S per weight unit), once read exists
         # what converts the forward outputs: the periphery ADC, or (out_bits 0) nothing;
         # the builder sets "ramp" where the next layer's ramp-ADC activation does
         self.tally = Tally(n_in, n_out, "adc" if fwd.spec.out_bits else "ideal",
                            "adc" if bwd.spec.out_bits else "ideal")
 
     def _to_units(self) -> np.float32:
-        return np.float32(1.0 / (self.read.sur.v_read * self.w_scale))
+        if self._units is None:
+            self._units = np.float32(1.0 / (self.read.sur.v_read * self.w_scale))
+        return self._units
 
     def _drive_table(self, per: Periphery) -> np.ndarray | None:
         """The DAC levels' drive (``Periphery.drive_table``) where a read is one product."""
         return per.drive_table(self.read.drive_f) if self.read.single_transfer else None
 
+    def _read(self, per: Periphery, x: np.ndarray, backward: bool) -> np.ndarray:
+        """A forward (rows driven) or backward (columns driven) read through ``per``."""
+        read = self.read
+        act = self.tally.read("backward" if backward else "forward", len(x))
+        table = self._drive_table(per)
+        if table is not None:  # one compiled DAC, one matrix product, one compiled ADC
+            return per.read(x, read.t.T if backward else read.t, table, act,
+                            read.sur.line_energy, self._to_units())
+        v, scale = per.dac(x, None, act, read.sur.line_energy)
+        return per.adc(read.backward(v) if backward else read.forward(v), scale,
+                       self._to_units())
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        table = self._drive_table(self.fwd)
-        act = self.tally.read("forward", len(x))
-        v, scale = self.fwd.dac(x, table, act, self.read.sur.line_energy)
-        y = self.read.forward(v) if table is None else v @ self.read.t
-        return self.fwd.adc(y, scale, self._to_units())
+        return self._read(self.fwd, x, False)
 
     def backward(self, d: np.ndarray) -> np.ndarray:
-        table = self._drive_table(self.bwd)
-        act = self.tally.read("backward", len(d))
-        v, scale = self.bwd.dac(d, table, act, self.read.sur.line_energy)
-        y = self.read.backward(v) if table is None else v @ self.read.t.T
-        return self.bwd.adc(y, scale, self._to_units())
+        return self._read(self.bwd, d, True)
 
     def flush_tally(self) -> None:
         """Price the tally's read sums with the arrays' conductances now."""
