@@ -626,15 +626,18 @@ def rpu_apply(idx: np.ndarray, ku: np.ndarray, kd: np.ndarray, step_up: np.ndarr
               key_up: np.uint32, key_dn: np.uint32, tail: np.ndarray, pairs: np.ndarray,
               g_mid: np.float32, half: np.float32, g0: np.ndarray,
               g1: np.ndarray, t: np.ndarray, p0: np.ndarray, p1: np.ndarray,
-              c0: np.float32, c1: np.float32) -> None:
+              c0: np.float32, c1: np.float32) -> float:
     """The pulsed devices of a list (:func:`coincidence_list` / :func:`sign_list`: ``ku``
     up and ``kd`` down pulses at flat ``idx``) in one pass: the RPU step with
     cycle-to-cycle noise (when ``c2c`` > 0: :func:`cell_normal` of the device's index,
     keys ``key_up`` / ``key_dn``, tables ``streams.NORMAL_TABLES``) and bounds
     (``RpuArray._apply``), the conductance pair ``g_mid +- w half`` (``RpuWeights._pair``)
     into arrays ``g0``, ``g1`` and the combined transfer ``t`` (``ArrayRead.set_at`` of
-    array 0, then of array 1, gains ``c0``, ``c1``); the same float32 operations."""
+    array 0, then of array 1, gains ``c0``, ``c1``); the same float32 operations. Returns
+    the pulses (up and down)."""
+    total = 0.0
     for h in range(idx.size):
+        total += ku[h] + kd[h]
         i = idx[h]
         su = step_up[i]
         sd = step_down[i]
@@ -655,6 +658,7 @@ def rpu_apply(idx: np.ndarray, ku: np.ndarray, kd: np.ndarray, step_up: np.ndarr
         dg = (g_mid - hw) - g1[i]
         g1[i] += dg
         t[i] = ti + c1 * dg * p1[i]
+    return total
 
 
 def cell_records(up_off: np.ndarray, up_k: np.ndarray, dn_off: np.ndarray, dn_k: np.ndarray,

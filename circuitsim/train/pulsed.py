@@ -46,6 +46,8 @@ class RpuWeights(AnalogWeights):
         if self.compiled:
             n = self.dev.w.size
             self._list = (np.empty(n, np.int64), *np.empty((2, n), np.float32))
+        self._state: tuple | None = None
+        self._state2: tuple = ()
 
     def _pair(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         half = w * np.float32(0.5 * self.w_scale)
@@ -82,21 +84,27 @@ class RpuWeights(AnalogWeights):
     def _update_compiled(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
         """:meth:`update` through ``RpuArray.pulse_list`` and :func:`kernels.rpu_apply`
         (the same random draws and float32 operations)."""
-        dev, read, flat, f32 = self.dev, self.read, kernels.flat, np.float32
+        dev, read = self.dev, self.read
         n = dev.pulse_list(x, d, lr, self.kind, self._list)
         idx, ku, kd = (a[:n] for a in self._list)
         k_up, k_dn, _, _ = dev.keys()
         dev.end_update(idx.copy())
-        self.pulses += n if self.kind == "sbp" else int(ku.sum() + kd.sum())
         if not n:
             return
-        (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
-        kernels.rpu_apply(idx, ku, kd, flat(dev.step_up), flat(dev.step_down),
-                          flat(dev.bound), flat(dev.w), f32(dev.spec.c2c), np.uint32(k_up),
-                          np.uint32(k_dn), *NORMAL_TABLES, f32(self.g_mid),
-                          f32(0.5 * self.w_scale), flat(read.g[0]), flat(read.g[1]),
-                          flat(read.t), flat(p0), flat(p1), f32(read.gains[0]),
-                          f32(read.gains[1]))
+        if self._state is None or self._state[0] is not read.t:
+            # the arrays the kernel updates in place, as flat views (rebuilt when a refresh
+            # replaces the transfer)
+            (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
+            f32 = np.float32
+            self._state = (read.t, *map(kernels.flat, (dev.step_up, dev.step_down,
+                                                       dev.bound, dev.w)),
+                           f32(dev.spec.c2c))
+            self._state2 = (*NORMAL_TABLES, f32(self.g_mid), f32(0.5 * self.w_scale),
+                            *map(kernels.flat, (read.g[0], read.g[1], read.t, p0, p1)),
+                            f32(read.gains[0]), f32(read.gains[1]))
+        pulses = kernels.rpu_apply(idx, ku, kd, *self._state[1:], np.uint32(k_up),
+                                   np.uint32(k_dn), *self._state2)
+        self.pulses += n if self.kind == "sbp" else int(pulses)
         for k in (0, 1):  # as two set_at calls
             read.mark_dirty(k)
             read.tick()

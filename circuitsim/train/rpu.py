@@ -207,6 +207,7 @@ class RpuArray:
             self.w = np.clip(w, -self.bound, self.bound)  # initial weights respect the bounds
         # counter-based streams (streams.step_key) of the pulse trains and the c2c noise
         self._key, self._updates = int(rng.integers(2**63)), 0
+        self._keys: tuple[int, tuple[int, ...]] = (-1, ())  # (update, its keys) once computed
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -253,8 +254,14 @@ class RpuArray:
 
     def keys(self) -> tuple[int, int, int, int]:
         """This update's stream keys: c2c noise of up and down pulses, row and column
-        pulse trains."""
-        return tuple(step_key(self._key, 4 * self._updates + k) for k in range(4))
+        pulse trains (compiled: ``kernels.step_keys``, the same integers)."""
+        if self.engine != "numba":
+            return tuple(step_key(self._key, 4 * self._updates + k) for k in range(4))
+        if self._keys[0] != self._updates:
+            out = np.empty(4, np.uint32)
+            kernels.step_keys(np.uint64(self._key), np.uint64(4 * self._updates), out)
+            self._keys = (self._updates, tuple(out.tolist()))
+        return self._keys[1]
 
     def pulse_list(self, x: np.ndarray, d: np.ndarray, lr: float, rule: str,
                    out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
