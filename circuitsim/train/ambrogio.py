@@ -256,20 +256,20 @@ class AmbrogioWeights(AnalogWeights):
         read = self.read
         state = self._state
         if state is None or state[0] is not self.vc or state[1] is not read.t:
-            # the arrays the kernel updates in place, as flat views (rebuilt when a transfer
-            # or a refresh replaces one), and the kernel's list of pulsed cells
+            # the kernel's arguments after (x, d, k, key, n_max): the arrays it updates in
+            # place as flat views, rebuilt when a transfer or a refresh replaces one, the
+            # tables, and its list of pulsed cells
             _, _, p, _ = read.layers[2].terms()
             flat = kernels.flat
-            self._state = state = (self.vc, read.t, flat(self.vc), flat(read.g[2]),
-                                   flat(read.t), flat(p))
             if self._scratch is None:
                 self._scratch = (np.empty(self.vc.size, np.int64),
                                  *np.empty((2, self.vc.size), np.float32))
-        vc, g2, t, p = state[2:]
+            self._state = state = (self.vc, read.t, (
+                flat(self.vc), *self._kernel_args(), flat(read.g[2]), flat(read.t), flat(p),
+                np.float32(read.gains[2]), *self._scratch, self.tally.pulses))
         hits = kernels.ambrogio_pulse(
             np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32),
-            k, np.uint32(skey), self.spec.n_max, vc, *self._kernel_args(), g2, t, p,
-            np.float32(read.gains[2]), *self._scratch, self.tally.pulses)
+            k, np.uint32(skey), self.spec.n_max, *state[2])
         if hits:
             read.mark_dirty(2)
             read.tick()
