@@ -187,6 +187,12 @@ def cmd_latch(args: argparse.Namespace) -> int:
     return run_latch_command(args)
 
 
+def cmd_trim3t1c(args: argparse.Namespace) -> int:
+    from circuitsim.harness_cli import run_trim_command
+
+    return run_trim_command(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from circuitsim.demo import run_demo
 
@@ -292,6 +298,18 @@ def parser() -> argparse.ArgumentParser:
     la.add_argument("--out", default="runs/latch",
                     help="output directory: summary.md, results.json, offsets.png")
     la.set_defaults(func=cmd_latch)
+
+    tr = sub.add_parser("trim3t1c", help="trim the SKY130 3T1C cell's pulse gate levels per "
+                        "process corner so one pulse moves V_C0 as at tt (SPICE, a few s each)")
+    tr.add_argument("--corners", default="ff,ss,fs,sf",
+                    help="comma-separated corners to trim (default ff,ss,fs,sf)")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override one field of the SKY130 cell preset (Cell3T1CSpec)")
+    tr.add_argument("--tol", type=float, default=0.02,
+                    help="relative tolerance of each step against tt's (default 0.02)")
+    tr.add_argument("--out", default="runs/trim3t1c",
+                    help="output directory: trim.md, trim.json, steps.png")
+    tr.set_defaults(func=cmd_trim3t1c)
 
     g = sub.add_parser("golden", help="check (or --update) the golden decks in netlists/")
     g.add_argument("--update", action="store_true")

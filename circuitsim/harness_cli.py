@@ -222,3 +222,69 @@ def run_latch_command(args: argparse.Namespace) -> int:
          "ngspice": ds.ngspice_version}, indent=1) + "\n")
     print(f"wrote {out}/summary.md, results.json, offsets.png")
     return 0
+
+
+def run_trim_command(args: argparse.Namespace) -> int:
+    """``circuitsim trim3t1c``: per-corner gate levels of the SKY130 3T1C cell
+    (:func:`circuitsim.characterize.trim.trim_gates`), as a table, JSON and a bar plot."""
+    import time
+
+    from matplotlib.figure import Figure
+
+    from circuitsim.characterize.trim import check_tol, pulse_steps, trim_gates
+    from circuitsim.io import write_atomic
+    from circuitsim.netlist import sky130
+    from circuitsim.netlist.cell3t1c import SKY130, Cell3T1CSpec
+    from circuitsim.plots import save_figure
+    from circuitsim.spec import build
+    from circuitsim.surrogate_cli import output_dir
+
+    corners = [c.strip() for c in args.corners.split(",") if c.strip()]
+    bad = [c for c in corners if c not in sky130.CORNERS]
+    if bad or not corners:
+        raise SpecError(f"--corners={args.corners!r}: choose from {' '.join(sky130.CORNERS)}")
+    check_tol(args.tol)
+    cell = {**SKY130, "technology": {"name": "sky130", "corner": "tt"}}
+    tt = build(Cell3T1CSpec, cell, args.set or [])
+    target = pulse_steps(tt)
+    rows = []
+    for corner in corners:
+        t0 = time.perf_counter()
+        spec = build(Cell3T1CSpec, {**cell, "technology": {"name": "sky130", "corner": corner}},
+                     args.set or [])
+        r = trim_gates(spec, target, tol=args.tol)
+        rows.append({"corner": corner, **r.levels(), "step_up_mV": r.step_up * 1e3,
+                     "step_down_mV": r.step_down * 1e3, "untrimmed_up_mV": r.untrimmed_up * 1e3,
+                     "untrimmed_down_mV": r.untrimmed_down * 1e3, "decks": r.decks,
+                     "seconds": round(time.perf_counter() - t0, 1)})
+    head = (f"SKY130 3T1C gate trim at V_C0 = {tt.vc0:g} V (tt steps {target[0] * 1e3:+.2f} / "
+            f"{target[1] * 1e3:+.2f} mV; preset levels up {tt.v_up_gate:g} V, down "
+            f"{tt.v_down_gate:g} V)")
+    lines = [head, "", "| corner | untrimmed up / down (mV) | v_up_gate (V) | v_down_gate (V) "
+             "| trimmed up / down (mV) | decks | s |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['corner']} | {r['untrimmed_up_mV']:+.2f} / {r['untrimmed_down_mV']:+.2f} "
+              f"| {r['v_up_gate']:.4f} | {r['v_down_gate']:.4f} | {r['step_up_mV']:+.2f} / "
+              f"{r['step_down_mV']:+.2f} | {r['decks']} | {r['seconds']} |" for r in rows]
+    text = "\n".join(lines)
+    print(text)
+    out = output_dir(args.out)
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    x = np.arange(len(rows))
+    for k, (key, label) in enumerate((("untrimmed_up_mV", "up, untrimmed"),
+                                      ("step_up_mV", "up, trimmed"),
+                                      ("untrimmed_down_mV", "down, untrimmed"),
+                                      ("step_down_mV", "down, trimmed"))):
+        ax.bar(x + (k - 1.5) * 0.2, [abs(r[key]) for r in rows], 0.2, label=label,
+               color=f"C{k // 2}", alpha=0.45 if "untrimmed" in key else 1.0)
+    for v in target:
+        ax.axhline(abs(v) * 1e3, color="k", lw=0.8, ls=":")
+    ax.set_xticks(x, [r["corner"] for r in rows])
+    ax.set(ylabel="|V_C step| of one pulse (mV)", title="3T1C steps per corner (dotted: tt)")
+    ax.legend(fontsize=7)
+    save_figure(fig, out / "steps.png")
+    write_atomic(out / "trim.md", text + "\n")
+    write_atomic(out / "trim.json", json.dumps({"target_V": list(target), "rows": rows},
+                                               indent=1) + "\n")
+    print(f"wrote {out}/trim.md, trim.json, steps.png")
+    return 0

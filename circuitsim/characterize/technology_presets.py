@@ -15,18 +15,32 @@ from circuitsim.netlist.sky130_mismatch import sigma_vth
 from circuitsim.spec import build
 
 
-def technology_preset(technology: dict[str, Any], cell: dict[str, Any] | None = None
-                      ) -> dict[str, Any]:
+#: Gate levels of the SKY130 preset cell trimmed per corner (V; :mod:`circuitsim.characterize.
+#: trim`, ``circuitsim trim3t1c --corner C``): one pulse at V_C0 = 0.75 V then moves V_C by the
+#: tt steps (+10.3 / -9.5 mV) within 2 %. Measured with ngspice 46 (the untrimmed steps:
+#: ff +13.4 / -15.3, ss +8.0 / -5.8, fs +23.6 / -4.2, sf +4.3 / -20.4 mV); tt keeps the preset.
+SKY130_TRIM: dict[str, dict[str, float]] = {
+    "ff": {"v_up_gate": 0.8808, "v_down_gate": 0.5179},
+    "ss": {"v_up_gate": 0.8493, "v_down_gate": 0.5614},
+    "fs": {"v_up_gate": 0.9175, "v_down_gate": 0.5755},
+    "sf": {"v_up_gate": 0.8133, "v_down_gate": 0.5037},
+}
+
+
+def technology_preset(technology: dict[str, Any], cell: dict[str, Any] | None = None,
+                      trim: bool = True) -> dict[str, Any]:
     """Characterization overrides for a 3T1C cell in ``technology`` (a ``technology`` field
     mapping), on top of QUICK or the defaults: none for the embedded PTM cards. For ``sky130``:
-    the SKY130 cell preset (updated by ``cell``), staircases over the whole 0..vdd range, the
+    the SKY130 cell preset with, at a corner other than tt and ``trim``, that corner's gate
+    levels (:data:`SKY130_TRIM`), updated by ``cell``; staircases over the whole 0..vdd range, the
     V_C points of the asymmetry and validation inside the read FET's g window (0.6-0.9 V), and
     the Monte-Carlo sigmas of SkyWater's own mismatch model for the cell's device sizes
     (:func:`~circuitsim.netlist.sky130_mismatch.sigma_vth`), with a family that spans 3.5 of
     them in three rows per side."""
     if technology.get("name") != "sky130":
         return {"cell": {"technology": technology, **(cell or {})}}
-    c = {**cell3t1c.SKY130, **(cell or {}), "technology": technology}
+    levels = SKY130_TRIM.get(technology.get("corner", "tt"), {}) if trim else {}
+    c = {**cell3t1c.SKY130, **levels, **(cell or {}), "technology": technology}
     spec = build(Cell3T1CSpec, c)
     lib = sky130.prepared_library()
     sig = {"sigma_read": sigma_vth(lib, sky130.NFET, spec.w_read, spec.l_read),

@@ -103,6 +103,10 @@ class AmbrogioSpec:
                                      "cell preset of models/README.md, foundry mismatch)")
     corner: str = param("tt", "SKY130 process corner of the 3T1C cell: "
                               + " ".join(sky130.CORNERS))
+    trim_gates: bool = param(True, "sky130 corners other than tt: the cell's pulse gate "
+                                   "levels trimmed so one pulse moves V_C0 as at tt, as a "
+                                   "chip's bias trim would (technology_presets.SKY130_TRIM; "
+                                   "False: the tt levels at every corner)")
     pcm: pcm.PcmSpec = param(pcm.PcmSpec(), "PCM device model")
 
     def __post_init__(self) -> None:

@@ -58,12 +58,13 @@ def adc_spec(quick: bool, bits: int, comparator: str = "continuous",
 
 def update_spec(spec: TrainSpec) -> Any:
     """The 3T1C characterization of ``spec``'s cell: its technology's preset
-    (:func:`~circuitsim.characterize.technology_presets.technology_preset`) with the storage
-    capacitor ``ambrogio.cell_c`` (smaller steps need more staircase rounds)."""
+    (:func:`~circuitsim.characterize.technology_presets.technology_preset`, trimmed per corner
+    with ``ambrogio.trim_gates``) with the storage capacitor ``ambrogio.cell_c`` (smaller
+    steps need more staircase rounds)."""
     a = spec.ambrogio
     rounds = max(10, math.ceil(40 * a.cell_c / 400e-15))
     tech = {"name": a.technology} | ({"corner": a.corner} if a.technology == "sky130" else {})
-    mapping = technology_preset(tech, {"c": a.cell_c})
+    mapping = technology_preset(tech, {"c": a.cell_c}, trim=a.trim_gates)
     return service.make_spec("update", {**mapping, "max_rounds": rounds}, quick=spec.quick)
 
 
