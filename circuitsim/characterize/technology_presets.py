@@ -14,9 +14,8 @@ from circuitsim.netlist.cell3t1c import Cell3T1CSpec
 from circuitsim.netlist.sky130_mismatch import sigma_vth
 from circuitsim.spec import build
 
-
 #: Gate levels of the SKY130 preset cell trimmed per corner (V; :mod:`circuitsim.characterize.
-#: trim`, ``circuitsim trim3t1c --corner C``): one pulse at V_C0 = 0.75 V then moves V_C by the
+#: trim`, ``circuitsim trim3t1c --corners C``): one pulse at V_C0 = 0.75 V then moves V_C by the
 #: tt steps (+10.3 / -9.5 mV) within 2 %. Measured with ngspice 46 (the untrimmed steps:
 #: ff +13.4 / -15.3, ss +8.0 / -5.8, fs +23.6 / -4.2, sf +4.3 / -20.4 mV); tt keeps the preset.
 SKY130_TRIM: dict[str, dict[str, float]] = {
