@@ -17,7 +17,8 @@ from circuitsim.surrogate_cli import output_dir
 from circuitsim.train_names import DATASETS, RULES
 
 #: Experiment name -> module under circuitsim.reproduce.
-REPRODUCTIONS = ("ambrogio2018", "sbp2018", "gokmen2018", "yang2025", "sky130corners")
+REPRODUCTIONS = ("ambrogio2018", "sbp2018", "gokmen2018", "yang2025", "sky130corners",
+                 "mnist1d")
 #: ``circuitsim train`` options that set a TrainSpec field directly.
 FIELDS = {"dataset": str, "rule": str, "epochs": int, "seed": int, "lr": float, "batch": int,
           "data_path": str, "spot_every": int, "act_bits": int}

@@ -100,6 +100,25 @@ def test_reproduce_fast_writes_table_and_plot(tmp_path, capsys, name):
     capsys.readouterr()
 
 
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
+def test_reproduce_mnist1d_ablation_fast(tmp_path, capsys):
+    """The MNIST-1D ablation's pipeline: every configuration trains on the same seed, the
+    report gives each one's paired difference and a verdict naming what limits the run."""
+    from circuitsim.reproduce import mnist1d
+
+    out = tmp_path / "m1d"
+    assert main(["reproduce", "mnist1d", "--fast", "--seeds", "2", "--no-progress",
+                 "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert [r["configuration"] for r in res["rows"]] == [c for c, _ in mnist1d.CONFIGS]
+    assert all(r["n"] == 2 and 0 < r["mean"] <= 100 for r in res["rows"])
+    assert "Per configuration: output ADC range ±48" in res["verdict"]
+    assert ("Limiting" in res["verdict"]) or ("No single ablation" in res["verdict"])
+    assert all((out / p).stat().st_size > 0 for p in res["plots"])
+    capsys.readouterr()
+
+
 @pytest.mark.spice
 @pytest.mark.slow
 def test_spot_checks_log_surrogate_vs_spice_during_training(tmp_path, capsys):
