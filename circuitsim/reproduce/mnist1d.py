@@ -74,6 +74,8 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
      {"rule": "ambrogio", "ambrogio": {"w_scale": 40e-6}}),
     ("ADC ±48 + transfer every 50", {"rule": "ambrogio", **WIDE,
                                      "ambrogio": {"transfer_every": 50}}),
+    ("nominal cells + ADC ±48 + transfer every 50",
+     {"rule": "ambrogio", **WIDE, "ambrogio": {"transfer_every": 50, "cell_variation": False}}),
 ]
 
 
