@@ -14,9 +14,9 @@ RPU-baseline device and periphery otherwise; all on the same seeds):
 - the float baseline (same network, initial weights, order, lr).
 
 Scales: ``default`` one LSTM layer of 32 units on 100 k characters of Python standard-library
-source (all 2,812 windows of 32), 8 epochs [ours, sized for 15 min on 2 cores]; ``paper`` the paper's LSTM2-64 (two
-stacked layers of 64 units) on >= 1 M characters (the data module's extended
-standard-library corpus), windows of 100, 20 epochs; ``fast`` a pipeline check.
+source (all 2,812 windows of 32), 8 epochs [ours, sized for 15 min on 2 cores]; ``paper`` the
+paper's LSTM2-64 (two stacked layers of 64 units) on >= 1 M characters (the data module's
+extended standard-library corpus), windows of 100, 20 epochs; ``fast`` a pipeline check.
 """
 
 from __future__ import annotations
