@@ -9,7 +9,9 @@ interrupted sweep loses nothing. Points run in :class:`circuitsim.spice.pool.Wor
 processes (libngspice is never shared between threads; the pool is kept for the next sweep,
 :func:`circuitsim.spice.pool.borrow_pool`) or, with a scheduler address (argument
 or ``CIRCUITSIM_SCHEDULER``), as tasks of a Dask distributed cluster. A point that fails (SPICE
-error, timeout, crashed worker) is recorded as failed; the sweep carries on.
+error, timeout, crashed worker) is recorded as failed; the sweep carries on. A local task
+may run ``CIRCUITSIM_TASK_TIMEOUT`` seconds (default 600; large transient decks on a loaded
+machine need more).
 """
 
 from __future__ import annotations
@@ -29,6 +31,23 @@ from circuitsim.spice.ngspice import ngspice_version
 from circuitsim.store import ResultStore, point_key
 
 SCHEDULER_ENV = "CIRCUITSIM_SCHEDULER"
+#: Seconds one local task may run before the pool stops it (unset: DEFAULT_TIMEOUT).
+TIMEOUT_ENV = "CIRCUITSIM_TASK_TIMEOUT"
+DEFAULT_TIMEOUT = 600.0
+
+
+def task_timeout() -> float:
+    """The local pool's per-task timeout: ``$CIRCUITSIM_TASK_TIMEOUT`` s or 600 s."""
+    raw = os.environ.get(TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise SpecError(f"{TIMEOUT_ENV}={raw!r}: must be a positive number of seconds")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +145,19 @@ def _dask(tasks: Sequence[tuple[Callable, Any]], address: str) -> Iterator[tuple
 
 
 def sweep(fn: Callable[[Any], Any], points: Sequence[Any], *, store: Path | str | None = None,
-          workers: int | None = None, scheduler: str | None = None, timeout: float = 600.0,
-          max_runs: int = 200, progress: bool = True, desc: str | None = None) -> SweepResult:
+          workers: int | None = None, scheduler: str | None = None,
+          timeout: float | None | str = "env", max_runs: int = 200, progress: bool = True,
+          desc: str | None = None) -> SweepResult:
     """Run ``fn`` on every point (see the module docstring); returns every outcome in order.
+    ``timeout``: seconds per local task, None for none, "env" for :func:`task_timeout`.
 
     Ctrl-C stops the workers cleanly and re-raises ``KeyboardInterrupt``; points finished
     before it are in the store.
     """
     if workers is not None and workers < 1:
         raise SpecError(f"workers={workers!r}: must be >= 1")
+    if timeout == "env":
+        timeout = task_timeout()
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     db = ResultStore(store) if store is not None else None  # a bad store: before ngspice
     version = ngspice_version()

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from circuitsim.errors import CacheError, SimError
+from circuitsim.errors import CacheError, SimError, SpecError
 from circuitsim.netlist.crossbar import CrossbarSpec
 from circuitsim.phases import MacPoint, UpdatePoint, mac_point, run_update, update_point
 from circuitsim.store import ResultStore, point_key
@@ -67,16 +67,27 @@ def test_corrupt_or_foreign_records_are_recomputed_not_used(tmp_path, capsys):
     assert ResultStore(tmp_path).load(keys[0]) is not None
 
 
-def test_a_failing_point_is_recorded_and_the_sweep_carries_on(tmp_path):
+@pytest.mark.parametrize("via_env", [False, True])
+def test_a_failing_point_is_recorded_and_the_sweep_carries_on(tmp_path, monkeypatch, via_env):
     big = MacPoint(crossbar=CrossbarSpec(rows=128, cols=128, r_row=2.5, r_col=2.5))
     small = MacPoint(crossbar=CrossbarSpec(rows=4, cols=4))
-    out = sweep(mac_point, [small, big, small], store=tmp_path, workers=1, timeout=2.0,
-                progress=False)
+    if via_env:  # the limit a user raises for large decks on a loaded machine
+        monkeypatch.setenv("CIRCUITSIM_TASK_TIMEOUT", "2")
+    out = sweep(mac_point, [small, big, small], store=tmp_path, workers=1, progress=False,
+                **({} if via_env else {"timeout": 2.0}))
     assert [o.error is None for o in out.outcomes] == [True, False, True]
     assert isinstance(out.outcomes[1].error, SimError)
-    assert "timeout" in str(out.outcomes[1].error)
+    assert "2 s timeout (CIRCUITSIM_TASK_TIMEOUT sets it)" in str(out.outcomes[1].error)
     errors = list(tmp_path.glob("*.error.json"))
     assert len(errors) == 1 and "timeout" in json.loads(errors[0].read_text())["error"]
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "soon", "inf"])
+def test_bad_task_timeout_env_is_refused_before_any_run(tmp_path, monkeypatch, raw):
+    monkeypatch.setenv("CIRCUITSIM_TASK_TIMEOUT", raw)
+    with pytest.raises(SpecError, match=f"CIRCUITSIM_TASK_TIMEOUT={raw!r}: must be a positive"):
+        sweep(mac_point, [MacPoint()], store=tmp_path, workers=1, progress=False)
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.slow

@@ -144,7 +144,8 @@ class _Worker:
         if self.run_deadline is not None and now >= self.run_deadline:
             why = f"ngspice exceeded its {self.run_timeout:g} s timeout"
         elif self.task_deadline is not None and now >= self.task_deadline:
-            why = f"task exceeded the pool's {self.task_timeout:g} s timeout"
+            why = (f"task exceeded the pool's {self.task_timeout:g} s timeout "
+                   "(CIRCUITSIM_TASK_TIMEOUT sets it)")
         elif not self.ready and now >= self.started + STARTUP_TIMEOUT:
             why = f"worker did not start within {STARTUP_TIMEOUT:g} s (timeout)"
         else:
