@@ -27,6 +27,8 @@ T_HOLD = 1e-7
 #: Largest change of a gate level per secant iteration (V).
 MAX_MOVE = 0.15
 MAX_ITERS = 12
+#: First guess of d ln|step| / d(gate level) near threshold: about a decade per 0.1 V (1/V).
+SLOPE_GUESS = math.log(10) / 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +83,11 @@ def _solve(step_of: Callable[[float], float], v0: float, s0: float, target: floa
         pts.append((v, math.log(abs(s))))
         if abs(abs(s) / abs(target) - 1) <= tol:
             return v, s, n
-        if len(pts) == 1:  # ~one decade per 0.1 V near threshold: a first slope guess
-            slope = sign * math.log(10) / 0.1
-        else:
+        slope = sign * SLOPE_GUESS
+        if len(pts) > 1 and pts[-1][0] != pts[-2][0]:
             (va, la), (vb, lb) = pts[-2], pts[-1]
-            slope = (lb - la) / (vb - va) if vb != va else sign * math.log(10) / 0.1
-            if slope * sign <= 0:
-                slope = sign * math.log(10) / 0.1
+            if (lb - la) / (vb - va) * sign > 0:  # keep the guess where the secant is flat
+                slope = (lb - la) / (vb - va)
         move = max(-MAX_MOVE, min(MAX_MOVE, (goal - pts[-1][1]) / slope))
         v = min(hi, max(lo, v + move))
     raise SpecError(f"trim: no gate level within {tol:.0%} of the target step {target:.3g} V "

@@ -83,7 +83,7 @@ def verdict(acc: dict[str, list[float]]) -> str:
     ref = acc["float"]
     base = acc[DEFAULT]
     gap = stats.paired(base, ref).scaled(100)
-    parts, limits = [], []
+    parts, limits, fixed = [], [], []
     for label, vals in acc.items():
         if label in ("float", DEFAULT):
             continue
@@ -91,12 +91,12 @@ def verdict(acc: dict[str, list[float]]) -> str:
         vs_float = stats.paired(vals, ref).scaled(100)
         if gain.lo > 0:
             limits.append(label)
+        if vs_float.lo > -MARGIN:
+            fixed.append(label)
         parts.append(f"{label}: {gain.text(sign=True)} pt over the default, "
                      f"{vs_float.text(sign=True)} pt vs float"
                      + (" (within the margin)" if vs_float.lo > -MARGIN else ""))
     ok = gap.lo > -MARGIN
-    fixed = [label for label in acc if label not in ("float", DEFAULT)
-             and stats.paired(acc[label], ref).scaled(100).lo > -MARGIN]
     head = ("Holds" if ok else "Does not hold at the defaults") + (
         f": default 2PCM+3T1C vs float {gap.text(sign=True)} pt, n = {gap.n}. ")
     cause = ("Limiting (removing it gains, interval above 0): " + ", ".join(limits) + ". "
