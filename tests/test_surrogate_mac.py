@@ -68,6 +68,24 @@ def test_compiled_ladder_is_bitwise_the_numpy_ladder(shape):
         assert np.array_equal(sm._ladder_loss(arr, 2.5), sm._ladder_loss_numpy(arr, 2.5))
 
 
+@pytest.mark.parametrize("shape", [(65, 32), (70, 50), (1, 1), (33, 10), (785, 250)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_layer_refresh_is_bitwise_the_tile_model(shape, dtype):
+    """A plain ladder surrogate's layer refresh (ladder_kernel.tiles_transfer over every tile
+    at once) against MacSurrogate.tile_model tile by tile, bit for bit, on uneven tilings."""
+    sur = _fitted_like(build(cm.MacCharSpec, {"tiles": [[32, 32, 4]]}))
+    assert sur.plain_ladder
+    g = np.random.default_rng(5).uniform(0.0, 40e-6, shape)
+    layer = sur.layer(g, dtype=dtype, refresh_every=0, exact_read=False)
+    t, lm, p, q = layer.terms()
+    assert lm is None and q is None
+    for rs in layer.row_tiles:
+        for cs in layer.col_tiles:
+            ref_t, _, ref_p, *_ = sur.tile_model(g[rs, cs].astype(dtype).astype(np.float64))
+            assert np.array_equal(t[rs, cs], ref_t.astype(dtype))
+            assert np.array_equal(p[rs, cs], ref_p.astype(dtype))
+
+
 def test_first_order_error_is_second_order_in_wire_resistance():
     rng = np.random.default_rng(3)
     g = rng.uniform(1e-6, 20e-6, (20, 16))

@@ -183,6 +183,14 @@ class MacSurrogate:
                                        and self.gain > 0)
 
     @property
+    def plain_ladder(self) -> bool:
+        """Whether :meth:`tile_model`'s ``P`` is the polynomial of the ladder losses alone (no
+        access transistor, wire settling or line scales): the compiled
+        :func:`~circuitsim.surrogate.ladder_kernel.tiles_transfer` computes it."""
+        return (self.basis == "ladder" and self.r_acc == 0 and not self.line_scaled
+                and not (self.timed and (self.c_row > 0 or self.c_col > 0)))
+
+    @property
     def pulse_droop(self) -> bool:
         """Whether reads have the input-weighted droop term (pulse widths, timed, finite gain)."""
         return self.line_scaled and self.encoding == "pulse_width" and self.r_foot == 0

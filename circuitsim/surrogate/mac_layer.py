@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from circuitsim.errors import SpecError
+from circuitsim.surrogate import ladder_kernel
 
 
 class TileModel(Protocol):
@@ -17,9 +18,15 @@ class TileModel(Protocol):
     tile_rows: int
     tile_cols: int
     iv: str
+    r_row: float
+    r_col: float
+    p: np.ndarray
 
     @property
     def line_scaled(self) -> bool: ...
+
+    @property
+    def plain_ladder(self) -> bool: ...
 
     @property
     def pulse_droop(self) -> bool: ...
@@ -57,7 +64,9 @@ class MacLayer:
 
     Between refreshes ``P``, ``Q`` are those of the last refresh, so the error grows with the
     drift of ``G``: measured on 784x250 (tiles 112x125), a random walk moving ``G`` by 2 uS on
-    average (20 % of the mean) left 0.34 % FS; a refresh takes ~10-30 ms there.
+    average (20 % of the mean) left 0.34 % FS; a refresh takes ~3 ms there (a plain ladder
+    surrogate's T and P, compiled: :func:`~circuitsim.surrogate.ladder_kernel.tiles_transfer`;
+    ~10-30 ms through :meth:`~circuitsim.surrogate.mac.MacSurrogate.tile_model`).
 
     A line-scaled surrogate (finite-gain TIA, timed finite-gain integrator) scales each tile's
     sensed lines. A tile row's partial sum scaled per column is the same as its transfer
@@ -77,7 +86,7 @@ class MacLayer:
 
     __slots__ = ("sur", "dtype", "refresh_every", "n_in", "n_out", "row_tiles", "col_tiles",
                  "_g", "_t", "_l", "_p", "_q", "_fwd", "_bwd", "_pairs", "_buf", "_count",
-                 "exact_read")
+                 "exact_read", "_edges")
 
     def __init__(self, sur: TileModel, g: np.ndarray, *, dtype: Any = np.float32,
                  refresh_every: int = 1000, exact_read: bool = True):
@@ -94,6 +103,8 @@ class MacLayer:
         self.n_in, self.n_out = g.shape
         self.row_tiles = split(self.n_in, sur.tile_rows)
         self.col_tiles = split(self.n_out, sur.tile_cols)
+        self._edges = tuple(np.array([0] + [s.stop for s in tiles], np.int64)
+                            for tiles in (self.row_tiles, self.col_tiles))
         self._g = g.astype(self.dtype)
         shape = g.shape
         self._t = np.empty(shape, self.dtype)
@@ -144,6 +155,14 @@ class MacLayer:
     def refresh(self) -> None:
         """Recompute ``T``, ``L``, ``P``, ``Q`` and the line scales from ``G`` (all tiles of one
         shape at once)."""
+        if self._l is None and self.sur.plain_ladder:  # T and P only, compiled
+            ladder_kernel.tiles_transfer(self._g, self._edges[0], self._edges[1],
+                                         self.sur.r_row, self.sur.r_col, self.sur.p, self._t,
+                                         self._p)
+            self._pairs = [(self._t, self._p)]
+            self._fwd = self._bwd = [self._t, None, None]
+            self._count = 0
+            return
         scaled = self.sur.line_scaled
         shape = self._g.shape
         scales = {n: np.ones(shape) for n in ("sf", "sb")} if scaled else {}
