@@ -147,6 +147,31 @@ def test_pulse_coincidence_kernel_equals_matrix_products(n_b, bl):
         assert g.dtype == np.int32 and np.array_equal(r, g)
 
 
+@pytest.mark.parametrize("scale", [5e-4, 1.0])
+def test_pulse_list_kernel_equals_numpy_trains(scale):
+    """kernels.coincidence_list (a row's sample visits only the columns that fired in it)
+    against rpu.pulse_trains + rpu.coincidences on a batch of 16 with input rows at 0 and
+    errors from mostly silent (``scale`` 5e-4: a few columns fire) to dense."""
+    from circuitsim.train import rpu
+    rng = np.random.default_rng(3)
+    x = (rng.random((16, 41)) * (rng.random((16, 41)) < 0.5)).astype(np.float32)
+    d = (scale * rng.standard_normal((16, 23))).astype(np.float32)
+    d[:, :5] = 0.0
+    lr, dw_min, bl, keys = 0.05, 1e-3, 31, (12345, 67890)
+    a, b, _ = rpu.pulse_trains(x, d, lr, dw_min, bl, keys)
+    up, down = rpu.coincidences(a, b, 16, bl)
+    ref = np.flatnonzero(up + down)
+    out = (np.empty(x.shape[1] * d.shape[1], np.int64), *np.empty((2, 41 * 23), np.float32))
+    c = np.float32(np.sqrt(lr / (bl * dw_min)))
+    n = kernels.coincidence_list(x, d, c, bl, np.uint32(keys[0]), np.uint32(keys[1]), *out)
+    cols = np.unique(ref % 23)
+    assert n > 0 and cols.min() >= 5
+    assert (cols.size < 18) if scale < 1 else (cols.size == 18)  # silent columns / none
+    assert np.array_equal(out[0][:n], ref)
+    assert np.array_equal(out[1][:n], up.reshape(-1)[ref])
+    assert np.array_equal(out[2][:n], down.reshape(-1)[ref])
+
+
 @pytest.mark.parametrize("rule", ["pulse", "sbp", "pcm"])
 def test_other_rules_identical_on_both_engines(sur, rule):
     ds = data.load("digits")
