@@ -546,6 +546,15 @@ def pulse_masks(v: np.ndarray, c: np.float32, bl: int, skey: np.uint32
     return mask, sign
 
 
+@numba.njit(inline="always")
+def _fired(mask: np.ndarray, line: int) -> bool:
+    """Whether line ``line`` of ``mask`` (B, n) fired in any sample."""
+    out = False
+    for s in range(mask.shape[0]):
+        out |= mask[s, line] != 0
+    return out
+
+
 @numba.njit(**_JIT)
 def coincidence_list(x: np.ndarray, d: np.ndarray, c: np.float32, bl: int,
                      key_rows: np.uint32, key_cols: np.uint32, idx: np.ndarray,
@@ -565,11 +574,8 @@ def coincidence_list(x: np.ndarray, d: np.ndarray, c: np.float32, bl: int,
     cols = np.empty(n_out, np.int64)
     n_c = 0
     for j in range(n_out):
-        any_fired = False
-        for s in range(n_b):
-            any_fired |= md[s, j] != 0
         cols[n_c] = j
-        n_c += any_fired
+        n_c += _fired(md, j)
     # per sample, the union's columns that fired in it (``fired`` of them) with mask and sign
     fired = np.zeros(n_b, np.int64)
     pos = np.empty((n_b, n_c), np.int64)
@@ -587,10 +593,7 @@ def coincidence_list(x: np.ndarray, d: np.ndarray, c: np.float32, bl: int,
     dn = np.empty(n_c, np.int64)
     cnt = 0
     for i in range(n_in):
-        live = False
-        for s in range(n_b):
-            live |= mx[s, i] != 0
-        if not live:
+        if not _fired(mx, i):
             continue
         up[:] = 0
         dn[:] = 0
