@@ -3,7 +3,8 @@ per-image SGD, under the SPICE-fitted cell-to-cell asymmetry of the 3T1C update 
 plus 2PCM+3T1C with identical (nominal) cells as the control that isolates the asymmetry.
 
 Scales: ``default`` the digits MLP 64-32-10, 20 epochs, transfer every 200 images; ``paper``
-Fashion-MNIST 784-250-125-10 [lineage], 20 epochs, transfer every 8,000 images [paper];
+Fashion-MNIST 784-250-125-10 [lineage], 20 epochs (``common.PAPER_MLP``), transfer every 8,000
+images [paper];
 ``fast`` 300 digits, 3 epochs, the QUICK 100 fF 3T1C cell (a pipeline check).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from circuitsim.reproduce import stats
 from circuitsim.reproduce.common import (
     DEFAULT_SEEDS,
+    PAPER_MLP,
     GridOptions,
     Report,
     accuracy_experiment,
@@ -44,8 +46,7 @@ SCALES: dict[str, tuple[str, dict[str, Any]]] = {
     "fast": ("digits", {"dataset": "digits", "epochs": 3, "max_train": 300,
                         "ambrogio": {"cell_c": 100e-15}}),
     "default": ("digits", {"dataset": "digits", "epochs": 20}),
-    "paper": ("fashion-mnist", {"dataset": "fashion-mnist", "layers": [250, 125],
-                                "epochs": 20}),
+    "paper": ("fashion-mnist", PAPER_MLP),
 }
 #: (label, TrainSpec overrides) of every configuration; the first is the reference.
 CONFIGS: list[tuple[str, dict[str, Any]]] = [

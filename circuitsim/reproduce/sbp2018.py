@@ -3,7 +3,7 @@ backward interfaces, one pulse per weight, against float MLPs of the same size o
 and on the same binary inputs.
 
 Scales: ``default`` digits 64-128-10, 20 epochs; ``paper`` Fashion-MNIST 784-250-125-10
-[lineage], 20 epochs; ``fast`` 300 digits, 3 epochs (a pipeline check).
+[lineage], 20 epochs (``common.PAPER_MLP``; SBP ignores the learning rate); ``fast`` 300 digits, 3 epochs (a pipeline check).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from circuitsim.reproduce import stats
 from circuitsim.reproduce.common import (
     DEFAULT_SEEDS,
+    PAPER_MLP,
     GridOptions,
     Report,
     accuracy_experiment,
@@ -37,8 +38,7 @@ RULE = (f"Final test accuracy per seed; every configuration on the same seeds. '
 SCALES: dict[str, tuple[str, dict[str, Any]]] = {
     "fast": ("digits", {"dataset": "digits", "hidden": 128, "epochs": 3, "max_train": 300}),
     "default": ("digits", {"dataset": "digits", "hidden": 128, "epochs": 20}),
-    "paper": ("fashion-mnist", {"dataset": "fashion-mnist", "layers": [250, 125],
-                                "epochs": 20}),
+    "paper": ("fashion-mnist", PAPER_MLP),
 }
 IDEAL = {"rpu": {"d2d": 0.0, "c2c": 0.0, "bound_d2d": 0.0},
          "periphery": {"in_bits": 0, "out_bits": 0}}
