@@ -3,7 +3,8 @@ backward interfaces, one pulse per weight, against float MLPs of the same size o
 and on the same binary inputs.
 
 Scales: ``default`` digits 64-128-10, 20 epochs; ``paper`` Fashion-MNIST 784-250-125-10
-[lineage], 20 epochs (``common.PAPER_MLP``; SBP ignores the learning rate); ``fast`` 300 digits, 3 epochs (a pipeline check).
+[lineage], 20 epochs (``common.PAPER_MLP``; SBP ignores the learning rate); ``fast`` 300
+digits, 3 epochs (a pipeline check).
 """
 
 from __future__ import annotations
