@@ -672,12 +672,10 @@ def rpu_apply(idx: np.ndarray, ku: np.ndarray, kd: np.ndarray, step_up: np.ndarr
         sd = step_down[i]
         mu = ku[h] * su
         md = kd[h] * sd
-        # no pulses, no noise: the draw is skipped (its term would be 0)
-        if c2c > 0 and ku[h] > 0:
+        if c2c > 0:
             nu = cell_normal(key_up, i, tail, pairs)
-            mu = max(mu + np.sqrt(ku[h]) * c2c * su * nu, np.float32(0.0))
-        if c2c > 0 and kd[h] > 0:
             nd = cell_normal(key_dn, i, tail, pairs)
+            mu = max(mu + np.sqrt(ku[h]) * c2c * su * nu, np.float32(0.0))
             md = max(md + np.sqrt(kd[h]) * c2c * sd * nd, np.float32(0.0))
         b = bound[i]
         wn = min(max(w[i] + (mu - md), -b), b)
