@@ -128,8 +128,8 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
         _count_as_training(tallied, True)
         history.append({"epoch": epoch, "train_loss": loss / count, "train_acc": correct / count,
                         "test_loss": test_loss, "test_acc": test_acc,
-                        "train_seconds": round(train_seconds, 3),
-                        "train_cpu_seconds": round(train_cpu, 3)})
+                        "train_seconds": round(train_seconds, 6),
+                        "train_cpu_seconds": round(train_cpu, 6)})
         bar.set_postfix(test_acc=f"{test_acc:.3f}")
     bar.close()
     events = [dict(e, layer=k) for k, layer in enumerate(model.layers) for e in layer.events]
