@@ -39,7 +39,9 @@ def ladder_loss(g: np.ndarray, r: float) -> np.ndarray:
 def _tile_tp(g, r0, r1, c0, c1, r_row, r_col, c, t_out, p_out, a, z, prod):
     """One tile ``g[r0:r1, c0:c1]``: the row losses ``a`` (wire driven at its first column),
     the column ladder ``z`` (sensed at its first row, as the numpy reference's flipped wire),
-    then ``P = poly(c, a, b)`` and ``T = G P`` in the reference's operation order."""
+    then ``P = poly(c, a, b)`` and ``T = G P`` in the reference's operation order. The row
+    ladder is :func:`_ladder_rows`' loop written out on the tile's indices: calling it on a
+    strided view of the tile made a 784x250 refresh 2.8 -> 5.5 ms (measured)."""
     m = c1 - c0
     for i in range(r1 - r0):
         a[i, m - 1] = g[r0 + i, c1 - 1]
