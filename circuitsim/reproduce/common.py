@@ -12,6 +12,7 @@ report says so); ``paper`` is the papers' own network and data size.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +146,7 @@ def row_columns(metric: str, ref_label: str) -> list[str]:
 def error_bars(ax: Axes, rows: Sequence[dict[str, Any]], xlabel: str, margin: float) -> None:
     """Horizontal bars of each row's paired difference to the reference with its interval
     (finite part only) and the ``±margin`` band."""
-    names = [r["configuration"] for r in rows]
+    names = [textwrap.fill(r["configuration"], 40) for r in rows]
     y = range(len(rows))
     mean = [r["diff"] for r in rows]
     lo = [r["diff"] - max(r["diff_lo"], r["diff"] - 1e3) for r in rows]
@@ -196,7 +197,7 @@ def accuracy_plot(groups: Sequence[tuple[str, Sequence[Any]]], rows: Sequence[di
                   xlabel: str, margin: float, title: str, path: Path) -> Path:
     """Mean test-accuracy curves of every group and the rows' paired differences with their
     intervals (:func:`error_bars`)."""
-    fig = Figure(figsize=(11, 4))
+    fig = Figure(figsize=(12, max(4.0, 0.55 * len(groups))))
     ax, bar = fig.subplots(1, 2)
     for label, recs in groups:
         mean = sum(r.test_acc for r in recs) / len(recs)
