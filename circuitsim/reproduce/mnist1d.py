@@ -58,7 +58,8 @@ RULE = (f"Accuracy of a run = mean test accuracy of its last {LAST} epochs; ever
         f"configuration on the same seeds. 'Within {MARGIN:g} points of float' = the interval "
         f"of the paired difference (configuration - float) lies above -{MARGIN:g} pt. A "
         f"non-ideality 'limits' the default run when removing it gains: the interval of "
-        f"(ablated - default 2PCM+3T1C) lies above 0.")
+        f"(ablated - default 2PCM+3T1C) lies above 0; each '+' row is compared the same way "
+        f"with the best combination it adds to.")
 
 SCALES: dict[str, tuple[str, dict[str, Any]]] = {
     # fast: the QUICK 100 fF 3T1C cell (its surrogate is the one the tests share)
