@@ -149,12 +149,14 @@ def test_pulse_coincidence_kernel_equals_matrix_products(n_b, bl):
 
 @pytest.mark.parametrize("scale", [5e-4, 1.0])
 def test_pulse_list_kernel_equals_numpy_trains(scale):
-    """kernels.coincidence_list (a row's sample visits only the columns that fired in it)
-    against rpu.pulse_trains + rpu.coincidences on a batch of 16 with input rows at 0 and
-    errors from mostly silent (``scale`` 5e-4: a few columns fire) to dense."""
+    """kernels.coincidence_list (per sample, a row that fired visits only the columns that
+    fired, split by sign) against rpu.pulse_trains + rpu.coincidences on a batch of 16 with
+    inputs of both signs, inputs at 0 and rows silent in every sample, and errors from
+    mostly silent (``scale`` 5e-4: a few columns fire) to dense."""
     from circuitsim.train import rpu
     rng = np.random.default_rng(3)
-    x = (rng.random((16, 41)) * (rng.random((16, 41)) < 0.5)).astype(np.float32)
+    x = (rng.uniform(-1, 1, (16, 41)) * (rng.random((16, 41)) < 0.5)).astype(np.float32)
+    x[:, 7:10] = 0.0
     d = (scale * rng.standard_normal((16, 23))).astype(np.float32)
     d[:, :5] = 0.0
     lr, dw_min, bl, keys = 0.05, 1e-3, 31, (12345, 67890)
@@ -164,8 +166,9 @@ def test_pulse_list_kernel_equals_numpy_trains(scale):
     out = (np.empty(x.shape[1] * d.shape[1], np.int64), *np.empty((2, 41 * 23), np.float32))
     c = np.float32(np.sqrt(lr / (bl * dw_min)))
     n = kernels.coincidence_list(x, d, c, bl, np.uint32(keys[0]), np.uint32(keys[1]), *out)
-    cols = np.unique(ref % 23)
-    assert n > 0 and cols.min() >= 5
+    cols, rows = np.unique(ref % 23), np.unique(ref // 23)
+    assert n > 0 and cols.min() >= 5 and not np.isin([7, 8, 9], rows).any()
+    assert (up.sum() > 0) and (down.sum() > 0)
     assert (cols.size < 18) if scale < 1 else (cols.size == 18)  # silent columns / none
     assert np.array_equal(out[0][:n], ref)
     assert np.array_equal(out[1][:n], up.reshape(-1)[ref])
