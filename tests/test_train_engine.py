@@ -52,6 +52,28 @@ def _assert_same_runs(ref, fast):
             assert np.array_equal(ga, gb)
 
 
+@pytest.mark.parametrize("transfer_every, leak_every", [(3, 200), (5, 2)])
+def test_cells_leak_for_the_hold_before_a_transfer(sur, transfer_every, leak_every):
+    """Every image's hold time leaks, also when a transfer comes before leak_every images
+    have passed (the transfer restarts the cells): after each transfer the tally holds
+    (cells + references) x images x t_image cell-seconds, and the cells had drifted."""
+    w = _pair(sur, (9, 4), transfer_every=transfer_every, leak_every=leak_every)[1]
+    n_cells = w.vc.size + w.vc_ref.size
+    drifted = []
+    orig = w.transfer
+
+    def transfer():
+        drifted.append(not np.all(w.vc == w.vc0))
+        orig()
+    w.transfer = transfer
+    for k in range(1, 2 * transfer_every + 1):
+        w.end_step(1)
+        if k % transfer_every == 0:
+            held = w.tally.counts["hold"]["cell_seconds"]
+            assert held == pytest.approx(n_cells * k * w.spec.t_image, rel=1e-12)
+    assert drifted == [True, True]
+
+
 @pytest.mark.parametrize("batch, leak_every, transfer_every", [(1, 0, 10_000), (3, 7, 40)])
 def test_ambrogio_kernels_bitwise_equal_to_numpy(sur, batch, leak_every, transfer_every):
     ws = _pair(sur, (31, 12), leak_every=leak_every, transfer_every=transfer_every)

@@ -17,8 +17,9 @@ Weight (in weight units; ``w_scale`` siemens per unit)::
   ``streams.cell_uniforms``, so the compiled kernel computes each cell's own value in
   place]. The pulsed cells move by what the *surrogate* says, not by ``dg_nom``.
 - **Leakage**: every ``leak_every`` images all cells (and the references) leak for
-  ``leak_every * t_image`` seconds (the surrogate integrates any hold exactly; between two
-  integrations the reads see the state of the last one) [ours: 200 images = 0.2 ms, in which
+  ``leak_every * t_image`` seconds, and before a transfer for the time since the last
+  integration (the surrogate integrates any hold exactly; between two integrations the
+  reads see the state of the last one) [ours: 200 images = 0.2 ms, in which
   the PTM cell drifts 1.2 mV at V_C0 = 0.5 V (a sixth of a 400 fF pulse step) and 14 mV at
   0.62 V; one leak integration costs a pass over the layer, ~3.5 ms for 785 x 250].
 - **Transfer** every ``transfer_every`` images [paper: ~8,000 MNIST images; ours: scaled to the
@@ -330,7 +331,11 @@ class AmbrogioWeights(AnalogWeights):
         self._since_leak += n_images
         self._since_transfer += (n_images * self._lr / self._lr0
                                  if s.transfer_per_lr and self._lr0 else n_images)
-        if s.leak_every and self._since_leak >= s.leak_every:
+        transfer_due = self._since_transfer >= s.transfer_every
+        # a transfer restarts the cells: the hold since the last leakage integration leaks
+        # first, also when it is shorter than leak_every
+        if s.leak_every and self._since_leak and (self._since_leak >= s.leak_every
+                                                  or transfer_due):
             dt = self._since_leak * s.t_image
             self.tally.add("hold", "cell_seconds", (self.vc.size + self.vc_ref.size) * dt)
             if self.engine == "numba" and self.read.single_transfer:
@@ -341,7 +346,7 @@ class AmbrogioWeights(AnalogWeights):
                 self.vc_ref = self.upd.leak(self.vc_ref, dt, self.ref_cells).astype(np.float32)
                 self.read.set_all(3, self._g_shared())
             self._since_leak = 0
-        if self._since_transfer >= s.transfer_every:
+        if transfer_due:
             self.transfer()
 
     def transfer(self) -> None:
