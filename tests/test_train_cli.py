@@ -113,6 +113,8 @@ def test_reproduce_mnist1d_ablation_fast(tmp_path, capsys):
     res = json.loads((out / "results.json").read_text())
     assert [r["configuration"] for r in res["rows"]] == [c for c, _ in mnist1d.CONFIGS]
     assert all(r["n"] == 2 and 0 < r["mean"] <= 100 for r in res["rows"])
+    assert all(0 < float(r[mnist1d.TRAIN]) <= 100 for r in res["rows"])
+    assert mnist1d.TRAIN in res["columns"]
     assert "Per configuration: output ADC range ±48" in res["verdict"]
     assert ("Limiting" in res["verdict"]) or ("No single ablation" in res["verdict"])
     assert all((out / p).stat().st_size > 0 for p in res["plots"])

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -197,13 +198,21 @@ def accuracy_plot(groups: Sequence[tuple[str, Sequence[Any]]], rows: Sequence[di
                   xlabel: str, margin: float, title: str, path: Path) -> Path:
     """Mean test-accuracy curves of every group and the rows' paired differences with their
     intervals (:func:`error_bars`)."""
+    many = len(groups) > 6  # the legend gets its own panel under the curves
     fig = Figure(figsize=(12, max(4.0, 0.55 * len(groups))))
-    ax, bar = fig.subplots(1, 2)
-    for label, recs in groups:
+    axs = fig.subplot_mosaic([["curves", "bars"], ["legend", "bars"]] if many
+                             else [["curves", "bars"]], height_ratios=[3, 2] if many else [1])
+    ax, bar = axs["curves"], axs["bars"]
+    colors = matplotlib.colormaps["tab20" if len(groups) > 10 else "tab10"].colors
+    for k, (label, recs) in enumerate(groups):
         mean = sum(r.test_acc for r in recs) / len(recs)
-        ax.plot(range(1, len(mean) + 1), 100 * mean, label=label)
+        ax.plot(range(1, len(mean) + 1), 100 * mean, label=label, color=colors[k % len(colors)])
     ax.set(xlabel="epoch", ylabel="test accuracy [%] (mean over seeds)")
-    ax.legend(fontsize=7)
+    if many:
+        axs["legend"].axis("off")
+        axs["legend"].legend(*ax.get_legend_handles_labels(), fontsize=7, loc="upper left")
+    else:
+        ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     error_bars(bar, rows, xlabel, margin)
     fig.suptitle(title, fontsize=9)

@@ -61,6 +61,8 @@ RULE = (f"Accuracy of a run = mean test accuracy of its last {LAST} epochs; ever
         f"(ablated - default 2PCM+3T1C) lies above 0; each '+' row is compared the same way "
         f"with the best combination it adds to.")
 
+#: Report column: mean training accuracy of the last LAST epochs over the seeds.
+TRAIN = "train acc, last epochs, mean [%]"
 SCALES: dict[str, tuple[str, dict[str, Any]]] = {
     # fast: the QUICK 100 fF 3T1C cell (its surrogate is the one the tests share)
     "fast": ("mnist1d", {"dataset": "mnist1d", "epochs": 2, "max_train": 400,
@@ -144,6 +146,8 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
     acc = {label: [r.last_acc(last) for r in recs] for label, recs in groups}
     rows = interval_rows(list(acc.items()), metric=f"test acc, last {last} epochs [%]",
                          ref=0, margin=MARGIN, scale=100)
+    for row, (_, recs) in zip(rows, groups, strict=True):  # a plateau or overfitting shows
+        row[TRAIN] = f"{100 * sum(r.train_acc[-last:].mean() for r in recs) / len(recs):.1f}"
     a = TrainSpec(dataset=ds_name).ambrogio_spec
     notes = [seeds_note(seeds, res), mlp_note(ds_name, base),
              f"2PCM+3T1C defaults for MNIST-1D: w_scale {a.w_scale * 1e6:g} uS per weight "
@@ -153,5 +157,5 @@ def run(out: Path, *, seeds: int = DEFAULT_SEEDS, scale: str = "default",
     plot = accuracy_plot(groups, rows[1:], "paired difference to float [pt], 95 % CI",
                          MARGIN, TITLE, out / f"{NAME}.png")
     return Report(NAME, TITLE, CLAIM, RULE,
-                  row_columns(f"test acc, last {last} epochs [%]", "float"), rows,
+                  [*row_columns(f"test acc, last {last} epochs [%]", "float"), TRAIN], rows,
                   verdict(acc), notes, [plot], time.perf_counter() - t0, scale)
