@@ -198,8 +198,8 @@ def accuracy_plot(groups: Sequence[tuple[str, Sequence[Any]]], rows: Sequence[di
                   xlabel: str, margin: float, title: str, path: Path) -> Path:
     """Mean test-accuracy curves of every group and the rows' paired differences with their
     intervals (:func:`error_bars`)."""
-    many = len(groups) > 6  # the legend gets its own panel under the curves
-    fig = Figure(figsize=(12, max(4.0, 0.55 * len(groups))))
+    many = len(groups) > 4  # the legend gets its own panel under the curves
+    fig = Figure(figsize=(12, max(6.0 if many else 4.0, 0.55 * len(groups))))
     axs = fig.subplot_mosaic([["curves", "bars"], ["legend", "bars"]] if many
                              else [["curves", "bars"]], height_ratios=[3, 2] if many else [1])
     ax, bar = axs["curves"], axs["bars"]
