@@ -73,6 +73,8 @@ SCALES: dict[str, tuple[str, dict[str, Any]]] = {
 DEFAULT = "2PCM+3T1C + PI (defaults: ADC ±12, 4-bit ramp activations)"
 WIDE = {"periphery": {"out_bound": 48.0}}
 BEST = "nominal cells + ADC ±48 + transfer every 50"
+BEST_OVER = {"rule": "ambrogio", **WIDE,
+             "ambrogio": {"transfer_every": 50, "cell_variation": False}}
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("float", {"rule": "float"}),
     (DEFAULT, {"rule": "ambrogio"}),
@@ -84,8 +86,7 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
      {"rule": "ambrogio", "ambrogio": {"w_scale": 40e-6}}),
     ("ADC ±48 + transfer every 50", {"rule": "ambrogio", **WIDE,
                                      "ambrogio": {"transfer_every": 50}}),
-    (BEST, {"rule": "ambrogio", **WIDE,
-            "ambrogio": {"transfer_every": 50, "cell_variation": False}}),
+    (BEST, BEST_OVER),
 ]
 
 #: What is left after the best combination above, one non-ideality at a time and all at
@@ -99,8 +100,8 @@ IDEAL_PARTS: list[tuple[str, dict[str, Any]]] = [
     ("exact PCM programming", {"ambrogio": {"pcm": {"sigma_abs": 0.0, "sigma_rel": 0.0}}}),
     ("no 3T1C leakage", {"ambrogio": {"leak_every": 0}}),
 ]
-_ALL = reduce(deep_merge, (over for _, over in IDEAL_PARTS), CONFIGS[-1][1])
-_LADDER = [(f"{BEST} + {label}", deep_merge(CONFIGS[-1][1], over))
+_ALL = reduce(deep_merge, (over for _, over in IDEAL_PARTS), BEST_OVER)
+_LADDER = [(f"{BEST} + {label}", deep_merge(BEST_OVER, over))
            for label, over in IDEAL_PARTS] + [(f"{BEST} + all four", _ALL)]
 EXTRA: dict[str, list[tuple[str, dict[str, Any]]]] = {"default": _LADDER, "paper": _LADDER}
 
