@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from circuitsim.spec import build
-from circuitsim.train import data, kernels, loop
+from circuitsim.train import data, kernel_base, kernels_rpu, loop
 from circuitsim.train.ambrogio import AmbrogioWeights
 from circuitsim.train.config import TrainSpec
 from circuitsim.train.periphery import Periphery, PeripherySpec
@@ -100,7 +100,7 @@ def test_lut_kernel_matches_surrogate_lookup(sur):
     ref = sur.update.g(v, cells)
     t = sur.update._tab
     from circuitsim.surrogate.update import M
-    got = np.array([kernels.lut(kernels.pairs32(t["g"]), x - cells.rd_c[0],
+    got = np.array([kernel_base.lut(kernel_base.pairs32(t["g"]), x - cells.rd_c[0],
                                 np.float32(sur.update.w_min), np.float32(t["inv_hw"]), 0,
                                 np.float32(M - 1.001)) * cells.rd_s[0] for x in v], np.float32)
     assert np.array_equal(got, ref)
@@ -163,7 +163,7 @@ def test_pulse_coincidence_kernel_equals_matrix_products(n_b, bl):
     a = a.reshape(n_b * bl, 23).astype(np.float32)  # one sign per sample and line
     b = b.reshape(n_b * bl, 9).astype(np.float32)
     ref = rpu.coincidences(a, b, n_b, bl)
-    got = kernels.coincidences(a, b, n_b, bl)
+    got = kernels_rpu.coincidences(a, b, n_b, bl)
     assert ref[0].sum() + ref[1].sum() > 0
     for r, g in zip(ref, got, strict=True):
         assert g.dtype == np.int32 and np.array_equal(r, g)
@@ -171,7 +171,7 @@ def test_pulse_coincidence_kernel_equals_matrix_products(n_b, bl):
 
 @pytest.mark.parametrize("scale", [5e-4, 1.0])
 def test_pulse_list_kernel_equals_numpy_trains(scale):
-    """kernels.coincidence_list (per sample, a row that fired visits only the columns that
+    """kernels_rpu.coincidence_list (per sample, a row that fired visits only the columns that
     fired, split by sign) against rpu.pulse_trains + rpu.coincidences on a batch of 16 with
     inputs of both signs, inputs at 0 and rows silent in every sample, and errors from
     mostly silent (``scale`` 5e-4: a few columns fire) to dense."""
@@ -187,7 +187,7 @@ def test_pulse_list_kernel_equals_numpy_trains(scale):
     ref = np.flatnonzero(up + down)
     out = (np.empty(x.shape[1] * d.shape[1], np.int64), *np.empty((2, 41 * 23), np.float32))
     c = np.float32(np.sqrt(lr / (bl * dw_min)))
-    n = kernels.coincidence_list(x, d, c, bl, np.uint32(keys[0]), np.uint32(keys[1]), *out)
+    n = kernels_rpu.coincidence_list(x, d, c, bl, np.uint32(keys[0]), np.uint32(keys[1]), *out)
     cols, rows = np.unique(ref % 23), np.unique(ref // 23)
     assert n > 0 and cols.min() >= 5 and not np.isin([7, 8, 9], rows).any()
     assert (up.sum() > 0) and (down.sum() > 0)
@@ -207,7 +207,7 @@ def test_other_rules_identical_on_both_engines(sur, rule):
 
 
 def test_compiled_ramp_adc_activation_is_numpy_searchsorted(sur):
-    """The ramp-ADC staircase (kernels.staircase): the numpy path's searchsorted value bit
+    """The ramp-ADC staircase (kernels_periphery.staircase): the numpy path's searchsorted value bit
     for bit, on inputs that hit the transitions exactly, between them and beyond both ends."""
     from circuitsim.train.acts import Act
 
@@ -232,7 +232,7 @@ def test_counter_uniforms_equal_the_kernel_and_are_uniform():
     u0, u1 = (cell_uniforms(step_key(2**62 + 12345, k), idx) for k in (7, 8))
     assert u0.dtype == np.float32 and 0.0 <= u0.min() and u0.max() < 1.0
     pick = idx[::997]
-    got = [kernels.cell_uniform(np.uint32(step_key(2**62 + 12345, 7)), int(i)) for i in pick]
+    got = [kernel_base.cell_uniform(np.uint32(step_key(2**62 + 12345, 7)), int(i)) for i in pick]
     assert np.array_equal(np.array(got, np.float32), u0[pick])
     assert stats.kstest(u0, "uniform").pvalue > 1e-4
     assert abs(np.corrcoef(u0, u1)[0, 1]) < 0.012
@@ -249,7 +249,7 @@ def test_step_key_kernel_equals_python_splitmix():
     out = np.zeros(5, np.uint32)
     for key in keys:
         for c in counters:
-            kernels.step_keys(np.uint64(key), np.uint64(c), out)
+            kernel_base.step_keys(np.uint64(key), np.uint64(c), out)
             assert out.tolist() == [step_key(key, c + r) for r in range(5)]
 
 
@@ -267,9 +267,9 @@ def test_counter_normals_equal_the_kernel_and_are_normal():
     k = np.arange(0, 2**24, 37)
     z = normals_from_bits(k)
     assert np.abs(z - ndtri((k + 0.5) / 2**24)).max() < 2e-4
-    assert (streams.TAIL, streams.SEG) == (kernels._TAIL, kernels._SEG)
+    assert (streams.TAIL, streams.SEG) == (kernel_base.TAIL, kernel_base.SEG)
     skey = 0x5DEECE66
-    got = [kernels.cell_normal(np.uint32(skey), int(i), *NORMAL_TABLES) for i in k[::4001]]
+    got = [kernel_base.cell_normal(np.uint32(skey), int(i), *NORMAL_TABLES) for i in k[::4001]]
     assert np.array_equal(np.array(got, np.float32), cell_normals(skey, k[::4001]))
     n = cell_normals(skey, np.arange(400_000)).astype(np.float64)
     assert stats.kstest(n, "norm").pvalue > 1e-4

@@ -64,7 +64,7 @@ def test_noise_management_and_adc_bound():
     PeripherySpec(in_bits=4, stochastic_rounding=True, out_noise=0.3, out_bound=3.0),
     PeripherySpec(in_bits=3, noise_management=False, out_bits=5, out_bound=0.5)])
 def test_compiled_periphery_bitwise_equals_numpy(spec):
-    """The compiled DAC and ADC (kernels.dac / kernels.adc) give numpy's float32 results bit
+    """The compiled DAC and ADC (kernels_periphery.dac / adc) give numpy's float32 results bit
     for bit on the same random draws: rows of zeros, saturating and rounding-tie inputs."""
     rng = np.random.default_rng(5)
     x = (rng.standard_normal((6, 37)) * rng.choice([1e-3, 1.0, 30.0], (6, 1))).astype(np.float32)

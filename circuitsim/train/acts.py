@@ -13,7 +13,7 @@ import numpy as np
 
 from circuitsim.errors import SpecError
 from circuitsim.surrogate.activation import ActivationTable
-from circuitsim.train import kernels
+from circuitsim.train import kernel_base, kernels_periphery
 
 NAMES = ("sigmoid", "tanh")
 
@@ -34,7 +34,7 @@ class Act:
         if table is not None and table.activation != name:
             raise SpecError(f"activation={name!r}: the ADC table is for {table.activation!r}")
         self.name, self.table = name, table
-        self.compiled = compiled and table is not None  # kernels.staircase
+        self.compiled = compiled and table is not None  # kernels_periphery.staircase
         if table is not None:
             self._t = table.transitions.astype(np.float32)
             self._vals = (table.lo + np.arange(self._t.size + 1) * table.lsb).astype(np.float32)
@@ -47,8 +47,8 @@ class Act:
     def __call__(self, z: np.ndarray) -> np.ndarray:
         if self.compiled and z.dtype == np.float32:
             out = np.empty(z.shape, np.float32)
-            kernels.staircase(kernels.flat(np.ascontiguousarray(z)), self._t, self._vals,
-                              out.reshape(-1))
+            kernels_periphery.staircase(kernel_base.flat(np.ascontiguousarray(z)), self._t,
+                                        self._vals, out.reshape(-1))
             return out
         if self.table is not None:
             return self._vals[np.searchsorted(self._t, z, side="left")]

@@ -60,7 +60,7 @@ from circuitsim.netlist import sky130
 from circuitsim.spec import check_types, non_negative, param, positive, require
 from circuitsim.surrogate.mac import MacSurrogate
 from circuitsim.surrogate.update import MZ, CellParams, M, UpdateSurrogate
-from circuitsim.train import kernels, pcm
+from circuitsim.train import kernel_base, kernels, pcm
 from circuitsim.train.periphery import Periphery
 from circuitsim.train.streams import NORMAL_TABLES, cell_normals, cell_uniforms, step_key
 from circuitsim.train.tally import Tally
@@ -249,9 +249,9 @@ class AmbrogioWeights(AnalogWeights):
             t, c, f32 = self.upd._tab, self.cells, np.float32
             rec = kernels.cell_records(c.up_off, c.up_k, c.dn_off, c.dn_k, c.rd_c, c.rd_s,
                                        int(t["dn_shift"]))
-            self._kargs = (rec, kernels.pairs32(t["both"]), kernels.pairs32(t["bothi"]),
-                           f32(self.upd.v_min), f32(t["inv_hv"]),
-                           f32(M - 1.001), kernels.pairs32(t["g"]), f32(self.upd.w_min),
+            p32 = kernel_base.pairs32
+            self._kargs = (rec, p32(t["both"]), p32(t["bothi"]), f32(self.upd.v_min),
+                           f32(t["inv_hv"]), f32(M - 1.001), p32(t["g"]), f32(self.upd.w_min),
                            f32(t["inv_hw"]))
         return self._kargs
 
@@ -265,7 +265,7 @@ class AmbrogioWeights(AnalogWeights):
             # place as flat views, rebuilt when a transfer or a refresh replaces one, the
             # tables, and its list of pulsed cells
             _, _, p, _ = read.layers[2].terms()
-            flat = kernels.flat
+            flat = kernel_base.flat
             if self._scratch is None:
                 self._scratch = (np.empty(self.vc.size, np.int64),
                                  *np.empty((2, self.vc.size), np.float32))
@@ -285,7 +285,7 @@ class AmbrogioWeights(AnalogWeights):
         g per column)."""
         rec, both, bothi, v_min, inv_hv, hi, gtab, w_min, inv_hw = self._kernel_args()
         counts = np.zeros(4)
-        kernels.absorb(kernels.flat(self.vc), np.ascontiguousarray(a).reshape(-1),
+        kernels.absorb(kernel_base.flat(self.vc), np.ascontiguousarray(a).reshape(-1),
                        np.ascontiguousarray(gs), self.spec.absorb_iters, rec, both, bothi,
                        v_min, inv_hv, hi, gtab, w_min, inv_hw, counts)
         if counts[0] or counts[1]:
@@ -300,9 +300,10 @@ class AmbrogioWeights(AnalogWeights):
                       for k in (cells.lk_khi, cells.lk_klo))
         flat = [np.ascontiguousarray(a).reshape(-1) for a in
                 (cells.lk_s, cells.lk_off, cells.lk_offi, cells.rd_c, cells.rd_s)]
-        return (*flat[:3], e_hi, e_lo, kernels.pairs32(t["z"]), kernels.pairs32(t["zi"]),
-                f32(self.upd.w_min), f32(t["inv_hw"]), f32(t["inv_hz"]), f32(M - 1.001),
-                f32(MZ - 1.001), *flat[3:], kernels.pairs32(t["g"]))
+        p32 = kernel_base.pairs32
+        return (*flat[:3], e_hi, e_lo, p32(t["z"]), p32(t["zi"]), f32(self.upd.w_min),
+                f32(t["inv_hw"]), f32(t["inv_hz"]), f32(M - 1.001), f32(MZ - 1.001), *flat[3:],
+                p32(t["g"]))
 
     def _leak_compiled(self, dt: float) -> None:
         """:meth:`end_step`'s leakage of the cells and the references in one pass over the
@@ -316,7 +317,7 @@ class AmbrogioWeights(AnalogWeights):
         read = self.read
         (_, _, p2, _), (_, _, p3, _) = read.layers[2].terms(), read.layers[3].terms()
         f32 = np.float32
-        flat = kernels.flat
+        flat = kernel_base.flat
         kernels.leak_into(flat(self.vc), *cell_args, flat(read.g[2]), flat(p2),
                           f32(read.gains[2]), gs, flat(read.g[3]), flat(p3),
                           f32(read.gains[3]), flat(read.t))
@@ -450,7 +451,7 @@ class PcmOnlyWeights(AnalogWeights):
                                    np.ascontiguousarray(d, np.float32), k,
                                    np.uint32(step_key(self._key, base)), s.n_max, hit, nh)
             (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
-            flat, f32 = kernels.flat, np.float32
+            flat, f32 = kernel_base.flat, np.float32
             pulses, changed = kernels.pcm_set(
                 hit[:n], nh[:n], np.uint64(self._key), np.uint64(base + 1), *NORMAL_TABLES,
                 s.pcm.g_reset, s.pcm.g_max, s.pcm.alpha * s.pcm.g_max, s.pcm.gamma,

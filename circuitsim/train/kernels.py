@@ -5,121 +5,50 @@ Each kernel does in one pass what the numpy path does in tens of array calls, wi
 float arithmetic in the same order, and both take their random numbers from the same
 streams (drawn by the caller in the same order and shape, or computed per cell from the
 counter-based streams of :mod:`~circuitsim.train.streams`), so the results are bitwise
-equal:
+equal. This module holds the 3T1C and PCM cell updates and :func:`warm_up`;
+:mod:`.kernels_rpu` the stochastic pulse (RPU) and SBP updates, :mod:`.kernels_periphery`
+the DAC, ADC and ramp-ADC staircase, :mod:`.kernel_base` what they share.
 
 - :func:`ambrogio_pulse`: SGD change of the driven rows (``weights.sgd_rows``) -> stochastic
   rounding to whole pulses (``weights.round_pulses``) with the counter-based uniforms of
-  :func:`cell_uniform` (:func:`pulse_list`) -> the 3T1C surrogate's state-dependent
+  ``kernel_base.cell_uniform`` (:func:`pulse_list`) -> the 3T1C surrogate's state-dependent
   step of each pulsed cell (``UpdateSurrogate.pulse_at``) -> its new g
   (``UpdateSurrogate.g_at``) -> the combined array transfer ``T += c dg P``
-  (``ArrayRead.set_at``).
+  (``ArrayRead.set_at``); :func:`absorb`: the write-and-verify rounds of a transfer.
 - :func:`pcm_set`: PCM-only partial SET of the same kind of pulse list (``pcm.partial_set``).
-- :func:`coincidence_list` / :func:`sign_list` and :func:`rpu_apply`: the stochastic pulse
-  update's and SBP's pulsed devices (``RpuArray.pulse_update`` / ``apply_pulses``) and their
-  conductance pairs; :func:`coincidences` (bit masks and popcounts) for the numpy rule.
 - :func:`leak_g`, :func:`leak_into`: whole-array 3T1C leakage (``UpdateSurrogate.leak``)
   and the cells' new g (``UpdateSurrogate.g``), into the arrays and the transfer (the decay
   factors come from numpy's ``exp``, whose last bit differs from the compiled one).
-- :func:`dac`, :func:`adc`: the periphery (``Periphery.dac`` / ``adc``); :func:`staircase`:
-  a ramp-ADC activation (``acts.Act``).
-- :func:`lut`: the surrogate tables' linear interpolation (``update._lut``), one value.
 
-Compiled code is cached on disk (``cache=True``, next to this file in ``__pycache__``), so
+Compiled code is cached on disk (``cache=True``, next to each module in ``__pycache__``), so
 only the first run in a fresh checkout compiles (:func:`warm_up` compiles everything and
 reports the time).
 """
-
 from __future__ import annotations
 
 import time
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
 
-_JIT = {"cache": True, "nogil": True}
-
-
-@numba.njit(**_JIT)
-def lut(pairs: np.ndarray, x: np.float32, x0: np.float32, inv_h: np.float32, off: int,
-        hi: np.float32) -> np.float32:
-    """``update._lut`` for one value: ``pairs`` (N, 2) float32 (value, slope), ``hi`` = the
-    clip bound ``m - 1.001`` as float32."""
-    u = (x - x0) * inv_h
-    if u < np.float32(0.0):
-        u = np.float32(0.0)
-    elif u > hi:
-        u = hi
-    i = np.int64(u)
-    u = u - np.float32(i)
-    j = i + off
-    return pairs[j, 0] + u * pairs[j, 1]
-
-
-@intrinsic
-def prefetch(typingctx, arr, idx):
-    """Hint the CPU to fetch the cache line of ``arr.flat[idx]`` (for writing, kept in every
-    cache level); no effect on results. An LLVM intrinsic numba does not expose."""
-    if not isinstance(arr, types.Array):
-        return None
-    sig = types.void(arr, idx)
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-            "llvm.prefetch.p0")
-        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
-        builder.call(fn, [ptr, i32(1), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@numba.njit(inline="always")
-def cell_bits(skey: np.uint32, idx: np.int64) -> np.uint32:
-    """``streams.cell_bits`` for one cell (the same 32-bit arithmetic, in uint32 so that a
-    loop of them compiles to vector instructions)."""
-    h = np.uint32(skey + np.uint32(idx) * np.uint32(0x9E3779B9))
-    h ^= h >> np.uint32(16)
-    h = np.uint32(h * np.uint32(0x85EBCA6B))
-    h ^= h >> np.uint32(13)
-    h = np.uint32(h * np.uint32(0xC2B2AE35))
-    h ^= h >> np.uint32(16)
-    return h >> np.uint32(8)
-
-
-@numba.njit(inline="always")
-def cell_uniform(skey: np.uint32, idx: np.int64) -> np.float32:
-    """``streams.cell_uniforms`` for one cell (the same float32)."""
-    return np.float32(np.int32(cell_bits(skey, idx))) * np.float32(2.0 ** -24)
-
-
-@numba.njit(inline="always")
-def cell_normal(skey: np.uint32, idx: np.int64, tail: np.ndarray, pairs: np.ndarray
-                ) -> np.float32:
-    """``streams.cell_normals`` for one cell (``tail``, ``pairs``:
-    ``streams.NORMAL_TABLES``; the same float32 operations)."""
-    k = np.int64(cell_bits(skey, idx))
-    if k < _TAIL:
-        return tail[k]
-    if k >= (1 << 24) - _TAIL:
-        return -tail[(1 << 24) - 1 - k]
-    frac = (np.float32(k & ((1 << _SEG) - 1)) + np.float32(0.5)) * np.float32(2.0**-_SEG)
-    return pairs[k >> _SEG, 0] + frac * pairs[k >> _SEG, 1]
-
-
-_TAIL, _SEG = 2**14, 10  # streams.TAIL, streams.SEG (kernels import nothing of the package)
+from circuitsim.train.kernel_base import (
+    JIT,
+    TAIL,
+    cell_normal,
+    cell_uniform,
+    lut,
+    prefetch,
+    step_key,
+    step_keys,
+)
+from circuitsim.train.kernels_periphery import adc, dac, staircase
+from circuitsim.train.kernels_rpu import coincidence_list, coincidences, rpu_apply, sign_list
 
 #: hits ahead whose cache lines the pulse loop requests while it works on the current one
 _AHEAD = 16
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def pulse_list(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32, n_max: int,
                hit: np.ndarray, nh: np.ndarray) -> int:
     """The first pass of :func:`ambrogio_pulse` (and the list :func:`pcm_set` takes): the
@@ -158,7 +87,7 @@ def pulse_list(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32, n_m
     return hits
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def ambrogio_pulse(x: np.ndarray, d: np.ndarray, k: np.float32, skey: np.uint32,
                    n_max: int, vc: np.ndarray, cell: np.ndarray,
                    both: np.ndarray, bothi: np.ndarray, v_min: np.float32,
@@ -243,7 +172,7 @@ def _pulse1(v: np.float32, n: np.float32, cell: np.ndarray, i: np.int64, both: n
     return max(out, v) if n > 0 else min(out, v)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def absorb(vc: np.ndarray, a: np.ndarray, gs: np.ndarray, iters: int, cell: np.ndarray,
            both: np.ndarray, bothi: np.ndarray, v_min: np.float32, inv_hv: np.float32,
            hi: np.float32, gtab: np.ndarray, w_min: np.float32, inv_hw: np.float32,
@@ -289,23 +218,7 @@ def absorb(vc: np.ndarray, a: np.ndarray, gs: np.ndarray, iters: int, cell: np.n
                 tally[3] -= np.float64(new - v)
 
 
-@numba.njit(inline="always")
-def step_key(key: np.uint64, counter: np.uint64) -> np.uint32:
-    """``streams.step_key`` (SplitMix64, upper half) in wrapping uint64 arithmetic."""
-    z = key + counter * np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return np.uint32((z ^ (z >> np.uint64(31))) >> np.uint64(32))
-
-
-@numba.njit(**_JIT)
-def step_keys(key: np.uint64, counter: np.uint64, out: np.ndarray) -> None:
-    """``out[r]`` = :func:`step_key` of ``counter + r`` (uint32)."""
-    for r in range(out.size):
-        out[r] = step_key(key, counter + np.uint64(r))
-
-
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def pcm_set(hit: np.ndarray, nh: np.ndarray, key: np.uint64, base: np.uint64,
             tail: np.ndarray, pairs: np.ndarray, g_reset: float, g_max: float, step0: float,
             gamma: float, sigma: np.float32, g0: np.ndarray, g1: np.ndarray, t: np.ndarray,
@@ -342,7 +255,7 @@ def pcm_set(hit: np.ndarray, nh: np.ndarray, key: np.uint64, base: np.uint64,
     return total, changed
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def leak_g(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
            lk_offi: np.ndarray, e_hi: np.ndarray, e_lo: np.ndarray, ztab: np.ndarray,
            zitab: np.ndarray, w_min: np.float32, inv_hw: np.float32, inv_hz: np.float32,
@@ -362,7 +275,7 @@ def leak_g(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
         g_out[i] = lut(gtab, v - rd_c[i], w_min, inv_hw, 0, hi) * rd_s[i]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def leak_into(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
               lk_offi: np.ndarray, e_hi: np.ndarray, e_lo: np.ndarray, ztab: np.ndarray,
               zitab: np.ndarray, w_min: np.float32, inv_hw: np.float32, inv_hz: np.float32,
@@ -392,313 +305,6 @@ def leak_into(vc: np.ndarray, lk_s: np.ndarray, lk_off: np.ndarray,
             t[i] = ti + gain3 * dg * p3[i]
 
 
-@numba.njit(**_JIT)
-def dac(x: np.ndarray, levels: np.float32, managed: bool, u: np.ndarray, table: np.ndarray,
-        etab: np.ndarray, act: np.ndarray, v: np.ndarray, scale: np.ndarray) -> None:
-    """``Periphery.dac``: ``v`` (B, n) = the driven inputs of ``x`` (B, n), float32 — divided
-    by their vector's max ``|x|`` (``managed``: noise management; ``scale`` (B, 1) gets that
-    max, 1 for an all-zero vector), clipped to [-1, 1] and rounded to ``levels`` per side
-    (0: ideal): to the nearest level, or with ``u`` (B, n) given (non-empty) stochastically,
-    ``floor(x levels + u)``. The same float32 operations in the same order as numpy's. With
-    a ``table`` (non-empty, ``2 levels + 1`` values) ``v`` gets the table's entry of each
-    level instead (``Periphery.drive_table``: the MAC surrogate's drive of every level).
-    With ``etab`` (non-empty, one float64 per level) each line's ``act`` (n,) float64 adds
-    the entry of every level it is driven at (``Periphery.energy_table``: the ledger's
-    driver energy per siemens of line)."""
-    n_b, n = x.shape
-    for b in range(n_b):
-        m = np.float32(1.0)
-        if managed:
-            m = np.float32(0.0)
-            for i in range(n):
-                m = max(m, abs(x[b, i]))
-            if m == 0:
-                m = np.float32(1.0)
-            scale[b, 0] = m
-        for i in range(n):
-            y = x[b, i] / m if managed else x[b, i]
-            if levels != 0:
-                y = min(max(y, np.float32(-1.0)), np.float32(1.0)) * levels
-                y = np.floor(y + u[b, i]) if u.size else np.rint(y)
-                if etab.size:
-                    act[i] += etab[np.int64(y + levels)]
-                if table.size:
-                    y = table[np.int64(y + levels)]
-                else:
-                    y = y / levels
-            v[b, i] = y
-
-
-@numba.njit(**_JIT)
-def adc(y: np.ndarray, units: np.float32, noise: np.ndarray, bound: np.float32,
-        lsb: np.float32, scale: np.ndarray) -> None:
-    """``Periphery.adc`` of the read ``y`` (B, n) float32 in place, after the conversion to
-    weight units (``y *= units``): plus ``noise`` (B, n; empty: none), clipped to
-    ``+-bound``, rounded to multiples of ``lsb`` (0: ideal), times the noise-management
-    ``scale`` (B, 1; empty: none)."""
-    n_b, n = y.shape
-    for b in range(n_b):
-        for i in range(n):
-            z = y[b, i] * units
-            if noise.size:
-                z += noise[b, i]
-            z = min(max(z, -bound), bound)
-            if lsb != 0:
-                z = np.rint(z / lsb) * lsb
-            if scale.size:
-                z *= scale[b, 0]
-            y[b, i] = z
-
-
-@numba.njit(**_JIT)
-def staircase(z: np.ndarray, t: np.ndarray, vals: np.ndarray, out: np.ndarray) -> None:
-    """A ramp-ADC activation (``acts.Act``): ``out = vals[searchsorted(t, z, "left")]``,
-    i.e. the value of the number of transitions ``t`` (ascending) below each ``z``; flat
-    float32 arrays."""
-    for i in range(z.size):
-        k = 0
-        for j in range(t.size):
-            k += t[j] < z[i]
-        out[i] = vals[k]
-
-
-_U = np.uint64
-
-
-@intrinsic
-def _popcount(typingctx, x):
-    """Set bits of a uint64 (LLVM's ctpop: one instruction, or a vector one in a loop)."""
-    if x != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64]), "llvm.ctpop.i64")
-        return builder.call(fn, [args[0]])
-
-    return types.uint64(x), codegen
-
-
-@numba.njit(**_JIT)
-def _masks(a: np.ndarray, n_b: int, bl: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample and line: the slots that fired as a bit mask, and the line's sign."""
-    n = a.shape[1]
-    mask = np.zeros((n_b, n), np.uint64)
-    sign = np.zeros((n_b, n), np.int8)
-    for s in range(n_b):
-        for k in range(bl):
-            bit = _U(1) << _U(k)
-            for i in range(n):
-                v = a[s * bl + k, i]
-                if v != 0:
-                    mask[s, i] |= bit
-                    sign[s, i] = 1 if v > 0 else -1
-    return mask, sign
-
-
-@numba.njit(**_JIT)
-def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """``rpu.coincidences``: up/down coincidence counts (int32, (n_in, n_out)) of the row
-    pulse slots ``a`` (B * BL, n_in) and column slots ``b`` (B * BL, n_out) in {-1, 0, +1}
-    (``bl`` <= 64)."""
-    mx, sx = _masks(a, n_b, bl)
-    md, sd = _masks(b, n_b, bl)
-    n_in, n_out = a.shape[1], b.shape[1]
-    up = np.zeros((n_in, n_out), np.int32)
-    down = np.zeros((n_in, n_out), np.int32)
-    for s in range(n_b):
-        for i in range(n_in):
-            m = mx[s, i]
-            if m == 0:
-                continue
-            for j in range(n_out):
-                c = _popcount(m & md[s, j])
-                if c == 0:
-                    continue
-                if sx[s, i] * sd[s, j] > 0:
-                    down[i, j] += np.int32(c)
-                else:
-                    up[i, j] += np.int32(c)
-    return up, down
-
-
-@numba.njit(**_JIT)
-def pulse_masks(v: np.ndarray, c: np.float32, bl: int, skey: np.uint32
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """``rpu.pulse_trains`` of lines ``v`` (B, n) as :func:`_masks` gives them: per sample
-    and line the slots that fired (bit ``k`` of slot ``k``: its uniform of index ``(s bl +
-    k) n + i`` below ``min(1, c |v|)``) and the line's sign."""
-    n_b, n = v.shape
-    mask = np.zeros((n_b, n), np.uint64)
-    sign = np.zeros((n_b, n), np.int8)
-    p = np.empty(n, np.float32)
-    for s in range(n_b):
-        for i in range(n):
-            p[i] = min(c * abs(v[s, i]), np.float32(1.0))
-            sign[s, i] = 1 if v[s, i] > 0 else -1
-        for k in range(bl):  # over the lines innermost: vector instructions
-            base = (s * bl + k) * n
-            for i in range(n):
-                fire = cell_uniform(skey, base + i) < p[i]
-                mask[s, i] |= _U(fire) << _U(k)
-    return mask, sign
-
-
-@numba.njit(inline="always")
-def _fired(mask: np.ndarray, line: int) -> bool:
-    """Whether line ``line`` of ``mask`` (B, n) fired in any sample."""
-    out = False
-    for s in range(mask.shape[0]):
-        out |= mask[s, line] != 0
-    return out
-
-
-@numba.njit(**_JIT)
-def coincidence_list(x: np.ndarray, d: np.ndarray, c: np.float32, bl: int,
-                     key_rows: np.uint32, key_cols: np.uint32, idx: np.ndarray,
-                     ups: np.ndarray, downs: np.ndarray) -> int:
-    """The stochastic pulse update of inputs ``x`` (B, n_in) and errors ``d`` (B, n_out) as a
-    list: pulse trains (:func:`pulse_masks`, ``c`` = sqrt(lr / (bl dw_min))), then the
-    flat indices (ascending, ``np.flatnonzero``'s order) of the devices with any
-    coincidence into ``idx``, their up and down counts (:func:`coincidences`) into ``ups``
-    / ``downs`` (float32, exact integers); returns how many. Sample by sample, each row
-    that fired visits only the columns that fired in that sample (small errors leave most
-    columns silent: ~1 % of the first layer's per sample on Fashion-MNIST, 2-6 % of an
-    LSTM's), those of its own sign (down) and of the other (up) in two branch-free loops,
-    counting into the rows and columns that fired in any sample."""
-    n_b = x.shape[0]
-    mx, sx = pulse_masks(x, c, bl, key_rows)
-    md, sd = pulse_masks(d, c, bl, key_cols)
-    n_in, n_out = x.shape[1], d.shape[1]
-    rows = np.empty(n_in, np.int64)
-    n_r = 0
-    for i in range(n_in):
-        rows[n_r] = i
-        n_r += _fired(mx, i)
-    cols = np.empty(n_out, np.int64)
-    n_c = 0
-    for j in range(n_out):
-        cols[n_c] = j
-        n_c += _fired(md, j)
-    up = np.zeros((n_r, n_c), np.int32)  # n_b bl < 2**24 (rpu._check_batch): no overflow
-    dn = np.zeros((n_r, n_c), np.int32)
-    # one sample's columns: their masks split by sign (0 in the other sign's array) and the
-    # lists of those that fired, as positions in the union
-    mp = np.empty(n_c, np.uint64)
-    mn = np.empty(n_c, np.uint64)
-    lp = np.empty(n_c, np.int64)
-    ln = np.empty(n_c, np.int64)
-    for s in range(n_b):
-        k_p = 0
-        k_n = 0
-        for u in range(n_c):
-            m = md[s, cols[u]]
-            neg = sd[s, cols[u]] < 0
-            mp[u] = 0 if neg else m
-            mn[u] = m if neg else 0
-            lp[k_p] = u
-            ln[k_n] = u
-            k_p += (m != 0) & (not neg)
-            k_n += (m != 0) & neg
-        for r in range(n_r):
-            m = mx[s, rows[r]]
-            if m == 0:
-                continue
-            if sx[s, rows[r]] > 0:
-                same, l_same, k_same, other, l_other, k_other = mp, lp, k_p, mn, ln, k_n
-            else:
-                same, l_same, k_same, other, l_other, k_other = mn, ln, k_n, mp, lp, k_p
-            for h in range(k_same):
-                u = l_same[h]
-                dn[r, u] += np.int32(_popcount(m & same[u]))
-            for h in range(k_other):
-                u = l_other[h]
-                up[r, u] += np.int32(_popcount(m & other[u]))
-    cnt = 0
-    for r in range(n_r):
-        for u in range(n_c):
-            if up[r, u] + dn[r, u]:
-                idx[cnt] = rows[r] * n_out + cols[u]
-                ups[cnt] = up[r, u]
-                downs[cnt] = dn[r, u]
-                cnt += 1
-    return cnt
-
-
-@numba.njit(**_JIT)
-def sign_list(x: np.ndarray, d: np.ndarray, idx: np.ndarray, ups: np.ndarray,
-              downs: np.ndarray) -> int:
-    """SBP's Manhattan rule as a list: one pulse per device in the sign of ``-sum_b x_b
-    d_b`` (``x`` binary, ``d`` ternary, so the float32 sums are exact integers in any
-    order), up (``ups`` = 1) where that sum is negative, down where positive; flat indices
-    ascending into ``idx``. Returns how many devices are pulsed."""
-    n_b, n_in = x.shape
-    n_out = d.shape[1]
-    acc = np.empty(n_out, np.float32)
-    cnt = 0
-    for i in range(n_in):
-        acc[:] = 0
-        live = False
-        for s in range(n_b):  # rows at 0 in every sample are skipped
-            xv = x[s, i]
-            if xv != 0:
-                live = True
-                for j in range(n_out):
-                    acc[j] += xv * d[s, j]
-        if not live:
-            continue
-        for j in range(n_out):
-            if acc[j] != 0:
-                idx[cnt] = i * n_out + j
-                ups[cnt] = np.float32(1.0) if acc[j] < 0 else np.float32(0.0)
-                downs[cnt] = np.float32(1.0) if acc[j] > 0 else np.float32(0.0)
-                cnt += 1
-    return cnt
-
-
-@numba.njit(**_JIT)
-def rpu_apply(idx: np.ndarray, ku: np.ndarray, kd: np.ndarray, step_up: np.ndarray,
-              step_down: np.ndarray, bound: np.ndarray, w: np.ndarray, c2c: np.float32,
-              key_up: np.uint32, key_dn: np.uint32, tail: np.ndarray, pairs: np.ndarray,
-              g_mid: np.float32, half: np.float32, g0: np.ndarray,
-              g1: np.ndarray, t: np.ndarray, p0: np.ndarray, p1: np.ndarray,
-              c0: np.float32, c1: np.float32) -> float:
-    """The pulsed devices of a list (:func:`coincidence_list` / :func:`sign_list`: ``ku``
-    up and ``kd`` down pulses at flat ``idx``) in one pass: the RPU step with
-    cycle-to-cycle noise (when ``c2c`` > 0: :func:`cell_normal` of the device's index,
-    keys ``key_up`` / ``key_dn``, tables ``streams.NORMAL_TABLES``) and bounds
-    (``RpuArray._apply``), the conductance pair ``g_mid +- w half`` (``RpuWeights._pair``)
-    into arrays ``g0``, ``g1`` and the combined transfer ``t`` (``ArrayRead.set_at`` of
-    array 0, then of array 1, gains ``c0``, ``c1``); the same float32 operations. Returns
-    the pulses (up and down)."""
-    total = 0.0
-    for h in range(idx.size):
-        total += ku[h] + kd[h]
-        i = idx[h]
-        su = step_up[i]
-        sd = step_down[i]
-        mu = ku[h] * su
-        md = kd[h] * sd
-        if c2c > 0:
-            nu = cell_normal(key_up, i, tail, pairs)
-            nd = cell_normal(key_dn, i, tail, pairs)
-            mu = max(mu + np.sqrt(ku[h]) * c2c * su * nu, np.float32(0.0))
-            md = max(md + np.sqrt(kd[h]) * c2c * sd * nd, np.float32(0.0))
-        b = bound[i]
-        wn = min(max(w[i] + (mu - md), -b), b)
-        w[i] = wn
-        hw = wn * half
-        dg = (g_mid + hw) - g0[i]
-        g0[i] += dg
-        ti = t[i] + c0 * dg * p0[i]
-        dg = (g_mid - hw) - g1[i]
-        g1[i] += dg
-        t[i] = ti + c1 * dg * p1[i]
-    return total
-
-
 def cell_records(up_off: np.ndarray, up_k: np.ndarray, dn_off: np.ndarray, dn_k: np.ndarray,
                  rd_c: np.ndarray, rd_s: np.ndarray, dn_shift: int) -> np.ndarray:
     """3T1C cell parameters as (N, 8) float32 records for :func:`ambrogio_pulse`: up offset,
@@ -711,20 +317,6 @@ def cell_records(up_off: np.ndarray, up_k: np.ndarray, dn_off: np.ndarray, dn_k:
     for col, a in ((0, up_off), (1, up_k), (3, dn_k), (4, rd_c), (5, rd_s)):
         rec[:, col] = np.asarray(a).reshape(-1)
     return rec
-
-
-def flat(a: np.ndarray) -> np.ndarray:
-    """``a`` as a flat view for a kernel to update in place (a C-contiguous array; raises
-    instead of letting ``reshape`` hand the kernel a copy)."""
-    if not a.flags.c_contiguous:
-        raise ValueError("kernels.flat: the array is not C-contiguous (a kernel would update "
-                         "a copy)")
-    return a.reshape(-1)
-
-
-def pairs32(words: np.ndarray) -> np.ndarray:
-    """A surrogate table of int64 (value, slope) words as an (N, 2) float32 view."""
-    return words.view(np.float32).reshape(-1, 2)
 
 
 _WARM: list[float] = []
@@ -748,7 +340,7 @@ def warm_up() -> float:
     hit, nh = np.zeros(4, np.int64), z1.copy()
     pulse_list(np.ones((1, 2), f), np.ones((1, 2), f), f(1), np.uint32(1), 8, hit, nh)
     step_keys(np.uint64(1), np.uint64(2), np.zeros(2, np.uint32))
-    pcm_set(hit[:1], nh[:1], np.uint64(1), np.uint64(2), np.zeros(_TAIL, f),
+    pcm_set(hit[:1], nh[:1], np.uint64(1), np.uint64(2), np.zeros(TAIL, f),
             np.zeros((2**14 + 1, 2), f), 1e-7, 2e-5, 1e-6, 1.0, f(0.3), z1.copy(), z1.copy(),
             z1.copy(), z1, z1, f(1), f(-1))
     leak_g(z1.copy(), z1, zi, zi, z1, z1, tab, tab, f(0), f(1), f(1), f(4), f(4), z1, z1,
@@ -760,7 +352,7 @@ def warm_up() -> float:
     coincidence_list(one, one, f(1), 2, u1, u1, i9, f9, f9.copy())
     sign_list(one, one, i9, f9, f9.copy())
     rpu_apply(i9[:1], f9[:1], f9[:1], f9, f9, f9, f9.copy(), f(0.3), u1, u1,
-              np.zeros(_TAIL, f), np.zeros((2**14 + 1, 2), f), f(1), f(1), f9.copy(), f9.copy(),
+              np.zeros(TAIL, f), np.zeros((2**14 + 1, 2), f), f(1), f(1), f9.copy(), f9.copy(),
               f9.copy(), f9, f9, f(1), f(-1))
     staircase(z1, z1, np.zeros(5, f), z1.copy())
     absorb(z1.copy(), np.zeros(4), z1[:2], 2, np.zeros((4, 8), f), tab, tab, f(0), f(1), f(4),

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from circuitsim.spec import check_types, non_negative, param, positive, require
-from circuitsim.train import kernels
+from circuitsim.train import kernels, kernels_periphery
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,8 @@ def quantize(x: np.ndarray, bits: int, rng: np.random.Generator | None = None) -
 
 class Periphery:
     """The DAC/ADC chain of :class:`PeripherySpec` with its own random stream (``compiled``:
-    through :func:`kernels.dac` / :func:`kernels.adc`, the same float32 operations on the
-    same random draws; the numpy code here is their reference)."""
+    through :func:`kernels_periphery.dac` / :func:`~kernels_periphery.adc`, the same float32
+    operations on the same random draws; the numpy code here is their reference)."""
 
     __slots__ = ("spec", "rng", "compiled", "_lsb", "_levels", "_table", "_etable", "_f32",
                  "_scratch")
@@ -130,10 +130,10 @@ class Periphery:
             u = (self.rng.random(x.shape, dtype=np.float32)
                  if s.stochastic_rounding and s.in_bits else _EMPTY)
             etab = self.energy_table(energy) if count else None
-            kernels.dac(x, np.float32(self._levels), s.noise_management, u,
-                        _NO_TABLE if table is None else table,
-                        _NO_ENERGY if etab is None else etab, _NO_ENERGY if etab is None
-                        else act, v, scale)
+            kernels_periphery.dac(x, np.float32(self._levels), s.noise_management, u,
+                                  _NO_TABLE if table is None else table,
+                                  _NO_ENERGY if etab is None else etab,
+                                  _NO_ENERGY if etab is None else act, v, scale)
             if count and etab is None:  # an ideal DAC: the driven values themselves
                 act += energy(v).sum(axis=0)
             return v, scale if s.noise_management else None
@@ -162,12 +162,12 @@ class Periphery:
         u = self.rng.random(x.shape, dtype=np.float32) if s.stochastic_rounding else _EMPTY
         etab = _NO_ENERGY if act is None else self.energy_table(energy)
         lv, bound, lsb = self._f32
-        kernels.dac(x, lv, s.noise_management, u, table, etab,
-                    _NO_ENERGY if act is None else act, v, scale)
+        kernels_periphery.dac(x, lv, s.noise_management, u, table, etab,
+                              _NO_ENERGY if act is None else act, v, scale)
         y = v @ t
         noise = (self.rng.normal(0.0, s.out_noise, y.shape).astype(y.dtype) if s.out_noise
                  else _EMPTY)
-        kernels.adc(y, units, noise, bound, lsb, scale if s.noise_management else _EMPTY)
+        kernels_periphery.adc(y, units, noise, bound, lsb, scale if s.noise_management else _EMPTY)
         return y
 
     def adc(self, y: np.ndarray, scale: np.ndarray | None, units: np.float32
@@ -179,8 +179,9 @@ class Periphery:
         noise = (self.rng.normal(0.0, s.out_noise, y.shape).astype(y.dtype) if s.out_noise
                  else None)
         if self.compiled and y.dtype == np.float32 and y.flags.c_contiguous:
-            kernels.adc(y, units, _EMPTY if noise is None else noise, np.float32(s.out_bound),
-                        np.float32(self._lsb), _EMPTY if scale is None else scale)
+            kernels_periphery.adc(y, units, _EMPTY if noise is None else noise,
+                                  np.float32(s.out_bound), np.float32(self._lsb),
+                                  _EMPTY if scale is None else scale)
             return y
         y *= units
         if noise is not None:

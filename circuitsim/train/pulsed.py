@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuitsim.surrogate.mac import MacSurrogate
-from circuitsim.train import kernels
+from circuitsim.train import kernel_base, kernels_rpu
 from circuitsim.train.periphery import Periphery
 from circuitsim.train.rpu import RpuArray, RpuSpec
 from circuitsim.train.streams import NORMAL_TABLES
@@ -40,7 +40,7 @@ class RpuWeights(AnalogWeights):
         gp, gn = self._pair(self.dev.w)
         self.read = ArrayRead(mac, [gp, gn], [1.0, -1.0], exact_read=exact_read)
         self.pulses = 0
-        # compiled updates (kernels.rpu_apply) where the read is one combined transfer
+        # compiled updates (kernels_rpu.rpu_apply) where the read is one combined transfer
         spec_ok = rule == "sbp" or (spec.update_mode == "stochastic" and spec.bl <= 64)
         self.compiled = engine == "numba" and spec_ok and self.read.single_transfer
         if self.compiled:
@@ -82,7 +82,7 @@ class RpuWeights(AnalogWeights):
             self.read.set_at(1, idx, gn)
 
     def _update_compiled(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        """:meth:`update` through ``RpuArray.pulse_list`` and :func:`kernels.rpu_apply`
+        """:meth:`update` through ``RpuArray.pulse_list`` and :func:`kernels_rpu.rpu_apply`
         (the same random draws and float32 operations)."""
         dev, read = self.dev, self.read
         n = dev.pulse_list(x, d, lr, self.kind, self._list)
@@ -95,15 +95,14 @@ class RpuWeights(AnalogWeights):
             # the arrays the kernel updates in place, as flat views (rebuilt when a refresh
             # replaces the transfer)
             (_, _, p0, _), (_, _, p1, _) = read.layers[0].terms(), read.layers[1].terms()
-            f32 = np.float32
-            self._state = (read.t, *map(kernels.flat, (dev.step_up, dev.step_down,
-                                                       dev.bound, dev.w)),
+            f32, flat = np.float32, kernel_base.flat
+            self._state = (read.t, *map(flat, (dev.step_up, dev.step_down, dev.bound, dev.w)),
                            f32(dev.spec.c2c))
             self._state2 = (*NORMAL_TABLES, f32(self.g_mid), f32(0.5 * self.w_scale),
-                            *map(kernels.flat, (read.g[0], read.g[1], read.t, p0, p1)),
+                            *map(flat, (read.g[0], read.g[1], read.t, p0, p1)),
                             f32(read.gains[0]), f32(read.gains[1]))
-        pulses = kernels.rpu_apply(idx, ku, kd, *self._state[1:], np.uint32(k_up),
-                                   np.uint32(k_dn), *self._state2)
+        pulses = kernels_rpu.rpu_apply(idx, ku, kd, *self._state[1:], np.uint32(k_up),
+                                       np.uint32(k_dn), *self._state2)
         self.pulses += n if self.kind == "sbp" else int(pulses)
         for k in (0, 1):  # as two set_at calls
             read.mark_dirty(k)

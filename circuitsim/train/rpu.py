@@ -57,7 +57,7 @@ from typing import Literal
 import numpy as np
 
 from circuitsim.spec import check_types, non_negative, param, positive, require
-from circuitsim.train import kernels
+from circuitsim.train import kernel_base, kernels, kernels_rpu
 from circuitsim.train.streams import cell_normals, cell_uniforms, step_key
 
 
@@ -114,7 +114,7 @@ def coincidences(a: np.ndarray, b: np.ndarray, n_b: int, bl: int
     """Up/down coincidence counts (int32, (n_in, n_out)) of the row pulse slots ``a``
     (B * BL, n_in) and column slots ``b`` (B * BL, n_out) in {-1, 0, +1}: a coincidence with
     ``x d > 0`` lowers w (down), with ``x d < 0`` raises it (up). The numpy reference of
-    :func:`circuitsim.train.kernels.coincidences`."""
+    :func:`circuitsim.train.kernels_rpu.coincidences`."""
     # float32 sums of 0/+-1 terms are exact integers (< 2**24 terms)
     total = np.abs(a).T @ np.abs(b)
     net = a.T @ b  # coincidences with x d > 0 minus those with x d < 0
@@ -127,7 +127,7 @@ def pulse_trains(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int
     ``b`` (B * bl, n_out) in {-1, 0, +1}, and how many lines saturated (``C |v| > 1``).
     Slot ``k`` of line ``i`` in sample ``s`` fires when its counter-based uniform
     (``streams.cell_uniforms`` of index ``(s bl + k) n + i``, keys ``skeys`` for rows and
-    columns) is below ``min(1, C |v|)``; ``kernels.pulse_masks`` computes the same bits."""
+    columns) is below ``min(1, C |v|)``; ``kernels_rpu.pulse_masks`` computes the same bits."""
     xa, da = _check_batch(x, d, lr)
     c = math.sqrt(lr / (bl * dw_min))
     qx, qd = c * np.abs(xa), c * np.abs(da)
@@ -155,7 +155,7 @@ def pulse_counts(x: np.ndarray, d: np.ndarray, lr: float, dw_min: float, bl: int
     a, b, saturated = pulse_trains(x, d, lr, dw_min, bl, skeys)
     n_b = len(x)
     if engine == "numba" and bl <= 64:
-        up, down = kernels.coincidences(a, b, n_b, bl)
+        up, down = kernels_rpu.coincidences(a, b, n_b, bl)
     else:
         up, down = coincidences(a, b, n_b, bl)
     return PulseCounts(up=up, down=down, row_pulses=int(np.count_nonzero(a)),
@@ -254,12 +254,12 @@ class RpuArray:
 
     def keys(self) -> tuple[int, int, int, int]:
         """This update's stream keys: c2c noise of up and down pulses, row and column
-        pulse trains (compiled: ``kernels.step_keys``, the same integers)."""
+        pulse trains (compiled: ``kernel_base.step_keys``, the same integers)."""
         if self.engine != "numba":
             return tuple(step_key(self._key, 4 * self._updates + k) for k in range(4))
         if self._keys[0] != self._updates:
             out = np.empty(4, np.uint32)
-            kernels.step_keys(np.uint64(self._key), np.uint64(4 * self._updates), out)
+            kernel_base.step_keys(np.uint64(self._key), np.uint64(4 * self._updates), out)
             self._keys = (self._updates, tuple(out.tolist()))
         return self._keys[1]
 
@@ -269,16 +269,16 @@ class RpuArray:
         :meth:`pulse_update` (``rule`` "pulse", stochastic mode, ``bl`` <= 64) or
         :meth:`apply_pulses` of SBP's ``-sign(x^T d)`` (``rule`` "sbp")): flat indices,
         up and down counts into ``out``; returns how many. The caller applies them with
-        ``kernels.rpu_apply`` and then calls :meth:`end_update`."""
+        ``kernels_rpu.rpu_apply`` and then calls :meth:`end_update`."""
         self._check_lines(np.asarray(x), np.asarray(d))
         x32, d32 = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(d, np.float32)
         if rule == "sbp":
-            return kernels.sign_list(x32, d32, *out)
+            return kernels_rpu.sign_list(x32, d32, *out)
         _check_batch(x32, d32, lr)
         c = np.float32(math.sqrt(lr / (self.spec.bl * self.spec.dw_min)))
         _, _, kr, kc = self.keys()
-        return kernels.coincidence_list(x32, d32, c, self.spec.bl, np.uint32(kr),
-                                        np.uint32(kc), *out)
+        return kernels_rpu.coincidence_list(x32, d32, c, self.spec.bl, np.uint32(kr),
+                                            np.uint32(kc), *out)
 
     def end_update(self, idx: np.ndarray) -> None:
         """After an update that pulsed the devices at ``idx``: the next update's streams."""

@@ -1,6 +1,6 @@
 """Counter-based random streams of the training engine: a value per (update, cell) computed
 from integers, so a compiled kernel evaluates each cell's own draw where it needs it
-(``kernels.cell_uniform`` / ``kernels.cell_normal``) instead of reading an array drawn in
+(``kernel_base.cell_uniform`` / ``kernel_base.cell_normal``) instead of reading an array drawn in
 advance, and the numpy reference computes the same bits.
 
 - :func:`step_key`: the 32-bit key of update number ``counter`` of a layer's 64-bit stream key
@@ -70,7 +70,7 @@ def _normal_tables() -> tuple[np.ndarray, np.ndarray]:
     return tail, pairs
 
 
-#: the tables of :func:`cell_normals` (``kernels.cell_normal`` takes them as arguments)
+#: the tables of :func:`cell_normals` (``kernel_base.cell_normal`` takes them as arguments)
 NORMAL_TABLES = _normal_tables()
 
 
