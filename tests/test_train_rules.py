@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -263,6 +265,33 @@ def test_sbp_one_identical_pulse_in_the_sign_of_x_delta(sur):
     w.update(x, d, lr=123.0)  # lr is ignored: one device step
     step = spec.sbp.step
     assert np.allclose(w.weights() - before, -step * np.sign(x.T @ d), atol=1e-6)
+
+
+@pytest.mark.spice  # the QUICK surrogates (SPICE on a cold cache)
+@pytest.mark.slow
+def test_sbp_step_decay_shrinks_every_devices_step_each_epoch(sur):
+    """sbp.step_decay = 0.5: after two epochs every device (with its own d2d step) moves by a
+    quarter of its first-epoch step, on the compiled and on the numpy path alike."""
+    spec = build(TrainSpec, {"rule": "sbp", "sbp": {"step_decay": 0.5},
+                             "rpu": {"c2c": 0, "bound_d2d": 0},
+                             "periphery": {"in_bits": 0, "out_bits": 0}})
+    rng = np.random.default_rng(1)
+    w0 = rng.uniform(-0.3, 0.3, (12, 5)).astype(np.float32)
+    x = np.ones((1, 12), np.float32)
+    d = rng.choice(np.array([-1.0, 1.0], np.float32), (1, 5))
+    moved = []
+    for engine in ("numba", "numpy"):
+        w = loop.make_weights(replace(spec, engine=engine), sur, w0, np.random.default_rng(2),
+                              last=True)
+        first = np.where(np.sign(x.T @ d) < 0, w.dev.step_up, w.dev.step_down)
+        net = MLP([w], Act("sigmoid"), spec.sbp)
+        net.end_epoch()
+        net.end_epoch()
+        before = w.weights()
+        w.update(x, d, lr=1.0)
+        moved.append(w.weights() - before)
+        assert np.allclose(moved[-1], -0.25 * first * np.sign(x.T @ d), rtol=0, atol=1e-7)
+    assert np.array_equal(moved[0], moved[1])
 
 
 def test_sbp_interfaces_are_binary_and_ternary():

@@ -118,6 +118,8 @@ def run(spec: TrainSpec, *, sur: Surrogates | None = None, ds: datasets.Dataset 
             bar.update(len(idx))
             if spot is not None and spec.spot_every and step % spec.spot_every == 0:
                 checks.extend(spot(model, step))
+        if spec.rule == "sbp":
+            model.end_epoch()
         train_seconds = time.perf_counter() - te
         train_cpu = time.thread_time() - ce  # this thread's CPU time: the work, not the load
         if not np.isfinite(loss):

@@ -36,10 +36,14 @@ class SbpSpec:
     theta_hidden: float = param(0.5, "hidden dead zone, fraction of the vector's max |error|")
     window: float = param(1.0, "straight-through window of the 0/1 step: |z| < window")
     step: float = param(0.005, "weight step of one SET/RESET pulse (replaces rpu.dw_min)")
+    step_decay: float = param(1.0, "factor on every device's step after each epoch: a "
+                                   "shorter pulse, annealing like a decaying learning rate "
+                                   "[ours]")
 
     def __post_init__(self) -> None:
         check_types(self)
         positive(self, "window", "step")
+        require(0 < self.step_decay <= 1, "step_decay", self.step_decay, "must lie in (0, 1]")
         require(self.margin >= 0, "margin", self.margin, "must be >= 0")
         require(0 <= self.theta_hidden < 1, "theta_hidden", self.theta_hidden,
                 "must lie in [0, 1)")
@@ -92,6 +96,13 @@ class MLP:
         target = np.zeros(z.shape, bool)
         target[np.arange(len(y)), y] = True
         return np.where(target, -(z < m).astype(np.float32), (z > -m).astype(np.float32))
+
+    def end_epoch(self) -> None:
+        """SBP: every device's pulse step times ``sbp.step_decay`` (the next epoch's
+        shorter SET/RESET pulse)."""
+        if self.sbp is not None and self.sbp.step_decay != 1:
+            for layer in self.layers:
+                layer.dev.scale_steps(self.sbp.step_decay)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         return self._forward(x)[1][-1]

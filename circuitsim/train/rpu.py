@@ -280,6 +280,12 @@ class RpuArray:
         return kernels_rpu.coincidence_list(x32, d32, c, self.spec.bl, np.uint32(kr),
                                             np.uint32(kc), *out)
 
+    def scale_steps(self, factor: float) -> None:
+        """Every device's up and down step times ``factor`` (a shorter or weaker pulse; in
+        place, so the compiled update's views of the steps see it)."""
+        self.step_up *= np.float32(factor)
+        self.step_down *= np.float32(factor)
+
     def end_update(self, idx: np.ndarray) -> None:
         """After an update that pulsed the devices at ``idx``: the next update's streams."""
         self.touched = idx
