@@ -64,8 +64,8 @@ SCALES: dict[str, dict[str, Any]] = {
                 "sr_bits": (3, 4, 5, 6)},
     "paper": {"data": {"max_chars": 1_200_000, "seq_len": 100},
               "train": {"epochs": 20, "layers": [64, 64], "batch": 16, "lr": 1.5},
-              "asym": (0, 1, 2, 5, 10), "asym_d2d": (1, 2, 5, 10),
-              "bits": (3, 4, 5, 6, 7, 8, 0), "sr_bits": (3, 4, 5, 6, 7)},
+              "asym": (0, 2, 5, 10), "asym_d2d": (5, 10), "bits": (4, 5, 6, 7, 8, 0),
+              "sr_bits": (3, 4, 5, 6)},
 }
 MIN_PAPER_CHARS = 1_000_000
 SWEEPS = {"asym": "asymmetry (mean)", "asym_d2d": "asymmetry (device spread)",
@@ -140,13 +140,15 @@ def verdict(rows: list[dict]) -> str:
         parts.append(f"{SWEEPS[key]} vs 0 %: {detail} nats/char; "
                      + (f"worse from {worse[0]['setting']} on" if worse else
                         "never shown worse"))
-    n_det = stats.needed(_diffs(rows, SWEEPS["bits"]), MARGIN)
-    n_sr = stats.needed(_diffs(rows, SWEEPS["sr_bits"]), MARGIN)
+    det, sr = _diffs(rows, SWEEPS["bits"]), _diffs(rows, SWEEPS["sr_bits"])
+    n_det, n_sr = stats.needed(det, MARGIN), stats.needed(sr, MARGIN)
 
-    def fmt(n: int | None) -> str:
-        return "more than the widest tried" if n is None else f"{n}"
+    def fmt(n: int | None, tried: dict[int, stats.Interval]) -> str:
+        if n is None:
+            return "more than the widest tried"
+        return f"<= {n} (the narrowest tried)" if n == min(tried) else f"{n}"
 
-    parts.append(f"needed input bits: {fmt(n_det)} rounded to nearest, {fmt(n_sr)} with "
+    parts.append(f"needed input bits: {fmt(n_det, det)} rounded to nearest, {fmt(n_sr, sr)} with "
                  "stochastic rounding (paper: 7 and 5)")
     bits_word = ("shown (same thresholds)" if (n_det, n_sr) == (7, 5) else
                  "qualitatively shown (stochastic rounding needs fewer bits)"
