@@ -4,22 +4,36 @@ a verdict."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+from pathlib import Path
 
 import pytest
 
 from circuitsim.reproduce import gokmen2018, yang2025
 from circuitsim.reproduce.common import GridOptions
+from circuitsim.store import ResultStore
 from circuitsim.train import data
 
 QUIET = GridOptions(workers=1, progress=False)
 
 
+def _gok_status():
+    """``scripts/gok_status.py`` as a module."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "gok_status.py"
+    spec = importlib.util.spec_from_file_location("gok_status", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @pytest.mark.spice  # pulse rule: the MAC surrogate (SPICE on a cold cache)
 @pytest.mark.slow
 def test_gokmen2018_fast(tmp_path):
-    rep = gokmen2018.run(tmp_path, seeds=1, scale="fast", grid=QUIET)
+    store = tmp_path / "store"
+    rep = gokmen2018.run(tmp_path, seeds=1, scale="fast",
+                         grid=GridOptions(workers=1, progress=False, store=store))
     rep.write(tmp_path)
     res = json.loads((tmp_path / "results.json").read_text())
     md = (tmp_path / "report.md").read_text()
@@ -45,6 +59,24 @@ def test_gokmen2018_fast(tmp_path):
     for r in res["rows"]:
         assert r["mean"] < math.log(n_vocab) - 0.2 and len(r["values"]) == 1
     assert "Asymmetry:" in res["verdict"]
+    # the status script plans the same keys and reads every run back from the store
+    points, runs, done = _gok_status().finished(ResultStore(store), "fast", 1)
+    assert (runs, done) == (7, 7)
+    assert [v[0] for *_, v in points] == [r["values"][0] for r in res["rows"]]
+
+
+def test_gok_status_pairs_a_partial_grid_on_common_seeds():
+    """A point with seeds 0-2 done against a reference with seeds 1-3: the difference is
+    over seeds 1 and 2; a lone seed gives its value without an interval."""
+    points = [("asymmetry (mean)", "0 %", 0.0, {1: 1.80, 2: 1.90, 3: 1.70}),
+              ("asymmetry (mean)", "2 %", 2.0, {0: 2.50, 1: 2.60, 2: 2.80}),
+              ("asymmetry (mean)", "5 %", 5.0, {3: 3.00}),
+              ("input bits", "4 bit", 4.0, {})]
+    rows = _gok_status().table(points)[2:]
+    assert rows[0].startswith("| asymmetry (mean) | 0 % | 3 | 1.800 [") and "| — |" in rows[0]
+    assert "| +0.850 [" in rows[1] and "(n = 2)" in rows[1]  # (0.80 + 0.90) / 2
+    assert "| 3.000 (one seed) | +1.300 (one seed) |" in rows[2]
+    assert rows[3] == "| input bits | 4 bit | 0 | — | — |  |"  # its ideal DAC is not in the list
 
 
 def test_gokmen2018_verdict_reads_needed_bits_from_paired_intervals():

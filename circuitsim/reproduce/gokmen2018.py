@@ -91,14 +91,20 @@ def points(cfg: dict[str, Any]) -> list[tuple[str, str, float | None, TrainSpec]
     return out
 
 
-def _reference(sweep: str, rows: list[dict]) -> dict | None:
-    """The row a point is compared with: 0 % asymmetry (mean) for the asymmetry sweeps, the
-    ideal DAC for the bit sweeps, none for float."""
+def reference(sweep: str) -> tuple[str, float] | None:
+    """(sweep, x) of the point a point of ``sweep`` is compared with: 0 % asymmetry (mean)
+    for the asymmetry sweeps, the ideal DAC for the bit sweeps, none for float."""
     if sweep.startswith("asymmetry"):
-        return next(r for r in rows if r["sweep"] == SWEEPS["asym"] and r["x"] == 0)
+        return SWEEPS["asym"], 0.0
     if sweep.startswith("input bits"):
-        return next((r for r in rows if r["sweep"] == SWEEPS["bits"] and r["x"] == 0), None)
+        return SWEEPS["bits"], 0.0
     return None
+
+
+def _reference(sweep: str, rows: list[dict]) -> dict | None:
+    ref = reference(sweep)
+    return None if ref is None else next(
+        (r for r in rows if (r["sweep"], r["x"]) == ref), None)
 
 
 def rows_of(pts: list, losses: list[list[float]]) -> list[dict[str, Any]]:
