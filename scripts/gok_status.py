@@ -2,7 +2,7 @@
 seeds, their test loss (mean, 95 % interval, per seed) and the paired difference from the
 point's reference (0 % asymmetry, ideal DAC) over the seeds both have finished.
 
-For a grid that outlives a working session (``--scale paper``, ~17 h on 2 cores): the partial
+For a grid that outlives a working session (``--scale paper``, ~18 h on 2 cores): the partial
 figures the README quotes come from this script on ``results/gokmen2018-paper/store``. It
 plans the grid as ``reproduce`` does (same keys: spec, data hash, surrogate keys, ngspice
 version, training-code fingerprint), so run it from the commit whose training code wrote the
