@@ -75,6 +75,8 @@ def main() -> None:
     ap.add_argument("--scale", choices=sorted(gokmen2018.SCALES), default="paper")
     ap.add_argument("--seeds", type=int, default=5)
     args = ap.parse_args()
+    if args.seeds < 1:
+        ap.error(f"--seeds {args.seeds}: must be >= 1")
     if not args.store.is_dir():
         ap.error(f"--store {str(args.store)!r}: not a directory")
     points, runs, done = finished(ResultStore(args.store), args.scale, args.seeds)

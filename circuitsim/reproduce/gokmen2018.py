@@ -102,6 +102,7 @@ def reference(sweep: str) -> tuple[str, float] | None:
 
 
 def _reference(sweep: str, rows: list[dict]) -> dict | None:
+    """The row of :func:`reference` among ``rows`` (None: none or not in the grid)."""
     ref = reference(sweep)
     return None if ref is None else next(
         (r for r in rows if (r["sweep"], r["x"]) == ref), None)
