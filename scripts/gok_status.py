@@ -30,14 +30,15 @@ def finished(store: ResultStore, scale: str, seeds: int) -> tuple[list[Point], i
     distinct runs the grid has and the store holds."""
     cfg = gokmen2018.SCALES[scale]
     ver = ngspice_version()
-    out, every = [], set()
-    for sweep, setting, x, spec in gokmen2018.points(cfg):
-        runs = plan(seeds_of(spec, seeds), "text", cfg["data"])
-        keys = {p.spec.seed: point_key(train_run, p, ver) for p in runs}
-        every.update(keys.values())
-        out.append((sweep, setting, x, {s: store.load(k).final_loss
-                                        for s, k in keys.items() if store.has(k)}))
-    return out, len(every), sum(store.has(k) for k in every)
+    pts = gokmen2018.points(cfg)
+    runs = plan([s for *_, spec in pts for s in seeds_of(spec, seeds)], "text", cfg["data"])
+    keys = [point_key(train_run, p, ver) for p in runs]
+    loss = {k: store.load(k).final_loss for k in set(keys) if store.has(k)}
+    out = []
+    for n, (sweep, setting, x, _) in enumerate(pts):
+        mine = zip(runs[n * seeds:(n + 1) * seeds], keys[n * seeds:(n + 1) * seeds], strict=True)
+        out.append((sweep, setting, x, {p.spec.seed: loss[k] for p, k in mine if k in loss}))
+    return out, len(set(keys)), len(loss)
 
 
 def table(points: list[Point]) -> list[str]:
@@ -46,24 +47,21 @@ def table(points: list[Point]) -> list[str]:
     lines = ["| sweep | setting | n | test loss [nats/char] | vs reference (common seeds) "
              "| per seed |", "|---|---|---|---|---|---|"]
     for sweep, setting, x, vals in points:
-        loss = _text(list(vals.values()))
+        loss = _text(stats.t_interval(list(vals.values()))) if vals else "—"
         ref = gokmen2018.reference(sweep)
         diff = "—"
         if ref is not None and ref != (sweep, x):
             common = sorted(set(vals) & set(by.get(ref, {})))
             if common:
-                diff = _text([vals[s] - by[ref][s] for s in common], sign=True)
+                diff = _text(stats.paired([vals[s] for s in common],
+                                          [by[ref][s] for s in common]), sign=True)
         per = ", ".join(f"{s}: {v:.3f}" for s, v in sorted(vals.items()))
         lines.append(f"| {sweep} | {setting} | {len(vals)} | {loss} | {diff} | {per} |")
     return lines
 
 
-def _text(values: list[float], sign: bool = False) -> str:
-    """Mean [95 % CI] of ``values`` (t interval; of paired differences with ``sign``, then
-    with n); a single value alone; a dash for none."""
-    if not values:
-        return "—"
-    iv = stats.t_interval(values)
+def _text(iv: stats.Interval, sign: bool = False) -> str:
+    """Mean [95 % CI] (with ``sign``, a difference: and n); a single value alone."""
     if iv.n == 1:
         return f"{iv.mean:{'+' if sign else ''}.3f} (one seed)"
     return iv.text(digits=3, sign=sign) + (f" (n = {iv.n})" if sign else "")
