@@ -197,8 +197,9 @@ def plot(rows: list[dict], path: Path) -> Path:
                     color="0.85", label="ideal DAC, 95 % CI")
     ax2.axhline(flt, color="k", ls="--", lw=1, label="float")
     ax2.set_yscale("log")
-    for axis_set in (ax2.yaxis.set_major_formatter, ax2.yaxis.set_minor_formatter):
-        axis_set(FormatStrFormatter("%.1f"))   # plain numbers, not 2x10^0
+    plain = FormatStrFormatter("%.1f")   # tick labels 1.8, 1.9, not 1.8x10^0
+    ax2.yaxis.set_major_formatter(plain)
+    ax2.yaxis.set_minor_formatter(plain)
     ax2.set(xlabel="input DAC bits", ylabel="test loss [nats/char] (log), 95 % CI",
             title="input resolution (asymmetry 0)")
     ax2.legend(fontsize=7)
